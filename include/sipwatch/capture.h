@@ -1,0 +1,60 @@
+/*
+ * capture.h - where frames come from: a live interface, or capture files
+ * (pcap and pcapng; "-" is stdin) read in order as one timeline.
+ *
+ * Owns: the pcap handles, the BPF program, the one frame being handed out.
+ * A frame's bytes are valid until the next capture_next() call.
+ */
+#ifndef SIPWATCH_CAPTURE_H
+#define SIPWATCH_CAPTURE_H
+
+#include "sipwatch/types.h"
+
+struct capture_config {
+    const char *iface;        /* live capture, or NULL */
+    const char *const *files; /* files to read in order (when iface is NULL) */
+    size_t n_files;
+    const char *bpf;          /* filter expression or NULL */
+    int snaplen;              /* live; default 262144 */
+    bool promisc;             /* live; default true */
+    int timeout_ms;           /* live: how long capture_next waits; default 250 */
+    int buffer_mb;            /* live: kernel buffer; default 32 */
+    bool (*linktype_ok)(int dlt); /* refuse inputs of other link types; NULL = all */
+};
+
+struct sw_frame {
+    sw_time ts;
+    int linktype;             /* DLT_* of the file or interface it came from */
+    struct sw_bytes data;     /* captured bytes, valid until the next call */
+    uint32_t wire_len;        /* original length on the wire */
+};
+
+enum capture_result {
+    CAPTURE_FRAME = 0,  /* *f is filled */
+    CAPTURE_IDLE,       /* live: no packet within timeout_ms (advance timers) */
+    CAPTURE_END,        /* all input read */
+    CAPTURE_ERROR,      /* errbuf says why; a cut file is a warning, not this */
+};
+
+struct capture;
+
+/* Opens every input up front (so a bad file fails before any output),
+ * compiles and sets the filter. NULL with errbuf filled on failure. */
+struct capture *capture_open(const struct capture_config *cfg, char errbuf[SW_ERRBUF_SIZE]);
+void capture_close(struct capture *c);
+
+/* Next frame. A file cut mid-record ends that file: the reason is put in
+ * warnbuf (when non-NULL; "" otherwise) and reading goes on with the next. */
+enum capture_result capture_next(struct capture *c, struct sw_frame *f,
+                                 char errbuf[SW_ERRBUF_SIZE], char warnbuf[SW_ERRBUF_SIZE]);
+
+/* Live: the pcap selectable fd (or -1), to poll with other fds. */
+int capture_fd(const struct capture *c);
+/* Stops a live capture loop from a signal handler (pcap_breakloop). */
+void capture_break(struct capture *c);
+bool capture_is_live(const struct capture *c);
+
+/* frames, bytes, and live: pcap_received, pcap_dropped, pcap_if_dropped. */
+void capture_counters(struct capture *c, struct sw_counters *out);
+
+#endif

@@ -1,0 +1,137 @@
+/*
+ * event.h - the plain-data events the tracker (and the pipeline, for stats)
+ * produces and the reporter turns into NDJSON. This is the contract behind
+ * the JSON schema in README.md: change both together.
+ *
+ * Every pointer in an event is borrowed for the duration of the emit call.
+ * Optional strings are NULL when unknown (written as JSON null or omitted, as
+ * README.md documents); optional times are SW_TIME_NONE; optional status
+ * codes are 0.
+ */
+#ifndef SIPWATCH_EVENT_H
+#define SIPWATCH_EVENT_H
+
+#include "sipwatch/types.h"
+
+enum sw_event_type {
+    SW_EVENT_TRANSFER = 0,
+    SW_EVENT_USER_NOT_FOUND,
+    SW_EVENT_SCAN,
+    SW_EVENT_STATS,
+    SW_EVENT__COUNT
+};
+
+/* "transfer", "user_not_found", "scan", "stats". */
+const char *sw_event_type_name(enum sw_event_type t);
+/* Parses a comma-separated list of type names into a bit mask
+ * (1u << type); returns false on an unknown name. */
+bool sw_event_mask_parse(const char *list, unsigned *mask);
+
+enum sw_transfer_outcome {
+    SW_OUTCOME_COMPLETED = 0,      /* a NOTIFY's sipfrag carried 2xx */
+    SW_OUTCOME_FAILED,             /* a NOTIFY's sipfrag carried a final >= 300 */
+    SW_OUTCOME_NO_NOTIFY,          /* accepted (2xx), no NOTIFY in time or before end */
+    SW_OUTCOME_NOTIFY_INCOMPLETE,  /* only provisional sipfrags, then timeout/terminated */
+    SW_OUTCOME_REJECTED,           /* final >= 300 to the REFER */
+    SW_OUTCOME_NO_RESPONSE,        /* no final response to the REFER in time */
+    SW_OUTCOME_NOTIFY_NOT_REQUESTED, /* Refer-Sub: false: no NOTIFY owed */
+    SW_OUTCOME_EVICTED,            /* dropped by --max-transfers before an outcome */
+    SW_OUTCOME__COUNT
+};
+
+/* "completed", "failed", "no_notify", "notify_incomplete", "rejected",
+ * "no_response", "notify_not_requested", "evicted". */
+const char *sw_outcome_name(enum sw_transfer_outcome o);
+
+struct sw_event_transfer {
+    enum sw_transfer_outcome outcome;
+    const char *refer_to;        /* Refer-To URI, NULL if the REFER was not seen */
+    const char *referred_by;     /* Referred-By value, NULL if absent */
+    bool replaces;               /* Refer-To carries Replaces (attended transfer) */
+    uint32_t refer_cseq;
+    int refer_status;            /* final (else last) response to the REFER; 0 none */
+    const char *refer_reason;    /* its reason phrase */
+    unsigned notify_count;       /* distinct NOTIFYs (retransmissions count once) */
+    int final_status;            /* last sipfrag status (final if any); 0 none */
+    const char *final_reason;
+    sw_time refer_time;          /* first REFER copy seen; NONE if not seen */
+    sw_time accepted_time;       /* 2xx to the REFER (or implied by a NOTIFY); NONE */
+    sw_time wait;                /* accepted_time -> event time; SW_TIME_NONE if n/a */
+    const char *subscription_state; /* last Subscription-State value as sent, or NULL */
+    bool truncated;              /* settled by end of input, not by the wire/timer */
+};
+
+struct sw_event_not_found {
+    const char *method;          /* request method (CSeq method if request unseen) */
+    const char *request_uri;     /* NULL if the request was not captured */
+    const char *user;            /* user part, URI parameters stripped */
+    const char *domain;          /* host part */
+    const char *from, *to;       /* header values as sent */
+    const char *user_agent;      /* of the request; NULL if unseen/absent */
+    const char *server;          /* Server, else User-Agent, of the response */
+    int status;                  /* 404 or 604 */
+    const char *reason;
+    const char *warning;         /* Warning header of the response, or NULL */
+    sw_time rtt;                 /* request -> final response; SW_TIME_NONE if unknown */
+};
+
+#define SW_SCAN_MAX_SAMPLE 20
+#define SW_SCAN_MAX_LIST 8
+struct sw_event_scan {
+    const char *src_ip;
+    uint64_t count;              /* not-found answers to this source in the window */
+    uint64_t distinct_users;
+    const char *users[SW_SCAN_MAX_SAMPLE];
+    size_t n_users;
+    const char *methods[SW_SCAN_MAX_LIST];
+    size_t n_methods;
+    const char *user_agents[SW_SCAN_MAX_LIST];
+    size_t n_user_agents;
+    sw_time first_time, last_time;
+    sw_time window;
+};
+
+#define SW_SUMMARY_TOP 10
+struct sw_top_entry {
+    const char *key;
+    uint64_t count;
+};
+/* The not-found summary carried by the stats event. */
+struct sw_not_found_summary {
+    uint64_t status_404, status_604;
+    struct sw_top_entry top_users[SW_SUMMARY_TOP];
+    size_t n_top_users;
+    struct sw_top_entry top_sources[SW_SUMMARY_TOP];
+    size_t n_top_sources;
+};
+
+/* Transfer outcome totals carried by the stats event. */
+struct sw_transfer_summary {
+    uint64_t by_outcome[SW_OUTCOME__COUNT];
+};
+
+struct sw_event_stats {
+    const struct sw_counters *counters;  /* flat, in module order */
+    const struct sw_not_found_summary *not_found;  /* may be NULL */
+    const struct sw_transfer_summary *transfers;   /* may be NULL */
+    bool final;                          /* the last stats event of the run */
+};
+
+struct sw_event {
+    enum sw_event_type type;
+    sw_time ts;                  /* capture time the outcome became known */
+    const char *call_id;         /* NULL for stats */
+    bool has_tuple;              /* false for stats */
+    struct sw_tuple tuple;       /* src = REFER sender / request sender */
+    union {
+        struct sw_event_transfer transfer;
+        struct sw_event_not_found not_found;
+        struct sw_event_scan scan;
+        struct sw_event_stats stats;
+    } u;
+};
+
+/* Where a producer delivers events; `ev` is borrowed for the call. */
+typedef void sw_emit_fn(void *ctx, const struct sw_event *ev);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * pipeline.h - wires the stages together: decode -> ipfrag -> tcpstream ->
+ * sipframe -> sipmsg -> tracker, and builds the `stats` event from every
+ * stage's counters. The only file that includes every stage's header.
+ *
+ * Owns: one instance of each stateful stage, the per-direction stream state
+ * it hangs in tcpstream's app slots, the capture clock (never moves
+ * backwards), and the periodic stats timer.
+ */
+#ifndef SIPWATCH_PIPELINE_H
+#define SIPWATCH_PIPELINE_H
+
+#include "sipwatch/decode.h"
+#include "sipwatch/event.h"
+#include "sipwatch/ipfrag.h"
+#include "sipwatch/tcpstream.h"
+#include "sipwatch/tracker.h"
+#include "sipwatch/types.h"
+
+struct pipeline_config {
+    struct decode_config decode;
+    struct ipfrag_config ipfrag;
+    struct tcpstream_config tcp;
+    struct tracker_config tracker;
+    size_t max_msg;           /* SIP message size cap; default SIPFRAME_DEFAULT_MAX_MSG */
+    unsigned sipmsg_flags;    /* SIPMSG_FULL to disable the fast path */
+    sw_time stats_interval;   /* periodic stats events on capture time; 0 = only final */
+    /* Counters of stages the pipeline does not own (capture, report), put
+     * first in every stats event; may be NULL. */
+    void (*extra_counters)(void *ctx, struct sw_counters *out);
+    void *extra_ctx;
+};
+
+/* Fills *cfg with every stage's defaults. */
+void pipeline_config_default(struct pipeline_config *cfg);
+
+struct pipeline;
+
+struct pipeline *pipeline_new(const struct pipeline_config *cfg, sw_emit_fn *emit, void *ctx,
+                              char errbuf[SW_ERRBUF_SIZE]);
+void pipeline_free(struct pipeline *p);
+
+/* One captured frame (borrowed) of DLT `linktype` at capture time ts. */
+void pipeline_frame(struct pipeline *p, int linktype, struct sw_bytes frame, sw_time ts);
+
+/* Moves the capture clock to `now` (if later) and fires due timers; live
+ * capture calls this while the link is quiet. */
+void pipeline_advance(struct pipeline *p, sw_time now);
+sw_time pipeline_now(const struct pipeline *p);
+
+/* Emits a stats event now: the extra counters first, then every stage's. */
+void pipeline_emit_stats(struct pipeline *p, bool final);
+
+/* End of input: flushes every stage in order (streams, then the tracker),
+ * settling what is pending. Call pipeline_emit_stats(p, true) after. */
+void pipeline_finish(struct pipeline *p);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * report.h - events -> NDJSON, one object per line, written whole.
+ *
+ * Owns: the output stream (stdout or a file, reopened on request for log
+ * rotation), the jansson objects of the line being built. Header bytes are
+ * not guaranteed UTF-8: invalid sequences become U+FFFD (counted), and
+ * control characters are escaped by jansson, so every line parses as JSON.
+ * This is the only file that includes jansson.
+ */
+#ifndef SIPWATCH_REPORT_H
+#define SIPWATCH_REPORT_H
+
+#include <stdio.h>
+
+#include "sipwatch/event.h"
+#include "sipwatch/types.h"
+
+struct report_config {
+    const char *path;     /* NULL or "-" = stdout */
+    unsigned event_mask;  /* bit (1u << SW_EVENT_*) per type written; 0 = all */
+    bool line_buffered;   /* flush after every line (live capture) */
+};
+
+struct report;
+
+/* Opens the output. Returns NULL with errbuf filled on failure. */
+struct report *report_new(const struct report_config *cfg, char errbuf[SW_ERRBUF_SIZE]);
+/* Flushes and closes (stdout is flushed, not closed). NULL is fine. */
+void report_free(struct report *r);
+
+/* Writes one event as one line (if its type is in the mask). Returns 0, or
+ * -1 if the write failed (counted; errno kept). Usable as sw_emit_fn through
+ * report_emit. */
+int report_event(struct report *r, const struct sw_event *ev);
+void report_emit(void *report, const struct sw_event *ev);
+
+/* Reopens the output file (SIGHUP, after logrotate moved it); stdout: no-op.
+ * Returns 0 or -1 with errbuf filled (the old stream is kept then). */
+int report_reopen(struct report *r, char errbuf[SW_ERRBUF_SIZE]);
+int report_flush(struct report *r);
+
+/* Formats capture time as RFC 3339 UTC with microseconds and 'Z'
+ * ("2026-11-28T18:16:41.123456Z"); buf must hold 32 bytes. */
+char *report_format_time(sw_time t, char buf[32]);
+
+/* Replaces invalid UTF-8 in `in` by U+FFFD; writes at most cap-1 bytes and a
+ * NUL, never cutting a sequence. Returns the output length; *repaired counts
+ * replaced sequences (may be NULL). */
+size_t report_utf8_repair(const char *in, size_t n, char *out, size_t cap, unsigned *repaired);
+
+/* events_written, events_suppressed, write_errors, utf8_repaired, json_errors */
+void report_counters(const struct report *r, struct sw_counters *out);
+
+#endif

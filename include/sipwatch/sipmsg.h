@@ -1,0 +1,126 @@
+/*
+ * sipmsg.h - one framed SIP message -> `struct sip_msg`, the fields the
+ * tracker uses, as bounded NUL-terminated copies (header bytes may be any
+ * non-NUL byte: not guaranteed UTF-8; the reporter repairs that).
+ *
+ * Two parsers, one result (the fast path):
+ *  - a scanner of our own, bounds-checked, reads the start line and the
+ *    headers the tracker needs (compact forms included) from every message;
+ *  - libosip2's parser (osip_message_parse) runs only on the messages that
+ *    feed an event: REFER and NOTIFY requests, responses to REFER, and 404 /
+ *    604 responses; it is the authority for those (URIs, multipart bodies).
+ *    SIPMSG_FULL forces it on every message (tests, --no-fast-path).
+ * This is the only file that includes libosip2; nothing of it escapes.
+ * RFCs: 3261 (§7, §20 compact forms), 3515 (Refer-To, sipfrag), 3892
+ * (Referred-By), 4488 (Refer-Sub), 6665 (Event id, Subscription-State),
+ * 3420 (message/sipfrag).
+ */
+#ifndef SIPWATCH_SIPMSG_H
+#define SIPWATCH_SIPMSG_H
+
+#include "sipwatch/types.h"
+
+#define SIPMSG_MAX_TOKEN 64    /* methods, tags, branch, event package */
+#define SIPMSG_MAX_CALLID 256
+#define SIPMSG_MAX_FIELD 512   /* URIs and free-text header values */
+
+enum sipmsg_refer_sub {
+    SIPMSG_REFER_SUB_ABSENT = 0,
+    SIPMSG_REFER_SUB_TRUE,
+    SIPMSG_REFER_SUB_FALSE,
+};
+
+enum sipmsg_substate {
+    SIPMSG_SUBSTATE_ABSENT = 0,
+    SIPMSG_SUBSTATE_ACTIVE,
+    SIPMSG_SUBSTATE_PENDING,
+    SIPMSG_SUBSTATE_TERMINATED,
+    SIPMSG_SUBSTATE_OTHER,
+};
+
+struct sip_msg {
+    bool is_request;
+    char method[SIPMSG_MAX_TOKEN];      /* request method, uppercase as sent */
+    int status;                         /* response status code (100..699) */
+    char reason[SIPMSG_MAX_FIELD];      /* response reason phrase */
+    char request_uri[SIPMSG_MAX_FIELD]; /* as sent, parameters kept */
+
+    char call_id[SIPMSG_MAX_CALLID];    /* whole value, '@' part included */
+    uint32_t cseq;
+    char cseq_method[SIPMSG_MAX_TOKEN];
+    char branch[SIPMSG_MAX_TOKEN * 2];  /* top Via's branch parameter, or "" */
+
+    char from[SIPMSG_MAX_FIELD];        /* header value as sent (trimmed) */
+    char to[SIPMSG_MAX_FIELD];
+    char from_uri[SIPMSG_MAX_FIELD];    /* the URI alone, without <> */
+    char to_uri[SIPMSG_MAX_FIELD];
+    char from_tag[SIPMSG_MAX_TOKEN * 2];
+    char to_tag[SIPMSG_MAX_TOKEN * 2];
+
+    char user_agent[SIPMSG_MAX_FIELD];
+    char server[SIPMSG_MAX_FIELD];
+    char warning[SIPMSG_MAX_FIELD];
+
+    /* REFER (RFC 3515, 3892, 4488) */
+    char refer_to[SIPMSG_MAX_FIELD];    /* the URI alone (inside <> if present),
+                                         * with its ?headers kept */
+    char referred_by[SIPMSG_MAX_FIELD]; /* header value as sent */
+    bool refer_replaces;                /* Refer-To URI headers carry Replaces= */
+    enum sipmsg_refer_sub refer_sub;
+
+    /* NOTIFY / SUBSCRIBE (RFC 6665) */
+    char event[SIPMSG_MAX_TOKEN];       /* event package, lowercased ("refer") */
+    bool has_event_id;
+    uint32_t event_id;                  /* ;id= when numeric */
+    char subscription_state[SIPMSG_MAX_FIELD]; /* value as sent */
+    enum sipmsg_substate substate;
+    int64_t sub_expires;                /* ;expires= seconds, -1 if absent */
+
+    /* message/sipfrag body (RFC 3420), also inside multipart bodies */
+    int sipfrag_status;                 /* status of the sipfrag status line, 0 none */
+    char sipfrag_reason[SIPMSG_MAX_FIELD];
+
+    bool full_parse;                    /* libosip2 parsed this message */
+    unsigned truncated_fields;          /* fields cut to their buffer size */
+};
+
+enum sipmsg_result {
+    SIPMSG_OK = 0,
+    SIPMSG_INVALID,     /* not a usable SIP message (counted) */
+};
+
+#define SIPMSG_FULL 0x01  /* run libosip2 on every message */
+
+struct sipmsg_stats {
+    uint64_t messages;       /* messages given to sipmsg_parse */
+    uint64_t requests, responses;
+    uint64_t fast_path;      /* scanned only */
+    uint64_t full_parse;     /* libosip2 ran */
+    uint64_t invalid;        /* rejected by the scanner */
+    uint64_t osip_errors;    /* rejected by libosip2 */
+    uint64_t nul_bytes;      /* NUL in the header block */
+    uint64_t truncated_fields;
+};
+
+/* Once, before any parse (sets libosip2's trace hook first, so that it
+ * never writes to stdout, then parser_init). Returns 0 or -1. */
+int sipmsg_global_init(void);
+void sipmsg_global_free(void);
+
+/* Parses `raw` (one framed message, borrowed) into *out (fully overwritten).
+ * Counts into *st. */
+enum sipmsg_result sipmsg_parse(struct sw_bytes raw, unsigned flags, struct sip_msg *out,
+                                struct sipmsg_stats *st);
+
+/* Splits a SIP/SIPS/TEL URI (NUL-terminated, e.g. from request_uri or
+ * to_uri) into user (URI parameters such as ";user=phone" stripped; '+' and
+ * digits kept as sent; percent-escapes kept) and host (no port). Either may
+ * come back "". */
+void sipmsg_uri_user_host(const char *uri, char *user, size_t user_cap, char *host,
+                          size_t host_cap);
+
+/* sip_messages, sip_requests, sip_responses, sip_fast_path, sip_full_parse,
+ * sip_parse_errors, ... */
+void sipmsg_counters(const struct sipmsg_stats *st, struct sw_counters *out);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * tracker.h - follows SIP transactions and dialogs to produce `transfer`,
+ * `user_not_found` and `scan` events (see docs/transfers.md, docs/not-found.md).
+ *
+ * Owns: pending requests (by Call-ID + CSeq number + method) until their
+ * final response or the transaction timeout; transfers (REFER -> 2xx ->
+ * NOTIFY, RFC 3515 / 4488 / 6665) until their outcome; recently settled keys
+ * (so retransmissions and the copy of a message on a proxy's other leg count
+ * once); per-source scan windows; the not-found summary. Every table has a
+ * cap; what a cap costs is counted (and an evicted transfer is still reported,
+ * outcome "evicted"). Timers run on capture time only: tracker_advance(now)
+ * fires every deadline <= now, in deadline order, so a replay gives the same
+ * events every time.
+ * Does not: parse bytes (it reads `struct sip_msg`), or write JSON.
+ */
+#ifndef SIPWATCH_TRACKER_H
+#define SIPWATCH_TRACKER_H
+
+#include "sipwatch/event.h"
+#include "sipwatch/sipmsg.h"
+#include "sipwatch/types.h"
+
+struct tracker_config {
+    sw_time notify_timeout;       /* accepted REFER -> first NOTIFY; default 32 s (64*T1) */
+    sw_time final_timeout;        /* accepted REFER -> final sipfrag; default 180 s */
+    sw_time transaction_timeout;  /* request -> final response; default 32 s (Timer B/F) */
+    sw_time linger;               /* settled keys kept to absorb copies; default 32 s */
+    size_t max_transfers;         /* default 10000 */
+    size_t max_transactions;      /* pending requests; default 200000 */
+    unsigned scan_threshold;      /* distinct not-found users per source; default 10 */
+    sw_time scan_window;          /* default 60 s */
+    size_t max_scan_sources;      /* default 10000 */
+    size_t max_scan_users;        /* per source, kept for distinct counting; default 1024 */
+    size_t max_summary_keys;      /* users / sources counted for the top-10; default 50000 */
+};
+#define TRACKER_DEFAULT_NOTIFY_TIMEOUT SW_SEC(32)
+#define TRACKER_DEFAULT_FINAL_TIMEOUT SW_SEC(180)
+#define TRACKER_DEFAULT_TRANSACTION_TIMEOUT SW_SEC(32)
+#define TRACKER_DEFAULT_LINGER SW_SEC(32)
+#define TRACKER_DEFAULT_MAX_TRANSFERS 10000
+#define TRACKER_DEFAULT_MAX_TRANSACTIONS 200000
+#define TRACKER_DEFAULT_SCAN_THRESHOLD 10
+#define TRACKER_DEFAULT_SCAN_WINDOW SW_SEC(60)
+#define TRACKER_DEFAULT_MAX_SCAN_SOURCES 10000
+#define TRACKER_DEFAULT_MAX_SCAN_USERS 1024
+#define TRACKER_DEFAULT_MAX_SUMMARY_KEYS 50000
+
+/* Fills *cfg with the defaults above. */
+void tracker_config_default(struct tracker_config *cfg);
+
+struct tracker;
+
+/* Returns a tracker (owned) delivering events to emit(ctx, ev), or NULL on OOM. */
+struct tracker *tracker_new(const struct tracker_config *cfg, sw_emit_fn *emit, void *ctx);
+void tracker_free(struct tracker *t);
+
+/* One parsed message (borrowed), travelling along `tuple` (src = sender;
+ * tuple->transport set), seen at `ts`. The pipeline never moves ts backwards
+ * and calls tracker_advance(ts) first. */
+void tracker_on_msg(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
+                    sw_time ts);
+
+/* Fires every timer due at or before `now`. */
+void tracker_advance(struct tracker *t, sw_time now);
+
+/* End of input at capture time `now`: settles every pending transfer (its
+ * outcome as of now, "truncated": true) and drops pending requests. */
+void tracker_finish(struct tracker *t, sw_time now);
+
+/* Summaries for the stats event; the strings stay valid until the next
+ * tracker call. */
+void tracker_summary(const struct tracker *t, struct sw_not_found_summary *nf,
+                     struct sw_transfer_summary *xfer);
+
+/* transfers_active, transfers_evicted, transactions_active,
+ * transactions_evicted, notify_orphans, scan_sources_evicted, ... */
+void tracker_counters(const struct tracker *t, struct sw_counters *out);
+
+#endif

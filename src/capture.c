@@ -1,0 +1,298 @@
+/*
+ * capture.c - frames in: a live interface (libpcap, non-blocking, polled so
+ * that timers can run while the link is quiet) or capture files (pcap and
+ * pcapng, "-" = stdin) read in the order given as one timeline.
+ *
+ * Every input is opened (and its filter compiled) before the first frame is
+ * handed out, so a bad file or filter fails the run before any output. A
+ * file cut mid-record is not an error: what was readable is used and a
+ * warning names the file. Timestamps are asked for in microseconds whatever
+ * the file's precision.
+ */
+#include "sipwatch/capture.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <pcap/pcap.h>
+
+struct capture_input {
+    pcap_t *h;
+    const char *name;
+    int linktype;
+};
+
+struct capture {
+    struct capture_config cfg;
+    struct capture_input *in;
+    size_t n_in, cur;
+    bool live;
+    uint64_t frames, bytes, truncated_files;
+};
+
+static int apply_filter(struct capture *c, struct capture_input *in, char errbuf[SW_ERRBUF_SIZE])
+{
+    if (c->cfg.bpf == NULL)
+        return 0;
+    struct bpf_program prog;
+    if (pcap_compile(in->h, &prog, c->cfg.bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        snprintf(errbuf, SW_ERRBUF_SIZE, "bad filter '%s': %s", c->cfg.bpf, pcap_geterr(in->h));
+        return -1;
+    }
+    int rc = pcap_setfilter(in->h, &prog);
+    pcap_freecode(&prog);
+    if (rc != 0) {
+        snprintf(errbuf, SW_ERRBUF_SIZE, "cannot set filter '%s': %s", c->cfg.bpf, pcap_geterr(in->h));
+        return -1;
+    }
+    return 0;
+}
+
+static int check_linktype(struct capture *c, struct capture_input *in, char errbuf[SW_ERRBUF_SIZE])
+{
+    in->linktype = pcap_datalink(in->h);
+    if (c->cfg.linktype_ok != NULL && !c->cfg.linktype_ok(in->linktype)) {
+        const char *name = pcap_datalink_val_to_name(in->linktype);
+        char num[32];
+        snprintf(num, sizeof num, "%d", in->linktype);
+        snprintf(errbuf, SW_ERRBUF_SIZE, "%s: unsupported link type %s", in->name, name ? name : num);
+        return -1;
+    }
+    return 0;
+}
+
+static int open_file(struct capture *c, struct capture_input *in, const char *path,
+                     char errbuf[SW_ERRBUF_SIZE])
+{
+    char perr[PCAP_ERRBUF_SIZE] = "";
+    in->name = path;
+    if (strcmp(path, "-") == 0) {
+        in->name = "stdin";
+        in->h = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_MICRO, perr);
+        if (in->h == NULL) {
+            snprintf(errbuf, SW_ERRBUF_SIZE, "stdin: not a pcap or pcapng capture (%s)", perr);
+            return -1;
+        }
+        return 0;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(errbuf, SW_ERRBUF_SIZE, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(errbuf, SW_ERRBUF_SIZE, "%s: is a directory, not a capture file", path);
+        return -1;
+    }
+    if (st.st_size == 0) {
+        snprintf(errbuf, SW_ERRBUF_SIZE, "%s: empty file, not a capture", path);
+        return -1;
+    }
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(errbuf, SW_ERRBUF_SIZE, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    in->h = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, perr);
+    if (in->h == NULL) {
+        fclose(f);
+        if (strstr(perr, "unknown file format") != NULL || strstr(perr, "truncated dump file") != NULL)
+            snprintf(errbuf, SW_ERRBUF_SIZE, "%s: not a pcap or pcapng capture file (%s)", path, perr);
+        else
+            snprintf(errbuf, SW_ERRBUF_SIZE, "%s: %s", path, perr);
+        return -1;
+    }
+    return 0;
+}
+
+static int open_live(struct capture *c, struct capture_input *in, char errbuf[SW_ERRBUF_SIZE])
+{
+    char perr[PCAP_ERRBUF_SIZE] = "";
+    in->name = c->cfg.iface;
+    in->h = pcap_create(c->cfg.iface, perr);
+    if (in->h == NULL) {
+        snprintf(errbuf, SW_ERRBUF_SIZE, "%s: %s", c->cfg.iface, perr);
+        return -1;
+    }
+    pcap_set_snaplen(in->h, c->cfg.snaplen > 0 ? c->cfg.snaplen : 262144);
+    pcap_set_promisc(in->h, c->cfg.promisc ? 1 : 0);
+    pcap_set_timeout(in->h, c->cfg.timeout_ms > 0 ? c->cfg.timeout_ms : 250);
+    pcap_set_buffer_size(in->h, (c->cfg.buffer_mb > 0 ? c->cfg.buffer_mb : 32) << 20);
+    pcap_set_tstamp_precision(in->h, PCAP_TSTAMP_PRECISION_MICRO);
+    int rc = pcap_activate(in->h);
+    if (rc < 0) {
+        const char *why = pcap_geterr(in->h);
+        if (rc == PCAP_ERROR_NO_SUCH_DEVICE)
+            snprintf(errbuf, SW_ERRBUF_SIZE, "%s: no such interface (%s)", c->cfg.iface, why);
+        else if (rc == PCAP_ERROR_PERM_DENIED)
+            snprintf(errbuf, SW_ERRBUF_SIZE, "%s: permission denied (run as root or grant CAP_NET_RAW): %s",
+                    c->cfg.iface, why);
+        else
+            snprintf(errbuf, SW_ERRBUF_SIZE, "%s: %s", c->cfg.iface, why[0] ? why : pcap_statustostr(rc));
+        return -1;
+    }
+    if (pcap_setnonblock(in->h, 1, perr) != 0) {
+        snprintf(errbuf, SW_ERRBUF_SIZE, "%s: %s", c->cfg.iface, perr);
+        return -1;
+    }
+    return 0;
+}
+
+struct capture *capture_open(const struct capture_config *cfg, char errbuf[SW_ERRBUF_SIZE])
+{
+    struct capture *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        snprintf(errbuf, SW_ERRBUF_SIZE, "out of memory");
+        return NULL;
+    }
+    c->cfg = *cfg;
+    c->live = cfg->iface != NULL;
+    size_t n = c->live ? 1 : cfg->n_files;
+    if (n == 0) {
+        snprintf(errbuf, SW_ERRBUF_SIZE, "no input: give -r FILE or -i INTERFACE");
+        free(c);
+        return NULL;
+    }
+    c->in = calloc(n, sizeof *c->in);
+    if (c->in == NULL) {
+        snprintf(errbuf, SW_ERRBUF_SIZE, "out of memory");
+        free(c);
+        return NULL;
+    }
+    size_t stdin_uses = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct capture_input *in = &c->in[i];
+        int rc;
+        if (c->live) {
+            rc = open_live(c, in, errbuf);
+        } else {
+            if (strcmp(cfg->files[i], "-") == 0 && ++stdin_uses > 1) {
+                snprintf(errbuf, SW_ERRBUF_SIZE, "stdin (-r -) can be read only once");
+                rc = -1;
+            } else {
+                rc = open_file(c, in, cfg->files[i], errbuf);
+            }
+        }
+        c->n_in = i + 1;
+        if (rc == 0)
+            rc = check_linktype(c, in, errbuf);
+        if (rc == 0)
+            rc = apply_filter(c, in, errbuf);
+        if (rc != 0) {
+            capture_close(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+void capture_close(struct capture *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n_in; i++)
+        if (c->in[i].h != NULL)
+            pcap_close(c->in[i].h);
+    free(c->in);
+    free(c);
+}
+
+static enum capture_result fill_frame(struct capture *c, const struct capture_input *in,
+                                      const struct pcap_pkthdr *hdr, const u_char *data,
+                                      struct sw_frame *f)
+{
+    f->ts = (sw_time)hdr->ts.tv_sec * SW_USEC_PER_SEC + (sw_time)hdr->ts.tv_usec;
+    f->linktype = in->linktype;
+    f->data = sw_bytes_make(data, hdr->caplen);
+    f->wire_len = hdr->len;
+    c->frames++;
+    c->bytes += hdr->caplen;
+    return CAPTURE_FRAME;
+}
+
+enum capture_result capture_next(struct capture *c, struct sw_frame *f, char errbuf[SW_ERRBUF_SIZE],
+                                 char warnbuf[SW_ERRBUF_SIZE])
+{
+    if (warnbuf != NULL)
+        warnbuf[0] = '\0';
+    while (c->cur < c->n_in) {
+        struct capture_input *in = &c->in[c->cur];
+        struct pcap_pkthdr *hdr;
+        const u_char *data;
+        int rc = pcap_next_ex(in->h, &hdr, &data);
+        if (rc == 1)
+            return fill_frame(c, in, hdr, data, f);
+        if (rc == 0) {
+            /* live, non-blocking: nothing ready. Wait on the fd so the caller
+             * can advance timers on a quiet link. */
+            int fd = pcap_get_selectable_fd(in->h);
+            if (fd >= 0) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                int pr = poll(&pfd, 1, c->cfg.timeout_ms > 0 ? c->cfg.timeout_ms : 250);
+                if (pr > 0) {
+                    rc = pcap_next_ex(in->h, &hdr, &data);
+                    if (rc == 1)
+                        return fill_frame(c, in, hdr, data, f);
+                }
+                if (pr < 0 && errno != EINTR) {
+                    snprintf(errbuf, SW_ERRBUF_SIZE, "%s: poll: %s", in->name, strerror(errno));
+                    return CAPTURE_ERROR;
+                }
+            }
+            if (rc >= 0)
+                return CAPTURE_IDLE;
+        }
+        if (rc == PCAP_ERROR_BREAK)
+            return CAPTURE_END;
+        if (rc == PCAP_ERROR_NOT_ACTIVATED || (rc == PCAP_ERROR && c->live)) {
+            snprintf(errbuf, SW_ERRBUF_SIZE, "%s: %s", in->name, pcap_geterr(in->h));
+            return CAPTURE_ERROR;
+        }
+        if (rc == PCAP_ERROR) {
+            /* A file cut mid-record: keep what was read, say so, go on with
+             * the next file. The caller prints warnbuf after every call. */
+            if (warnbuf != NULL)
+                snprintf(warnbuf, SW_ERRBUF_SIZE, "%s: %s; the rest of this file is skipped",
+                         in->name, pcap_geterr(in->h));
+            c->truncated_files++;
+        }
+        c->cur++; /* PCAP_ERROR_BREAK (-2) from a file is its end */
+    }
+    return CAPTURE_END;
+}
+
+int capture_fd(const struct capture *c)
+{
+    return c->live && c->n_in > 0 ? pcap_get_selectable_fd(c->in[0].h) : -1;
+}
+
+void capture_break(struct capture *c)
+{
+    for (size_t i = 0; i < c->n_in; i++)
+        pcap_breakloop(c->in[i].h);
+}
+
+bool capture_is_live(const struct capture *c)
+{
+    return c->live;
+}
+
+void capture_counters(struct capture *c, struct sw_counters *out)
+{
+    sw_counters_add(out, "frames", c->frames);
+    sw_counters_add(out, "frame_bytes", c->bytes);
+    if (c->truncated_files > 0 || !c->live)
+        sw_counters_add(out, "truncated_files", c->truncated_files);
+    if (c->live && c->n_in > 0) {
+        struct pcap_stat ps;
+        if (pcap_stats(c->in[0].h, &ps) == 0) {
+            sw_counters_add(out, "pcap_received", ps.ps_recv);
+            sw_counters_add(out, "pcap_dropped", ps.ps_drop);
+            sw_counters_add(out, "pcap_if_dropped", ps.ps_ifdrop);
+        }
+    }
+}

@@ -1,0 +1,405 @@
+/*
+ * main.c - the command line: options, inputs and output, signals, privilege
+ * drop, the read loop and exit codes. The only place that prints diagnostics
+ * (one "sipwatch: ..." line on stderr) and, with capture.c, reads the wall
+ * clock (live capture only, to run timers while the link is quiet).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "sipwatch/capture.h"
+#include "sipwatch/pipeline.h"
+#include "sipwatch/report.h"
+#include "sipwatch/sipframe.h"
+#include "sipwatch/sipmsg.h"
+
+#ifndef SIPWATCH_VERSION
+#define SIPWATCH_VERSION "0.1.0"
+#endif
+
+static volatile sig_atomic_t g_stop, g_reopen;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        g_reopen = 1;
+    else
+        g_stop = 1;
+}
+
+static void die(const char *msg)
+{
+    fprintf(stderr, "sipwatch: %s\n", msg);
+    exit(2);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"Usage: sipwatch [options] -r FILE [-r FILE ...]\n"
+"       sipwatch [options] -i INTERFACE\n"
+"\n"
+"Passive SIP analyser: reassembles SIP off the wire, follows dialogs and writes\n"
+"one JSON event per line (transfer, user_not_found, scan, stats).\n"
+"\n"
+"Input:\n"
+"  -r, --read FILE           read a pcap or pcapng file ('-' = stdin); repeat to read\n"
+"                            several files in order as one timeline\n"
+"  -i, --interface IFACE     capture live on IFACE\n"
+"  -f, --filter BPF          capture filter (do not use 'port 5060' alone: it drops\n"
+"                            IP fragments; see README)\n"
+"      --snaplen N           live snapshot length (default 262144)\n"
+"      --buffer-mb N         live kernel buffer in MiB (default 32)\n"
+"      --no-promisc          live: do not put the interface in promiscuous mode\n"
+"Output:\n"
+"  -o, --output FILE         write events to FILE (default stdout); SIGHUP reopens it\n"
+"      --events LIST         event types to write, comma-separated\n"
+"                            (transfer,user_not_found,scan,stats; default all)\n"
+"      --stats-interval SEC  also write a stats event every SEC seconds of capture\n"
+"                            time (default 0: only at the end; 300 when live)\n"
+"Transfers (RFC 3515, 4488, 6665):\n"
+"      --notify-timeout SEC  accepted REFER without NOTIFY -> no_notify (default %.0f)\n"
+"      --final-timeout SEC   accepted REFER without final sipfrag -> notify_incomplete\n"
+"                            (default %.0f)\n"
+"      --transaction-timeout SEC  request without final response (default %.0f)\n"
+"      --max-transfers N     transfers followed at once (default %d)\n"
+"Not-found users and scans:\n"
+"      --scan-threshold N    distinct not-found users from one source ... (default %d)\n"
+"      --scan-window SEC     ... within SEC seconds make a scan event (default %.0f)\n"
+"Decoding:\n"
+"      --hep-port N          UDP/TCP port carrying HEP v2/v3 (default %d; 0 = off)\n"
+"      --max-msg-size N      largest SIP message reassembled, bytes (default %zu)\n"
+"      --no-fast-path        run libosip2 on every message (slower; for checks)\n"
+"Process:\n"
+"  -Z, --user USER           drop privileges to USER after opening inputs and output\n"
+"  -h, --help                this help\n"
+"  -V, --version             print the version\n"
+"\n"
+"Exit status: 0 when the input was read (a cut file is a warning), 2 on a usage\n"
+"or input error, 1 on an output error.\n",
+        (double)TRACKER_DEFAULT_NOTIFY_TIMEOUT / 1e6, (double)TRACKER_DEFAULT_FINAL_TIMEOUT / 1e6,
+        (double)TRACKER_DEFAULT_TRANSACTION_TIMEOUT / 1e6, TRACKER_DEFAULT_MAX_TRANSFERS,
+        TRACKER_DEFAULT_SCAN_THRESHOLD, (double)TRACKER_DEFAULT_SCAN_WINDOW / 1e6,
+        DECODE_DEFAULT_HEP_PORT, SIPFRAME_DEFAULT_MAX_MSG);
+}
+
+/* Seconds with up to 6 decimals, e.g. "32" or "0.5", into microseconds. */
+static bool parse_seconds(const char *s, sw_time *out)
+{
+    sw_time whole = 0, frac = 0;
+    int fdigits = 0;
+    const char *p = s;
+    if (*p == '\0')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        whole = whole * 10 + (*p - '0');
+        if (whole > 10L * 365 * 86400)
+            return false;
+    }
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++) {
+            if (fdigits < 6) {
+                frac = frac * 10 + (*p - '0');
+                fdigits++;
+            }
+        }
+    }
+    if (*p != '\0' || p == s)
+        return false;
+    while (fdigits++ < 6)
+        frac *= 10;
+    *out = whole * SW_USEC_PER_SEC + frac;
+    return true;
+}
+
+static bool parse_count(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static void bad_value(const char *opt, const char *val)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "invalid value '%s' for %s (see --help)", val, opt);
+    die(msg);
+}
+
+/* tcpdump's droproot: groups, gid, uid, then make sure root cannot come back. */
+static void drop_privileges(const char *user)
+{
+    char msg[SW_ERRBUF_SIZE];
+    struct passwd *pw = getpwnam(user);
+    if (pw == NULL) {
+        snprintf(msg, sizeof msg, "-Z %s: no such user", user);
+        die(msg);
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        snprintf(msg, sizeof msg, "-Z %s: cannot drop privileges: %s", user, strerror(errno));
+        die(msg);
+    }
+    if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+        snprintf(msg, sizeof msg, "-Z %s: root privileges could be regained; refusing to run", user);
+        die(msg);
+    }
+}
+
+struct extra_ctx {
+    struct capture *cap;
+    struct report *rep;
+};
+
+static void extra_counters(void *ctx, struct sw_counters *out)
+{
+    struct extra_ctx *x = ctx;
+    capture_counters(x->cap, out);
+    report_counters(x->rep, out);
+}
+
+static sw_time wall_now(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (sw_time)tv.tv_sec * SW_USEC_PER_SEC + tv.tv_usec;
+}
+
+enum {
+    OPT_EVENTS = 256, OPT_NOTIFY_TIMEOUT, OPT_FINAL_TIMEOUT, OPT_TXN_TIMEOUT, OPT_MAX_TRANSFERS,
+    OPT_SCAN_THRESHOLD, OPT_SCAN_WINDOW, OPT_HEP_PORT, OPT_MAX_MSG, OPT_NO_FAST_PATH,
+    OPT_STATS_INTERVAL, OPT_SNAPLEN, OPT_BUFFER_MB, OPT_NO_PROMISC,
+};
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "read", required_argument, NULL, 'r' },
+        { "interface", required_argument, NULL, 'i' },
+        { "filter", required_argument, NULL, 'f' },
+        { "output", required_argument, NULL, 'o' },
+        { "user", required_argument, NULL, 'Z' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { "events", required_argument, NULL, OPT_EVENTS },
+        { "notify-timeout", required_argument, NULL, OPT_NOTIFY_TIMEOUT },
+        { "final-timeout", required_argument, NULL, OPT_FINAL_TIMEOUT },
+        { "transaction-timeout", required_argument, NULL, OPT_TXN_TIMEOUT },
+        { "max-transfers", required_argument, NULL, OPT_MAX_TRANSFERS },
+        { "scan-threshold", required_argument, NULL, OPT_SCAN_THRESHOLD },
+        { "scan-window", required_argument, NULL, OPT_SCAN_WINDOW },
+        { "hep-port", required_argument, NULL, OPT_HEP_PORT },
+        { "max-msg-size", required_argument, NULL, OPT_MAX_MSG },
+        { "no-fast-path", no_argument, NULL, OPT_NO_FAST_PATH },
+        { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
+        { "snaplen", required_argument, NULL, OPT_SNAPLEN },
+        { "buffer-mb", required_argument, NULL, OPT_BUFFER_MB },
+        { "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
+        { NULL, 0, NULL, 0 },
+    };
+    struct pipeline_config pcfg;
+    pipeline_config_default(&pcfg);
+    struct capture_config ccfg = { .snaplen = 262144, .promisc = true, .timeout_ms = 250,
+                                   .buffer_mb = 32 };
+    struct report_config rcfg = { 0 };
+    const char **files = calloc((size_t)argc + 1, sizeof *files);
+    size_t n_files = 0;
+    const char *user = NULL;
+    bool stats_interval_set = false;
+    unsigned long v;
+    int c;
+
+    if (files == NULL)
+        die("out of memory");
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":r:i:f:o:Z:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r': files[n_files++] = optarg; break;
+        case 'i':
+            if (ccfg.iface != NULL)
+                die("only one -i INTERFACE is supported");
+            ccfg.iface = optarg;
+            break;
+        case 'f': ccfg.bpf = optarg; break;
+        case 'o': rcfg.path = optarg; break;
+        case 'Z': user = optarg; break;
+        case 'h':
+            usage(stdout);
+            free(files);
+            return 0;
+        case 'V':
+            printf("sipwatch %s\n", SIPWATCH_VERSION);
+            free(files);
+            return 0;
+        case OPT_EVENTS:
+            if (!sw_event_mask_parse(optarg, &rcfg.event_mask))
+                bad_value("--events", optarg);
+            break;
+        case OPT_NOTIFY_TIMEOUT:
+            if (!parse_seconds(optarg, &pcfg.tracker.notify_timeout))
+                bad_value("--notify-timeout", optarg);
+            break;
+        case OPT_FINAL_TIMEOUT:
+            if (!parse_seconds(optarg, &pcfg.tracker.final_timeout))
+                bad_value("--final-timeout", optarg);
+            break;
+        case OPT_TXN_TIMEOUT:
+            if (!parse_seconds(optarg, &pcfg.tracker.transaction_timeout))
+                bad_value("--transaction-timeout", optarg);
+            break;
+        case OPT_MAX_TRANSFERS:
+            if (!parse_count(optarg, 100000000UL, &v) || v == 0)
+                bad_value("--max-transfers", optarg);
+            pcfg.tracker.max_transfers = v;
+            break;
+        case OPT_SCAN_THRESHOLD:
+            if (!parse_count(optarg, 1000000UL, &v) || v == 0)
+                bad_value("--scan-threshold", optarg);
+            pcfg.tracker.scan_threshold = (unsigned)v;
+            break;
+        case OPT_SCAN_WINDOW:
+            if (!parse_seconds(optarg, &pcfg.tracker.scan_window) || pcfg.tracker.scan_window == 0)
+                bad_value("--scan-window", optarg);
+            break;
+        case OPT_HEP_PORT:
+            if (!parse_count(optarg, 65535UL, &v))
+                bad_value("--hep-port", optarg);
+            pcfg.decode.hep_port = (uint16_t)v;
+            break;
+        case OPT_MAX_MSG:
+            if (!parse_count(optarg, 16UL << 20, &v) || v < 512)
+                bad_value("--max-msg-size", optarg);
+            pcfg.max_msg = v;
+            break;
+        case OPT_NO_FAST_PATH: pcfg.sipmsg_flags |= SIPMSG_FULL; break;
+        case OPT_STATS_INTERVAL:
+            if (!parse_seconds(optarg, &pcfg.stats_interval))
+                bad_value("--stats-interval", optarg);
+            stats_interval_set = true;
+            break;
+        case OPT_SNAPLEN:
+            if (!parse_count(optarg, 262144UL, &v) || v < 64)
+                bad_value("--snaplen", optarg);
+            ccfg.snaplen = (int)v;
+            break;
+        case OPT_BUFFER_MB:
+            if (!parse_count(optarg, 4096UL, &v) || v == 0)
+                bad_value("--buffer-mb", optarg);
+            ccfg.buffer_mb = (int)v;
+            break;
+        case OPT_NO_PROMISC: ccfg.promisc = false; break;
+        case ':': {
+            char msg[128];
+            snprintf(msg, sizeof msg, "option %s needs a value (see --help)", argv[optind - 1]);
+            die(msg);
+            break;
+        }
+        default: {
+            char msg[128];
+            snprintf(msg, sizeof msg, "unknown option %s (see --help)", argv[optind - 1]);
+            die(msg);
+        }
+        }
+    }
+    if (optind < argc) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "unexpected argument '%s' (files are read with -r FILE)",
+                 argv[optind]);
+        die(msg);
+    }
+    if (ccfg.iface != NULL && n_files > 0)
+        die("give either -r FILE or -i INTERFACE, not both");
+    if (ccfg.iface == NULL && n_files == 0) {
+        die("no input: give -r FILE or -i INTERFACE (see --help)");
+    }
+    ccfg.files = files;
+    ccfg.n_files = n_files;
+    ccfg.linktype_ok = decode_linktype_supported;
+
+    char errbuf[SW_ERRBUF_SIZE] = "", warnbuf[SW_ERRBUF_SIZE] = "";
+    struct capture *cap = capture_open(&ccfg, errbuf);
+    if (cap == NULL)
+        die(errbuf);
+    bool live = capture_is_live(cap);
+    rcfg.line_buffered = live;
+    struct report *rep = report_new(&rcfg, errbuf);
+    if (rep == NULL) {
+        capture_close(cap);
+        die(errbuf);
+    }
+    if (user != NULL)
+        drop_privileges(user);
+    if (sipmsg_global_init() != 0)
+        die("cannot initialise the SIP parser");
+
+    if (live && !stats_interval_set)
+        pcfg.stats_interval = SW_SEC(300);
+    struct extra_ctx xctx = { cap, rep };
+    pcfg.extra_counters = extra_counters;
+    pcfg.extra_ctx = &xctx;
+    struct pipeline *pl = pipeline_new(&pcfg, report_emit, rep, errbuf);
+    if (pl == NULL)
+        die(errbuf);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = 0;
+    struct sw_frame fr;
+    while (!g_stop) {
+        enum capture_result cr = capture_next(cap, &fr, errbuf, warnbuf);
+        if (warnbuf[0] != '\0')
+            fprintf(stderr, "sipwatch: warning: %s\n", warnbuf);
+        if (g_reopen) {
+            g_reopen = 0;
+            if (report_reopen(rep, errbuf) != 0)
+                fprintf(stderr, "sipwatch: warning: %s\n", errbuf);
+        }
+        if (cr == CAPTURE_FRAME) {
+            pipeline_frame(pl, fr.linktype, fr.data, fr.ts);
+        } else if (cr == CAPTURE_IDLE) {
+            /* A quiet link: let timers fire on the wall clock, which is what
+             * live timestamps are. A second of slack keeps the clock behind
+             * packets still queued in the kernel. */
+            pipeline_advance(pl, wall_now() - SW_USEC_PER_SEC);
+        } else if (cr == CAPTURE_END) {
+            break;
+        } else {
+            fprintf(stderr, "sipwatch: %s\n", errbuf);
+            rc = 2;
+            break;
+        }
+    }
+    pipeline_finish(pl);
+    pipeline_emit_stats(pl, true);
+    pipeline_free(pl);
+    if (report_flush(rep) != 0) {
+        fprintf(stderr, "sipwatch: error writing events: %s\n", strerror(errno));
+        rc = rc ? rc : 1;
+    }
+    report_free(rep);
+    capture_close(cap);
+    sipmsg_global_free();
+    free(files);
+    return rc;
+}

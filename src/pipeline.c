@@ -1,0 +1,296 @@
+/*
+ * pipeline.c - connects the stages (see pipeline.h) and owns the capture
+ * clock. Each stage yields 0..N outputs per input through a callback; this
+ * file is the only one that knows which stage follows which:
+ *
+ *   frame -> decode -> (fragment? ipfrag -> decode_ip_payload) ->
+ *     UDP / HEP payload -> sipframe_datagram ---------------\
+ *     TCP segment -> tcpstream -> per-direction app state:   -> sipmsg -> tracker -> emit
+ *         HEP port: HEP record framing -> decode_hep --------/
+ *         else: sipframe_stream (SIP, SIP over WebSocket) --/
+ */
+#include "sipwatch/pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sipwatch/sipframe.h"
+#include "sipwatch/sipmsg.h"
+
+/* HEP over TCP: records are at most 64 KiB (16-bit length). */
+#define HEP_STREAM_MAX ((size_t)65536)
+
+struct stream_app {
+    struct sipframe_stream *fs; /* SIP / WebSocket framing, or NULL in HEP mode */
+    uint8_t *hep;               /* HEP mode: partial record */
+    size_t hep_n;
+};
+
+struct pipeline {
+    struct pipeline_config cfg;
+    sw_emit_fn *emit;
+    void *emit_ctx;
+
+    struct decode *decode;
+    struct ipfrag *ipfrag;
+    struct tcpstream *tcp;
+    struct tracker *tracker;
+
+    struct sipframe_stats frame_stats;
+    struct sipmsg_stats msg_stats;
+    struct sip_msg msg;          /* scratch: one message at a time */
+
+    sw_time now;
+    sw_time next_stats;
+    sw_time last_coarse;         /* ipfrag/tcpstream timers run once per second */
+    struct sw_tuple cur_tuple;   /* tuple of the bytes being framed */
+    uint64_t packets, hep_stream_errors, stream_app_oom, clock_backwards;
+    unsigned depth;              /* reassembled-datagram recursion guard */
+};
+
+void pipeline_config_default(struct pipeline_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->decode.hep_port = DECODE_DEFAULT_HEP_PORT;
+    cfg->decode.vxlan_port = DECODE_DEFAULT_VXLAN_PORT;
+    cfg->decode.gtpu_port = DECODE_DEFAULT_GTPU_PORT;
+    cfg->decode.max_depth = 8;
+    cfg->ipfrag.max_datagrams = IPFRAG_DEFAULT_MAX_DATAGRAMS;
+    cfg->ipfrag.max_bytes = IPFRAG_DEFAULT_MAX_BYTES;
+    cfg->ipfrag.timeout = IPFRAG_DEFAULT_TIMEOUT;
+    cfg->tcp.max_streams = TCPSTREAM_DEFAULT_MAX_STREAMS;
+    cfg->tcp.max_ooo_per_dir = TCPSTREAM_DEFAULT_MAX_OOO_PER_DIR;
+    cfg->tcp.max_ooo_total = TCPSTREAM_DEFAULT_MAX_OOO_TOTAL;
+    cfg->tcp.idle_timeout = TCPSTREAM_DEFAULT_IDLE_TIMEOUT;
+    tracker_config_default(&cfg->tracker);
+    cfg->max_msg = SIPFRAME_DEFAULT_MAX_MSG;
+}
+
+/* One framed SIP message travelling along p->cur_tuple. */
+static void on_message(void *ctx, struct sw_bytes msg, enum sw_transport transport)
+{
+    struct pipeline *p = ctx;
+    if (sipmsg_parse(msg, p->cfg.sipmsg_flags, &p->msg, &p->msg_stats) != SIPMSG_OK)
+        return;
+    struct sw_tuple t = p->cur_tuple;
+    t.transport = (uint8_t)transport;
+    tracker_on_msg(p->tracker, &p->msg, &t, p->now);
+}
+
+static void handle_decoded(struct pipeline *p, enum decode_result r, struct decode_packet *pkt);
+
+static void handle_hep_stream(struct pipeline *p, struct stream_app *app, struct sw_bytes data)
+{
+    while (data.n > 0) {
+        size_t room = HEP_STREAM_MAX - app->hep_n;
+        size_t take = SW_MIN(room, data.n);
+        memcpy(app->hep + app->hep_n, data.p, take);
+        app->hep_n += take;
+        data.p += take;
+        data.n -= take;
+        for (;;) {
+            size_t len = 0;
+            int fr = decode_hep_frame(sw_bytes_make(app->hep, app->hep_n), &len);
+            if (fr < 0 || (fr == 0 && app->hep_n == HEP_STREAM_MAX)) {
+                p->hep_stream_errors++;
+                app->hep_n = 0; /* not HEP, or a record over the cap: drop what is held */
+                break;
+            }
+            if (fr == 0)
+                break;
+            struct decode_packet pkt;
+            memset(&pkt, 0, sizeof pkt);
+            enum decode_result r = decode_hep(p->decode, sw_bytes_make(app->hep, len), p->now, &pkt);
+            handle_decoded(p, r, &pkt);
+            memmove(app->hep, app->hep + len, app->hep_n - len);
+            app->hep_n -= len;
+        }
+    }
+}
+
+static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data, unsigned flags,
+                      sw_time ts, void **slot)
+{
+    struct pipeline *p = ctx;
+    struct stream_app *app = *slot;
+    if (flags & TCPSTREAM_CLOSE) {
+        if (app != NULL) {
+            sipframe_stream_free(app->fs);
+            free(app->hep);
+            free(app);
+        }
+        *slot = NULL;
+        return;
+    }
+    if (app == NULL) {
+        app = calloc(1, sizeof *app);
+        if (app == NULL) {
+            p->stream_app_oom++;
+            return;
+        }
+        uint16_t hp = p->cfg.decode.hep_port;
+        if (hp != 0 && (t->sport == hp || t->dport == hp))
+            app->hep = malloc(HEP_STREAM_MAX);
+        else
+            app->fs = sipframe_stream_new(p->cfg.max_msg, (flags & TCPSTREAM_MIDSTREAM) != 0);
+        if (app->hep == NULL && app->fs == NULL) {
+            free(app);
+            p->stream_app_oom++;
+            return;
+        }
+        *slot = app;
+    }
+    if (app->hep != NULL) {
+        if (flags & TCPSTREAM_GAP_BEFORE)
+            app->hep_n = 0;
+        handle_hep_stream(p, app, data);
+        return;
+    }
+    p->cur_tuple = *t;
+    sipframe_stream_feed(app->fs, data, (flags & TCPSTREAM_GAP_BEFORE) ? SIPFRAME_GAP : 0,
+                         on_message, p, &p->frame_stats);
+}
+
+static void handle_decoded(struct pipeline *p, enum decode_result r, struct decode_packet *pkt)
+{
+    if (r == DECODE_FRAGMENT) {
+        struct sw_bytes dgram;
+        if (p->depth >= 4) /* fragments inside reassembled fragments inside ... */
+            return;
+        if (ipfrag_add(p->ipfrag, &pkt->frag, pkt->payload, p->now, &dgram) != IPFRAG_COMPLETE)
+            return;
+        struct decode_packet inner;
+        memset(&inner, 0, sizeof inner);
+        enum decode_result r2 = decode_ip_payload(p->decode, &pkt->frag, dgram, pkt->ts, &inner);
+        p->depth++;
+        handle_decoded(p, r2, &inner);
+        p->depth--;
+        return;
+    }
+    if (r != DECODE_OK)
+        return; /* decode counted why */
+    if (pkt->from_hep || pkt->tuple.transport != SW_TRANSPORT_TCP) {
+        p->cur_tuple = pkt->tuple;
+        sipframe_datagram(pkt->payload, p->cfg.max_msg, (enum sw_transport)pkt->tuple.transport,
+                          on_message, p, &p->frame_stats);
+        return;
+    }
+    tcpstream_segment(p->tcp, &pkt->tuple, pkt->tcp_seq, pkt->tcp_flags, pkt->payload, p->now);
+}
+
+struct pipeline *pipeline_new(const struct pipeline_config *cfg, sw_emit_fn *emit, void *ctx,
+                              char errbuf[SW_ERRBUF_SIZE])
+{
+    struct pipeline *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        goto oom;
+    p->cfg = *cfg;
+    p->emit = emit;
+    p->emit_ctx = ctx;
+    p->now = SW_TIME_NONE;
+    p->next_stats = SW_TIME_NONE;
+    p->last_coarse = SW_TIME_NONE;
+    p->decode = decode_new(&cfg->decode);
+    p->ipfrag = ipfrag_new(&cfg->ipfrag);
+    p->tcp = tcpstream_new(&cfg->tcp, on_stream, p);
+    p->tracker = tracker_new(&cfg->tracker, emit, ctx);
+    if (p->decode == NULL || p->ipfrag == NULL || p->tcp == NULL || p->tracker == NULL)
+        goto oom;
+    return p;
+oom:
+    snprintf(errbuf, SW_ERRBUF_SIZE, "out of memory setting up the pipeline");
+    pipeline_free(p);
+    return NULL;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+    if (p == NULL)
+        return;
+    tcpstream_free(p->tcp); /* closes streams: their app state is freed by on_stream */
+    ipfrag_free(p->ipfrag);
+    decode_free(p->decode);
+    tracker_free(p->tracker);
+    free(p);
+}
+
+sw_time pipeline_now(const struct pipeline *p)
+{
+    return p->now;
+}
+
+void pipeline_advance(struct pipeline *p, sw_time now)
+{
+    if (p->now != SW_TIME_NONE && now <= p->now) {
+        if (now < p->now)
+            p->clock_backwards++;
+        return;
+    }
+    p->now = now;
+    if (p->last_coarse == SW_TIME_NONE || now - p->last_coarse >= SW_USEC_PER_SEC) {
+        p->last_coarse = now;
+        ipfrag_advance(p->ipfrag, now);
+        tcpstream_advance(p->tcp, now);
+    }
+    tracker_advance(p->tracker, now);
+    if (p->cfg.stats_interval > 0) {
+        if (p->next_stats == SW_TIME_NONE) {
+            p->next_stats = now + p->cfg.stats_interval;
+        } else if (now >= p->next_stats) {
+            pipeline_emit_stats(p, false);
+            p->next_stats = now + p->cfg.stats_interval;
+        }
+    }
+}
+
+void pipeline_frame(struct pipeline *p, int linktype, struct sw_bytes frame, sw_time ts)
+{
+    pipeline_advance(p, ts);
+    p->packets++;
+    struct decode_packet pkt;
+    memset(&pkt, 0, sizeof pkt);
+    enum decode_result r = decode_frame(p->decode, linktype, frame, p->now, &pkt);
+    handle_decoded(p, r, &pkt);
+}
+
+void pipeline_finish(struct pipeline *p)
+{
+    sw_time now = p->now == SW_TIME_NONE ? 0 : p->now;
+    tcpstream_finish(p->tcp, now);
+    ipfrag_finish(p->ipfrag);
+    tracker_finish(p->tracker, now);
+}
+
+void pipeline_emit_stats(struct pipeline *p, bool final)
+{
+    struct sw_counters c;
+    c.n = 0;
+    if (p->cfg.extra_counters != NULL)
+        p->cfg.extra_counters(p->cfg.extra_ctx, &c);
+    sw_counters_add(&c, "packets", p->packets);
+    decode_counters(p->decode, &c);
+    ipfrag_counters(p->ipfrag, &c);
+    tcpstream_counters(p->tcp, &c);
+    sipframe_counters(&p->frame_stats, &c);
+    sipmsg_counters(&p->msg_stats, &c);
+    tracker_counters(p->tracker, &c);
+    sw_counters_add(&c, "hep_stream_errors", p->hep_stream_errors);
+    sw_counters_add(&c, "stream_state_oom", p->stream_app_oom);
+    sw_counters_add(&c, "clock_backwards", p->clock_backwards);
+    sw_counters_add(&c, "internal_assert", sw_assert_failures);
+
+    struct sw_not_found_summary nf;
+    struct sw_transfer_summary xs;
+    tracker_summary(p->tracker, &nf, &xs);
+
+    struct sw_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = SW_EVENT_STATS;
+    ev.ts = p->now == SW_TIME_NONE ? 0 : p->now;
+    ev.u.stats.counters = &c;
+    ev.u.stats.not_found = &nf;
+    ev.u.stats.transfers = &xs;
+    ev.u.stats.final = final;
+    p->emit(p->emit_ctx, &ev);
+}

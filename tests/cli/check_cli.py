@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Command-line behaviour of sipwatch: every unusable input gives one clear
+stderr line, nothing on stdout and a non-zero exit; a cut capture is read as
+far as it goes with a warning and exit 0; options are validated. TAP output.
+"""
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+SIP = (b"OPTIONS sip:100@192.0.2.2 SIP/2.0\r\n"
+       b"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-cli-1\r\n"
+       b"From: <sip:cli@192.0.2.1>;tag=1\r\nTo: <sip:100@192.0.2.2>\r\n"
+       b"Call-ID: cli-1@192.0.2.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def udp_frame(payload):
+    udp = struct.pack("!HHHH", 5060, 5060, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                     bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2]))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\x08\x00" + ip + udp
+
+
+def pcap(frames, linktype=1):
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype)
+    for i, fr in enumerate(frames):
+        out += struct.pack("<IIII", 1700000000 + i, 0, len(fr), len(fr)) + fr
+    return out
+
+
+class T:
+    def __init__(self, sipwatch):
+        self.sw, self.n, self.failed, self.lines = sipwatch, 0, 0, []
+
+    def run(self, args, stdin=None):
+        return subprocess.run([self.sw] + args, input=stdin, capture_output=True, timeout=60)
+
+    def check(self, name, ok, detail=""):
+        self.n += 1
+        self.lines.append(("ok" if ok else "not ok") + f" {self.n} - {name}")
+        if not ok:
+            self.failed += 1
+            self.lines.append("# " + detail.replace("\n", "\n# "))
+
+    def error_case(self, name, args, want_in_msg, stdin=None):
+        p = self.run(args, stdin)
+        err = p.stderr.decode(errors="replace")
+        lines = [l for l in err.splitlines() if l.strip()]
+        ok = (p.returncode != 0 and p.returncode < 128 and p.stdout == b""
+              and len(lines) == 1 and lines[0].startswith("sipwatch: ")
+              and want_in_msg.lower() in lines[0].lower())
+        self.check(name, ok, f"exit {p.returncode}, stdout {p.stdout[:80]!r}, stderr {err!r}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sipwatch", required=True)
+    ap.add_argument("--root", required=True)
+    a = ap.parse_args()
+    t = T(a.sipwatch)
+    d = tempfile.mkdtemp(prefix="sipwatch-cli-")
+    def w(name, data):
+        p = os.path.join(d, name)
+        with open(p, "wb") as f:
+            f.write(data)
+        return p
+    empty = w("empty.pcap", b"")
+    text = w("notes.txt", b"this is not a capture\n" * 10)
+    usb = w("usb.pcap", pcap([b"\x00" * 40], linktype=189))
+    good = w("good.pcap", pcap([udp_frame(SIP), udp_frame(SIP.replace(b"cli-1", b"cli-2"))]))
+    data = open(good, "rb").read()
+    cut = w("cut.pcap", data[: len(data) - 30])
+    hdr_only = w("hdr.pcap", data[:24])
+
+    t.error_case("missing file", ["-r", os.path.join(d, "nope.pcap")], "No such file")
+    t.error_case("directory", ["-r", d], "directory")
+    t.error_case("empty file", ["-r", empty], "empty")
+    t.error_case("not a capture", ["-r", text], "not a pcap")
+    t.error_case("unsupported link type", ["-r", usb], "unsupported link type")
+    t.error_case("bad filter", ["-r", good, "-f", "port port"], "filter")
+    t.error_case("unknown interface", ["-i", "nosuchif0"], "nosuchif0")
+    t.error_case("no input", [], "no input")
+    t.error_case("unknown option", ["--bogus", "-r", good], "unknown option")
+    t.error_case("missing option value", ["-r"], "needs a value")
+    t.error_case("bad --events", ["-r", good, "--events", "transfer,nope"], "--events")
+    t.error_case("bad --notify-timeout", ["-r", good, "--notify-timeout", "abc"], "--notify-timeout")
+    t.error_case("bad --scan-threshold", ["-r", good, "--scan-threshold", "0"], "--scan-threshold")
+    t.error_case("stray argument", [good], "unexpected argument")
+    t.error_case("second bad file after a good one", ["-r", good, "-r", text], "not a pcap")
+    t.error_case("unwritable output", ["-r", good, "-o", os.path.join(d, "no/such/dir/out")], "out")
+    t.error_case("stdin not a capture", ["-r", "-"], "stdin", stdin=b"garbage" * 10)
+
+    # A capture cut mid-record: what was read is used, a warning, exit 0.
+    p = t.run(["-r", cut])
+    err = p.stderr.decode(errors="replace")
+    evs = [json.loads(l) for l in p.stdout.decode().splitlines()]
+    t.check("cut file: exit 0 with a warning",
+            p.returncode == 0 and "warning" in err and "cut.pcap" in err,
+            f"exit {p.returncode}, stderr {err!r}")
+    t.check("cut file: final stats event",
+            len(evs) >= 1 and evs[-1].get("event_type") == "stats", f"stdout {p.stdout[:300]!r}")
+    p = t.run(["-r", hdr_only])
+    t.check("header-only capture: exit 0, one stats event",
+            p.returncode == 0 and [json.loads(l)["event_type"] for l in p.stdout.decode().splitlines()] == ["stats"],
+            f"exit {p.returncode} {p.stdout[:200]!r} {p.stderr!r}")
+
+    # stdin and -o
+    p = t.run(["-r", "-"], stdin=data)
+    t.check("reads a capture from stdin", p.returncode == 0 and b'"stats"' in p.stdout,
+            f"exit {p.returncode} {p.stderr!r}")
+    out = os.path.join(d, "events.ndjson")
+    p = t.run(["-r", good, "-o", out])
+    t.check("-o writes the events to a file, nothing on stdout",
+            p.returncode == 0 and p.stdout == b"" and os.path.exists(out)
+            and b'"stats"' in open(out, "rb").read(), f"exit {p.returncode} {p.stderr!r}")
+    p = t.run(["-r", good, "--events", "transfer"])
+    t.check("--events transfer hides the stats event", p.returncode == 0 and p.stdout == b"",
+            f"{p.stdout[:200]!r}")
+    p = t.run(["-h"])
+    t.check("--help on stdout, exit 0", p.returncode == 0 and b"Usage: sipwatch" in p.stdout
+            and b"--notify-timeout" in p.stdout, repr(p.stdout[:100]))
+    p = t.run(["-V"])
+    t.check("--version", p.returncode == 0 and p.stdout.startswith(b"sipwatch "), repr(p.stdout))
+    p = t.run(["-r", good, "-r", good])
+    t.check("two files read as one timeline", p.returncode == 0 and p.stdout.count(b"\n") == 1,
+            repr(p.stdout[:200]))
+
+    print(f"1..{t.n}")
+    print("\n".join(t.lines))
+    return 1 if t.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Golden tests: capture in, expected NDJSON out.
+
+CASES holds one case a line:  NAME  PCAP[,PCAP...]  EXPECTED  [sipwatch args...]
+PCAP and EXPECTED are relative to the source root; '#' starts a comment. A PCAP
+under ../shared/ that is absent (a clone without the shared folder) makes the
+case a TAP skip. Each case runs sipwatch twice: both runs must give the same
+bytes (determinism), every line must be a JSON object, and the output must equal
+EXPECTED byte for byte. On a mismatch the first differing event is shown as
+JSON. --update rewrites the expected files (review them like code).
+"""
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+
+def run(sipwatch, pcaps, args, root):
+    cmd = [sipwatch]
+    for p in pcaps:
+        cmd += ["-r", os.path.join(root, p)]
+    cmd += args
+    p = subprocess.run(cmd, capture_output=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sipwatch", required=True)
+    ap.add_argument("--cases", required=True)
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--update", action="store_true")
+    ap.add_argument("only", nargs="*")
+    a = ap.parse_args()
+    cases = []
+    with open(a.cases) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            parts = shlex.split(line)
+            if len(parts) < 3:
+                continue
+            if a.only and parts[0] not in a.only:
+                continue
+            cases.append(parts)
+    print(f"1..{len(cases)}")
+    failed = 0
+    for i, (name, pcaps, expected, *args) in enumerate(cases, 1):
+        pcaps = pcaps.split(",")
+        missing = [p for p in pcaps if not os.path.exists(os.path.join(a.root, p))]
+        if missing:
+            if any(p.startswith("../shared/") for p in missing):
+                print(f"ok {i} - {name} # SKIP {missing[0]} absent")
+                continue
+            print(f"not ok {i} - {name}: missing {missing[0]}")
+            failed += 1
+            continue
+        rc, out, err = run(a.sipwatch, pcaps, args, a.root)
+        problems = []
+        if rc != 0:
+            problems.append(f"exit {rc}: {err.strip()[:200]}")
+        rc2, out2, _ = run(a.sipwatch, pcaps, args, a.root)
+        if out2 != out:
+            problems.append("two runs gave different output")
+        for n, line in enumerate(out.decode("utf-8", "replace").splitlines(), 1):
+            try:
+                if not isinstance(json.loads(line), dict):
+                    raise ValueError
+            except ValueError:
+                problems.append(f"line {n} is not a JSON object")
+                break
+        exp_path = os.path.join(a.root, expected)
+        if a.update and not problems:
+            with open(exp_path, "wb") as f:
+                f.write(out)
+        try:
+            with open(exp_path, "rb") as f:
+                want = f.read()
+        except OSError:
+            want = None
+            problems.append(f"no expected file {expected} (run with --update)")
+        if want is not None and want != out:
+            got_l, want_l = out.splitlines(), want.splitlines()
+            for k in range(max(len(got_l), len(want_l))):
+                g = got_l[k] if k < len(got_l) else b"<none>"
+                w = want_l[k] if k < len(want_l) else b"<none>"
+                if g != w:
+                    problems.append(f"line {k + 1} differs:\n#   got:  {g.decode(errors='replace')}\n#   want: {w.decode(errors='replace')}")
+                    break
+        if problems:
+            failed += 1
+            print(f"not ok {i} - {name}")
+            for p in problems:
+                print("# " + p)
+        else:
+            print(f"ok {i} - {name}")
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

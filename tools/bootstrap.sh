@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# bootstrap.sh - install what sipwatch needs to build and test (Debian 12+,
+# as root), then configure and build it in ./build. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pkgs=(build-essential meson ninja-build pkg-config python3
+      libpcap-dev libosip2-dev libjansson-dev uthash-dev libxxhash-dev zlib1g-dev
+      libcmocka-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap: missing packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+[ -f build/build.ninja ] || meson setup build >/dev/null
+ninja -C build >/dev/null
+echo "bootstrap: built $(pwd)/build/sipwatch" >&2
