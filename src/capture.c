@@ -246,8 +246,8 @@ enum capture_result capture_next(struct capture *c, struct sw_frame *f, char err
             if (rc >= 0)
                 return CAPTURE_IDLE;
         }
-        if (rc == PCAP_ERROR_BREAK)
-            return CAPTURE_END;
+        if (rc == PCAP_ERROR_BREAK && c->live)
+            return CAPTURE_END; /* capture_break() */
         if (rc == PCAP_ERROR_NOT_ACTIVATED || (rc == PCAP_ERROR && c->live)) {
             snprintf(errbuf, SW_ERRBUF_SIZE, "%s: %s", in->name, pcap_geterr(in->h));
             return CAPTURE_ERROR;

@@ -29,7 +29,7 @@ def main():
                                       check=True, capture_output=True, text=True).stdout)
     passed = failed = skipped = 0
     for t in tests:
-        if suites and not any(s in t["suite"] or s == t["name"] for s in suites):
+        if suites and not any(s == t["name"] or any(s in x for x in t["suite"]) for s in suites):
             continue
         env = dict(os.environ)
         env.update(t.get("env") or {})
