@@ -1,5 +1,5 @@
 /*
- * bench_readloop.c - the baseline for tools/bench.sh: the cheapest possible
+ * bench_readloop.c - the baseline for tools/bench.py: the cheapest possible
  * reader of a capture file, a bare pcap_next_ex loop that touches every
  * byte's length and nothing else. sipwatch's speed is stated as a ratio to
  * this, measured in the same run on the same file.
