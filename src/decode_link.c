@@ -70,8 +70,11 @@ static enum decode_result decode_pppoe(struct decode_ctx *c, struct sw_bytes b)
 enum decode_result decode_link_ppp(struct decode_ctx *c, struct sw_bytes b)
 {
     struct cur k = cur_from(b);
-    if (b.n >= 2 && b.p[0] == 0xff && b.p[1] == 0x03)
-        cur_skip(&k, 2); /* RFC 1662 address and control */
+    if (b.n >= 1 && b.p[0] == 0xff) { /* RFC 1662 address and control */
+        cur_skip(&k, 1);
+        if (cur_u8(&k) != 0x03 && cur_ok(&k))
+            return decode_fail(c, DL_LINK, DECODE_INVALID);
+    }
     uint16_t proto = cur_u8(&k);
     if (cur_ok(&k) && (proto & 1) == 0) /* not compressed: a second byte follows */
         proto = (uint16_t)((proto << 8) | cur_u8(&k));
