@@ -53,7 +53,8 @@ static void put(struct fb *f, const void *p, size_t n)
 static void pre(struct fb *f, const void *p, size_t n)
 {
     f->s -= n;
-    memcpy(f->b + f->s, p, n);
+    if (n > 0)
+        memcpy(f->b + f->s, p, n);
 }
 
 static void w16(uint8_t *p, unsigned v)
