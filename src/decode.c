@@ -58,8 +58,7 @@ bool decode_linktype_supported(int linktype)
     }
 }
 
-enum decode_result decode_fail(struct decode_ctx *c, enum decode_layer layer,
-                               enum decode_result r)
+enum decode_result decode_fail(struct decode_ctx *c, enum decode_layer layer, enum decode_result r)
 {
     struct decode_stats *st = &c->d->st;
     if (r == DECODE_TRUNCATED) {
@@ -88,8 +87,8 @@ static void pkt_reset(struct decode_packet *pkt, sw_time ts)
     pkt->ts = ts;
 }
 
-enum decode_result decode_frame(struct decode *d, int linktype, struct sw_bytes frame,
-                                sw_time ts, struct decode_packet *pkt)
+enum decode_result decode_frame(struct decode *d, int linktype, struct sw_bytes frame, sw_time ts,
+                                struct decode_packet *pkt)
 {
     pkt_reset(pkt, ts);
     d->st.frames++;
@@ -97,16 +96,15 @@ enum decode_result decode_frame(struct decode *d, int linktype, struct sw_bytes 
         d->st.linktype_unsupported++;
         return DECODE_SKIP;
     }
-    struct decode_ctx c = { d, pkt, 0 };
+    struct decode_ctx c = {d, pkt, 0};
     return decode_link(&c, linktype, frame);
 }
 
 enum decode_result decode_ip_payload(struct decode *d, const struct decode_ip *ip,
-                                     struct sw_bytes payload, sw_time ts,
-                                     struct decode_packet *pkt)
+                                     struct sw_bytes payload, sw_time ts, struct decode_packet *pkt)
 {
     pkt_reset(pkt, ts);
-    struct decode_ctx c = { d, pkt, ip->depth };
+    struct decode_ctx c = {d, pkt, ip->depth};
     struct decode_ip inner = *ip;
     inner.offset = 0;
     inner.more = false;
@@ -126,18 +124,23 @@ enum decode_result decode_hep(struct decode *d, struct sw_bytes rec, sw_time ts,
                               struct decode_packet *pkt)
 {
     pkt_reset(pkt, ts);
-    struct decode_ctx c = { d, pkt, 0 };
+    struct decode_ctx c = {d, pkt, 0};
     return hep_decode(&c, rec);
 }
 
 void decode_counters(const struct decode *d, struct sw_counters *out)
 {
     static const char *const trunc_names[DL_COUNT] = {
-        "link_truncated", "ipv4_truncated", "ipv6_truncated",  "udp_truncated",
-        "tcp_truncated",  "tunnel_truncated", NULL,
+        "link_truncated",
+        "ipv4_truncated",
+        "ipv6_truncated",
+        "udp_truncated",
+        "tcp_truncated",
+        "tunnel_truncated",
+        NULL,
     };
     static const char *const inval_names[DL_COUNT] = {
-        "link_invalid", "ipv4_invalid", "ipv6_invalid",  "udp_invalid",
+        "link_invalid", "ipv4_invalid",   "ipv6_invalid", "udp_invalid",
         "tcp_invalid",  "tunnel_invalid", NULL,
     };
     const struct decode_stats *st = &d->st;

@@ -17,10 +17,10 @@
 #include "sipwatch/decode.h"
 
 /* Caps on header chains a hostile frame could make long. */
-#define DECODE_MAX_VLAN 8       /* 802.1Q/ad tags in a row */
-#define DECODE_MAX_MPLS 16      /* labels in a stack */
-#define DECODE_MAX_IPV6_EXT 8   /* IPv6 extension headers in a chain */
-#define DECODE_MAX_GTP_EXT 16   /* GTP-U extension headers */
+#define DECODE_MAX_VLAN 8     /* 802.1Q/ad tags in a row */
+#define DECODE_MAX_MPLS 16    /* labels in a stack */
+#define DECODE_MAX_IPV6_EXT 8 /* IPv6 extension headers in a chain */
+#define DECODE_MAX_GTP_EXT 16 /* GTP-U extension headers */
 #define DECODE_HEP_INFLATE_MAX ((size_t)64 << 10)
 
 /* Layers whose truncated / invalid counts are reported separately. */
@@ -62,8 +62,7 @@ struct decode_ctx {
 };
 
 /* Counts a failure at `layer` and returns `r` (TRUNCATED or INVALID). */
-enum decode_result decode_fail(struct decode_ctx *c, enum decode_layer layer,
-                               enum decode_result r);
+enum decode_result decode_fail(struct decode_ctx *c, enum decode_layer layer, enum decode_result r);
 /* Enters one more tunnel level; false (counted as too_deep) past max_depth. */
 bool decode_tunnel_enter(struct decode_ctx *c);
 

@@ -119,8 +119,7 @@ enum decode_result decode_ip_v6(struct decode_ctx *c, struct sw_bytes b)
     return decode_ip_v6_chain(c, &ip, sw_bytes_make(k.p, plen));
 }
 
-enum decode_result decode_ip_v6_chain(struct decode_ctx *c, struct decode_ip *ip,
-                                      struct sw_bytes b)
+enum decode_result decode_ip_v6_chain(struct decode_ctx *c, struct decode_ip *ip, struct sw_bytes b)
 {
     struct cur k = cur_from(b);
     for (unsigned i = 0;; i++) {
@@ -231,8 +230,7 @@ static enum decode_result decode_tcp(struct decode_ctx *c, const struct decode_i
     return DECODE_OK;
 }
 
-enum decode_result decode_ip_l4(struct decode_ctx *c, const struct decode_ip *ip,
-                                struct sw_bytes b)
+enum decode_result decode_ip_l4(struct decode_ctx *c, const struct decode_ip *ip, struct sw_bytes b)
 {
     switch (ip->proto) {
     case 17:

@@ -40,7 +40,7 @@
 #include <string.h>
 
 #include <xxhash.h>
-#define HASH_FUNCTION(keyptr, keylen, hashv)                                                      \
+#define HASH_FUNCTION(keyptr, keylen, hashv)                                                       \
     (hashv) = (unsigned)XXH3_64bits_withSeed(keyptr, keylen, 0x1f4a9c2bu)
 #include <uthash.h>
 
@@ -72,7 +72,7 @@ struct frag_dgram {
     uint32_t end;     /* the datagram's length, once the last fragment came */
     bool have_end;
     unsigned runs;
-    size_t cost;      /* accounted bytes */
+    size_t cost; /* accounted bytes */
 };
 
 struct ipfrag_stats {
@@ -289,8 +289,7 @@ enum ipfrag_result ipfrag_add(struct ipfrag *f, const struct decode_ip *ip, stru
         dg = NULL;
     }
     if (dg != NULL) {
-        if ((dg->have_end && e > dg->end) ||
-            (!ip->more && dg->have_end && e != dg->end) ||
+        if ((dg->have_end && e > dg->end) || (!ip->more && dg->have_end && e != dg->end) ||
             (!ip->more && !dg->have_end && dg->max_end > e)) {
             f->st.dropped_invalid++;
             return IPFRAG_DROPPED;

@@ -15,7 +15,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const int linktypes[] = { 0, 1, 9, 12, 14, 101, 108, 113, 228, 229, 276 };
+static const int linktypes[] = {0, 1, 9, 12, 14, 101, 108, 113, 228, 229, 276};
 
 static struct decode *dec;
 static struct ipfrag *frag;
@@ -51,9 +51,9 @@ static void handle(enum decode_result r, struct decode_packet *p, unsigned depth
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (dec == NULL) {
-        struct decode_config dc = { DECODE_DEFAULT_HEP_PORT, DECODE_DEFAULT_VXLAN_PORT,
-                                    DECODE_DEFAULT_GTPU_PORT, 8 };
-        struct ipfrag_config fc = { 64, 1 << 20, SW_SEC(30) };
+        struct decode_config dc = {DECODE_DEFAULT_HEP_PORT, DECODE_DEFAULT_VXLAN_PORT,
+                                   DECODE_DEFAULT_GTPU_PORT, 8};
+        struct ipfrag_config fc = {64, 1 << 20, SW_SEC(30)};
         dec = decode_new(&dc);
         frag = ipfrag_new(&fc);
         if (dec == NULL || frag == NULL)

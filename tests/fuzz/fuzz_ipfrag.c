@@ -19,12 +19,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct ipfrag_config cfg = { 8, 64 << 10, SW_SEC(30) };
+    struct ipfrag_config cfg = {8, 64 << 10, SW_SEC(30)};
     struct ipfrag *f = ipfrag_new(&cfg);
     if (f == NULL)
         return 0;
     sw_time now = 0;
-    struct sw_bytes last = { NULL, 0 };
+    struct sw_bytes last = {NULL, 0};
     uint8_t copy[65536];
     size_t i = 0;
     while (size - i >= 6) {

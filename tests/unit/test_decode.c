@@ -69,14 +69,14 @@ static void w32(uint8_t *p, uint32_t v)
     w16(p + 2, v & 0xffff);
 }
 
-static const uint8_t A1[4] = { 10, 0, 0, 1 }, A2[4] = { 10, 0, 0, 2 };
-static const uint8_t A3[4] = { 192, 168, 1, 3 }, A4[4] = { 192, 168, 1, 4 };
-static const uint8_t B1[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
-static const uint8_t B2[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+static const uint8_t A1[4] = {10, 0, 0, 1}, A2[4] = {10, 0, 0, 2};
+static const uint8_t A3[4] = {192, 168, 1, 3}, A4[4] = {192, 168, 1, 4};
+static const uint8_t B1[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+static const uint8_t B2[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 2};
 
 static void pre_udp(struct fb *f, unsigned sport, unsigned dport)
 {
-    uint8_t h[8] = { 0 };
+    uint8_t h[8] = {0};
     w16(h, sport);
     w16(h + 2, dport);
     w16(h + 4, (unsigned)(fb_len(f) + 8));
@@ -86,7 +86,7 @@ static void pre_udp(struct fb *f, unsigned sport, unsigned dport)
 static void pre_tcp(struct fb *f, unsigned sport, unsigned dport, uint32_t seq, uint8_t flags,
                     size_t optlen)
 {
-    uint8_t h[60] = { 0 };
+    uint8_t h[60] = {0};
     w16(h, sport);
     w16(h + 2, dport);
     w32(h + 4, seq);
@@ -99,7 +99,7 @@ static void pre_tcp(struct fb *f, unsigned sport, unsigned dport, uint32_t seq, 
 static void pre_ip4x(struct fb *f, const uint8_t *src, const uint8_t *dst, uint8_t proto,
                      size_t optlen, uint16_t id, uint16_t fo)
 {
-    uint8_t h[60] = { 0 };
+    uint8_t h[60] = {0};
     h[0] = (uint8_t)(0x40 | ((20 + optlen) / 4));
     w16(h + 2, (unsigned)(fb_len(f) + 20 + optlen));
     w16(h + 4, id);
@@ -120,7 +120,7 @@ static void pre_ip4(struct fb *f, uint8_t proto)
 
 static void pre_ip6x(struct fb *f, const uint8_t *src, const uint8_t *dst, uint8_t nh)
 {
-    uint8_t h[40] = { 0x60 };
+    uint8_t h[40] = {0x60};
     w16(h + 4, (unsigned)fb_len(f));
     h[6] = nh;
     h[7] = 64;
@@ -137,7 +137,7 @@ static void pre_ip6(struct fb *f, uint8_t nh)
 /* A hop-by-hop/routing/destination-options header of 8 * (1 + units) bytes. */
 static void pre_ext6(struct fb *f, uint8_t next, unsigned units)
 {
-    uint8_t h[64] = { 0 };
+    uint8_t h[64] = {0};
     h[0] = next;
     h[1] = (uint8_t)units;
     pre(f, h, 8 * (1 + units));
@@ -145,7 +145,7 @@ static void pre_ext6(struct fb *f, uint8_t next, unsigned units)
 
 static void pre_frag6(struct fb *f, uint8_t next, uint16_t off, bool more, uint32_t id)
 {
-    uint8_t h[8] = { next };
+    uint8_t h[8] = {next};
     w16(h + 2, (unsigned)(off | (more ? 1 : 0)));
     w32(h + 4, id);
     pre(f, h, 8);
@@ -153,7 +153,7 @@ static void pre_frag6(struct fb *f, uint8_t next, uint16_t off, bool more, uint3
 
 static void pre_eth(struct fb *f, unsigned type)
 {
-    uint8_t h[14] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
+    uint8_t h[14] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
     w16(h + 12, type);
     pre(f, h, 14);
 }
@@ -183,37 +183,41 @@ static void pre_ppp_proto(struct fb *f, unsigned proto)
 
 static void pre_pppoe(struct fb *f)
 {
-    uint8_t h[6] = { 0x11, 0x00, 0x12, 0x34 };
+    uint8_t h[6] = {0x11, 0x00, 0x12, 0x34};
     w16(h + 4, (unsigned)fb_len(f));
     pre(f, h, 6);
 }
 
 static void pre_gre(struct fb *f, uint16_t flags, unsigned proto)
 {
-    uint8_t h[16] = { 0 };
+    uint8_t h[16] = {0};
     size_t n = 4;
     w16(h, flags);
     w16(h + 2, proto);
     if (flags & 0x8000)
         n += 4;
-    if (flags & 0x2000)
-        w32(h + n - 0, 0xabcd), n += 4;
-    if (flags & 0x1000)
-        w32(h + n, 7), n += 4;
+    if (flags & 0x2000) {
+        w32(h + n, 0xabcd);
+        n += 4;
+    }
+    if (flags & 0x1000) {
+        w32(h + n, 7);
+        n += 4;
+    }
     pre(f, h, n);
 }
 
 static void pre_vxlan(struct fb *f, uint8_t flags)
 {
-    uint8_t h[8] = { flags, 0, 0, 0, 0, 0, 42, 0 };
+    uint8_t h[8] = {flags, 0, 0, 0, 0, 0, 42, 0};
     pre(f, h, 8);
 }
 
 /* ---- decoding helpers ---- */
 static struct decode *mk(void)
 {
-    struct decode_config cfg = { DECODE_DEFAULT_HEP_PORT, DECODE_DEFAULT_VXLAN_PORT,
-                                 DECODE_DEFAULT_GTPU_PORT, 8 };
+    struct decode_config cfg = {DECODE_DEFAULT_HEP_PORT, DECODE_DEFAULT_VXLAN_PORT,
+                                DECODE_DEFAULT_GTPU_PORT, 8};
     struct decode *d = decode_new(&cfg);
     assert_non_null(d);
     return d;
@@ -302,8 +306,8 @@ static struct fb *eth_udp4(const char *payload)
 static void test_linktypes(void **state)
 {
     (void)state;
-    const int yes[] = { 0, 1, 9, 12, 14, 101, 108, 113, 228, 229, 276 };
-    const int no[] = { -1, 2, 10, 50, 104, 105, 127, 192, 230, 277 };
+    const int yes[] = {0, 1, 9, 12, 14, 101, 108, 113, 228, 229, 276};
+    const int no[] = {-1, 2, 10, 50, 104, 105, 127, 192, 230, 277};
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
         assert_true(decode_linktype_supported(yes[i]));
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
@@ -325,7 +329,7 @@ static void test_ether_udp4(void **state)
     (void)state;
     struct decode *d = mk();
     struct fb *f = eth_udp4(SIP);
-    uint8_t pad[10] = { 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee };
+    uint8_t pad[10] = {0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee};
     put(f, pad, sizeof pad); /* Ethernet padding: trimmed by the IP length */
     memset(&P, 0xa5, sizeof P);
     assert_int_equal(decode_frame(d, 1, fb_bytes(f), 123456789, &P), DECODE_OK);
@@ -339,7 +343,7 @@ static void test_ether_udp4(void **state)
     assert_int_equal(ctr(d, "udp_packets"), 1);
     assert_int_equal(ctr(d, "ipv4_packets"), 1);
     /* 802.3 length field and ARP: not IP */
-    uint8_t h[14] = { 0 };
+    uint8_t h[14] = {0};
     w16(h + 12, 100);
     assert_int_equal(decode_frame(d, 1, sw_bytes_make(h, 14), 0, &P), DECODE_SKIP);
     w16(h + 12, 0x0806);
@@ -364,9 +368,9 @@ static void test_null_loop(void **state)
         int lt;
         int family;
     } cases[] = {
-        { { 2, 0, 0, 0 }, 0, 4 },  { { 0, 0, 0, 2 }, 0, 4 },  /* either host order */
-        { { 24, 0, 0, 0 }, 0, 6 }, { { 28, 0, 0, 0 }, 0, 6 }, { { 0, 0, 0, 30 }, 0, 6 },
-        { { 10, 0, 0, 0 }, 0, 6 }, { { 0, 0, 0, 2 }, 108, 4 }, { { 0, 0, 0, 24 }, 108, 6 },
+        {{2, 0, 0, 0}, 0, 4},  {{0, 0, 0, 2}, 0, 4}, /* either host order */
+        {{24, 0, 0, 0}, 0, 6}, {{28, 0, 0, 0}, 0, 6},  {{0, 0, 0, 30}, 0, 6},
+        {{10, 0, 0, 0}, 0, 6}, {{0, 0, 0, 2}, 108, 4}, {{0, 0, 0, 24}, 108, 6},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct fb *f = fb_new(SIP);
@@ -383,10 +387,10 @@ static void test_null_loop(void **state)
             check_prefixes(d, 0, f, DECODE_OK);
     }
     struct fb *f = fb_new("x");
-    uint8_t other[4] = { 99, 0, 0, 0 };
+    uint8_t other[4] = {99, 0, 0, 0};
     pre(f, other, 4);
     assert_int_equal(dec(d, 0, f), DECODE_SKIP);
-    uint8_t le2[4] = { 2, 0, 0, 0 }; /* DLT_LOOP is big-endian: this is 0x02000000 */
+    uint8_t le2[4] = {2, 0, 0, 0}; /* DLT_LOOP is big-endian: this is 0x02000000 */
     f = fb_new("x");
     pre(f, le2, 4);
     assert_int_equal(dec(d, 108, f), DECODE_SKIP);
@@ -397,7 +401,7 @@ static void test_raw_ipv4_ipv6_links(void **state)
 {
     (void)state;
     struct decode *d = mk();
-    const int raw[] = { 12, 14, 101, 228 };
+    const int raw[] = {12, 14, 101, 228};
     for (size_t i = 0; i < 4; i++) {
         struct fb *f = fb_new(SIP);
         pre_udp(f, 5060, 5061);
@@ -413,7 +417,7 @@ static void test_raw_ipv4_ipv6_links(void **state)
     assert_int_equal(dec(d, 229, f), DECODE_OK);
     check_v6(B1, B2, 5060, 5061, SW_TRANSPORT_UDP);
     assert_int_equal(dec(d, 228, f), DECODE_INVALID); /* DLT_IPV4 carrying IPv6 */
-    f->b[f->s] = 0x50;                                 /* version 5 */
+    f->b[f->s] = 0x50;                                /* version 5 */
     assert_int_equal(dec(d, 101, f), DECODE_INVALID);
     assert_int_equal(dec(d, 229, f), DECODE_INVALID);
     assert_int_equal(ctr(d, "link_invalid"), 3);
@@ -427,7 +431,7 @@ static void test_sll_sll2(void **state)
     struct fb *f = fb_new(SIP);
     pre_udp(f, 5060, 5060);
     pre_ip4(f, 17);
-    uint8_t sll[16] = { 0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00 };
+    uint8_t sll[16] = {0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00};
     pre(f, sll, 16);
     check_prefixes(d, 113, f, DECODE_OK);
     check_payload(SIP);
@@ -435,7 +439,7 @@ static void test_sll_sll2(void **state)
     f = fb_new(SIP);
     pre_udp(f, 5060, 5060);
     pre_ip6(f, 17);
-    uint8_t sll2[20] = { 0x86, 0xdd, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0 };
+    uint8_t sll2[20] = {0x86, 0xdd, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0};
     pre(f, sll2, 20);
     check_prefixes(d, 276, f, DECODE_OK);
     check_v6(B1, B2, 5060, 5060, SW_TRANSPORT_UDP);
@@ -451,7 +455,7 @@ static void test_ppp_link(void **state)
     pre_ip4(f, 17);
     pre_ppp_proto(f, 0x0021);
     assert_int_equal(dec(d, 9, f), DECODE_OK);
-    uint8_t hdlc[2] = { 0xff, 0x03 };
+    uint8_t hdlc[2] = {0xff, 0x03};
     pre(f, hdlc, 2);
     check_prefixes(d, 9, f, DECODE_OK);
     check_payload(SIP);
@@ -459,7 +463,7 @@ static void test_ppp_link(void **state)
     f = fb_new(SIP);
     pre_udp(f, 5060, 5060);
     pre_ip6(f, 17);
-    uint8_t pfc[1] = { 0x57 };
+    uint8_t pfc[1] = {0x57};
     pre(f, pfc, 1);
     assert_int_equal(dec(d, 9, f), DECODE_OK);
     check_v6(B1, B2, 5060, 5060, SW_TRANSPORT_UDP);
@@ -667,10 +671,10 @@ static void test_ipv6_ext_headers(void **state)
     struct decode *d = mk();
     struct fb *f = fb_new(SIP);
     pre_udp(f, 5070, 5080);
-    pre_ext6(f, 17, 0);     /* destination options */
-    pre(f, (uint8_t[]){ 60, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, 12); /* AH: (1+2)*4 */
-    pre_ext6(f, 51, 2);     /* routing, 24 bytes */
-    pre_ext6(f, 43, 0);     /* hop-by-hop */
+    pre_ext6(f, 17, 0);                                           /* destination options */
+    pre(f, (uint8_t[]){60, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 12); /* AH: (1+2)*4 */
+    pre_ext6(f, 51, 2);                                           /* routing, 24 bytes */
+    pre_ext6(f, 43, 0);                                           /* hop-by-hop */
     pre_ip6(f, 0);
     pre_eth(f, 0x86dd);
     check_prefixes(d, 1, f, DECODE_OK);
@@ -814,7 +818,7 @@ static void test_skipped_l4(void **state)
     struct fb *f = fb_new(SIP);
     pre_udp(f, 5060, 5060);
     pre_ip4(f, 17);
-    uint8_t icmp[8] = { 3, 3 };
+    uint8_t icmp[8] = {3, 3};
     pre(f, icmp, 8);
     pre_ip4(f, 1);
     assert_int_equal(dec(d, 101, f), DECODE_SKIP);
@@ -841,7 +845,7 @@ static void test_gre(void **state)
 {
     (void)state;
     struct decode *d = mk();
-    const uint16_t flagsets[] = { 0, 0x8000, 0x2000, 0x1000, 0xb000 };
+    const uint16_t flagsets[] = {0, 0x8000, 0x2000, 0x1000, 0xb000};
     for (size_t i = 0; i < 5; i++) {
         struct fb *f = fb_new(SIP);
         pre_udp(f, 5060, 5060);
@@ -890,7 +894,7 @@ static void test_erspan(void **state)
     struct decode *d = mk();
     /* type II: GRE with a sequence number, 8-byte header, Ethernet */
     struct fb *f = eth_udp4(SIP);
-    uint8_t e2[8] = { 0x10, 0x64, 0x00, 0x01, 0, 0, 0, 0 };
+    uint8_t e2[8] = {0x10, 0x64, 0x00, 0x01, 0, 0, 0, 0};
     pre(f, e2, 8);
     pre_gre(f, 0x1000, 0x88be);
     pre_ip4x(f, A3, A4, 47, 0, 1, 0);
@@ -912,7 +916,7 @@ static void test_erspan(void **state)
     /* type III, without and with the platform-specific subheader */
     for (int o = 0; o < 2; o++) {
         f = eth_udp4(SIP);
-        uint8_t e3[20] = { 0x20, 0x64, 0x00, 0x01, 1, 2, 3, 4, 0, 0, 0x00, (uint8_t)o };
+        uint8_t e3[20] = {0x20, 0x64, 0x00, 0x01, 1, 2, 3, 4, 0, 0, 0x00, (uint8_t)o};
         pre(f, e3, o ? 20 : 12);
         pre_gre(f, 0x1000, 0x22eb);
         pre_ip4x(f, A3, A4, 47, 0, 1, 0);
@@ -922,7 +926,7 @@ static void test_erspan(void **state)
     }
     /* with O set but only 12 bytes: the Ethernet header is read as the subheader */
     f = eth_udp4(SIP);
-    uint8_t e3o[12] = { 0x20, 0x64, 0x00, 0x01, 1, 2, 3, 4, 0, 0, 0x00, 1 };
+    uint8_t e3o[12] = {0x20, 0x64, 0x00, 0x01, 1, 2, 3, 4, 0, 0, 0x00, 1};
     pre(f, e3o, 12);
     pre_gre(f, 0x1000, 0x22eb);
     pre_ip4x(f, A3, A4, 47, 0, 1, 0);
@@ -940,10 +944,10 @@ static void test_pptp_gre(void **state)
         pre_udp(f, 5060, 5060);
         pre_ip4x(f, A3, A4, 17, 0, 1, 0);
         pre_ppp_proto(f, 0x0021);
-        uint8_t hdlc[2] = { 0xff, 0x03 };
+        uint8_t hdlc[2] = {0xff, 0x03};
         if (variant != 1)
             pre(f, hdlc, 2);
-        uint8_t g[16] = { 0x20, 0x01, 0x88, 0x0b };
+        uint8_t g[16] = {0x20, 0x01, 0x88, 0x0b};
         size_t n = 8;
         w16(g + 4, (unsigned)fb_len(f));
         w16(g + 6, 77);
@@ -1024,7 +1028,7 @@ static void test_vxlan(void **state)
     assert_int_equal(dec(d, 101, f), DECODE_OK);
     check_payload(SIP);
     /* VXLAN on another configured port */
-    struct decode_config cfg = { 0, 8472, 0, 8 };
+    struct decode_config cfg = {0, 8472, 0, 8};
     struct decode *d2 = decode_new(&cfg);
     f = eth_udp4(SIP);
     pre_vxlan(f, 0x08);
@@ -1041,7 +1045,7 @@ static void test_vxlan(void **state)
 static void pre_gtpu(struct fb *f, uint8_t flags, uint8_t type, const uint8_t *opt, size_t optlen)
 {
     pre(f, opt, optlen);
-    uint8_t h[8] = { flags, type };
+    uint8_t h[8] = {flags, type};
     w16(h + 2, (unsigned)fb_len(f));
     w32(h + 4, 0x11223344);
     pre(f, h, 8);
@@ -1062,8 +1066,8 @@ static void test_gtpu(void **state)
     check_payload(SIP);
 
     /* S flag (4 optional bytes), then E with two extension headers, to IPv6 */
-    const uint8_t seq[4] = { 0, 1, 0, 0 };
-    const uint8_t ext[4 + 4 + 8] = { 0, 1, 0, 0x85, 1, 0x10, 0x00, 0xc0, 2, 1, 2, 3, 4, 5, 6, 0 };
+    const uint8_t seq[4] = {0, 1, 0, 0};
+    const uint8_t ext[4 + 4 + 8] = {0, 1, 0, 0x85, 1, 0x10, 0x00, 0xc0, 2, 1, 2, 3, 4, 5, 6, 0};
     for (int e = 0; e < 2; e++) {
         f = fb_new(SIP);
         pre_udp(f, 5060, 5060);
@@ -1099,7 +1103,7 @@ static void test_gtpu(void **state)
 static void test_depth_limit(void **state)
 {
     (void)state;
-    struct decode_config cfg = { 0, 4789, 2152, 2 };
+    struct decode_config cfg = {0, 4789, 2152, 2};
     struct decode *d = decode_new(&cfg);
     struct fb *f = fb_new(SIP);
     pre_udp(f, 5060, 5060);
@@ -1213,7 +1217,7 @@ static void test_hep3(void **state)
     assert_int_equal(dec(d, 1, f), DECODE_OK);
     assert_true(P.from_hep);
     /* HEP port off: a plain datagram */
-    struct decode_config cfg = { 0, 4789, 2152, 8 };
+    struct decode_config cfg = {0, 4789, 2152, 8};
     struct decode *d2 = decode_new(&cfg);
     assert_int_equal(decode_frame(d2, 1, fb_bytes(f), 0, &P), DECODE_OK);
     assert_false(P.from_hep);
@@ -1308,8 +1312,7 @@ static size_t zcompress(const char *in, size_t n, uint8_t *out, size_t cap, bool
 {
     z_stream zs;
     memset(&zs, 0, sizeof zs);
-    assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, gzip ? 31 : 15, 8, Z_DEFAULT_STRATEGY),
-                     Z_OK);
+    assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, gzip ? 31 : 15, 8, Z_DEFAULT_STRATEGY), Z_OK);
     zs.next_in = (Bytef *)(uintptr_t)in;
     zs.avail_in = (uInt)n;
     zs.next_out = out;
@@ -1382,12 +1385,12 @@ static void test_hep2(void **state)
     (void)state;
     struct decode *d = mk();
     /* v2, IPv4: 8-byte header, addresses, 12-byte time block (LE), payload */
-    uint8_t h[8 + 8 + 12] = { 2, 16, 2, 17 };
+    uint8_t h[8 + 8 + 12] = {2, 16, 2, 17};
     w16(h + 4, 5060);
     w16(h + 6, 5070);
     memcpy(h + 8, A3, 4);
     memcpy(h + 12, A4, 4);
-    uint8_t t[12] = { 0x00, 0xf1, 0x53, 0x65, 0x40, 0xe2, 0x01, 0x00, 0xd1, 0x07, 0, 0 };
+    uint8_t t[12] = {0x00, 0xf1, 0x53, 0x65, 0x40, 0xe2, 0x01, 0x00, 0xd1, 0x07, 0, 0};
     memcpy(h + 16, t, 12); /* 0x6553f100 s, 123456 us */
     struct fb *f = fb_new(SIP);
     pre(f, h, sizeof h);
@@ -1400,7 +1403,7 @@ static void test_hep2(void **state)
     check_payload(SIP);
 
     /* v2, IPv6, TCP */
-    uint8_t h6[8 + 32 + 12] = { 2, 40, 10, 6 };
+    uint8_t h6[8 + 32 + 12] = {2, 40, 10, 6};
     w16(h6 + 4, 5061);
     w16(h6 + 6, 5071);
     memcpy(h6 + 8, B1, 16);
@@ -1418,7 +1421,7 @@ static void test_hep2(void **state)
     h6[2] = 7;
     assert_int_equal(decode_hep(d, sw_bytes_make(h6, sizeof h6), 0, &P), DECODE_INVALID);
     /* v1: no time block, the frame's time is kept */
-    uint8_t h1[16] = { 1, 16, 2, 17 };
+    uint8_t h1[16] = {1, 16, 2, 17};
     memcpy(h1 + 8, A3, 4);
     memcpy(h1 + 12, A4, 4);
     f = fb_new(SIP);
@@ -1512,12 +1515,30 @@ static void test_counters_listed(void **state)
     (void)state;
     struct decode *d = mk();
     const char *names[] = {
-        "decode_frames",    "decode_truncated", "decode_invalid",  "decode_not_ip",
-        "sctp_skipped",     "icmp_skipped",     "l4_other_skipped", "tunnel_gre",
-        "tunnel_erspan",    "tunnel_vxlan",     "tunnel_ipip",      "tunnel_gtpu",
-        "mpls",             "vlan",             "pppoe",            "hep_packets",
-        "hep_errors",       "hep_compressed",   "hep_not_sip",      "udp_packets",
-        "tcp_packets",      "ipv6_packets",     "link_truncated",   "tunnel_invalid",
+        "decode_frames",
+        "decode_truncated",
+        "decode_invalid",
+        "decode_not_ip",
+        "sctp_skipped",
+        "icmp_skipped",
+        "l4_other_skipped",
+        "tunnel_gre",
+        "tunnel_erspan",
+        "tunnel_vxlan",
+        "tunnel_ipip",
+        "tunnel_gtpu",
+        "mpls",
+        "vlan",
+        "pppoe",
+        "hep_packets",
+        "hep_errors",
+        "hep_compressed",
+        "hep_not_sip",
+        "udp_packets",
+        "tcp_packets",
+        "ipv6_packets",
+        "link_truncated",
+        "tunnel_invalid",
         "ip_fragments_passed",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -1526,8 +1547,7 @@ static void test_counters_listed(void **state)
     struct fb *f = eth_udp4(SIP);
     check_prefixes(d, 1, f, DECODE_OK);
     assert_int_equal(ctr(d, "decode_truncated"),
-                     ctr(d, "link_truncated") + ctr(d, "ipv4_truncated") +
-                         ctr(d, "udp_truncated"));
+                     ctr(d, "link_truncated") + ctr(d, "ipv4_truncated") + ctr(d, "udp_truncated"));
     assert_int_equal(ctr(d, "decode_truncated"), fb_len(f));
     decode_free(d);
 }

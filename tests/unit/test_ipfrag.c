@@ -16,7 +16,7 @@
 
 static struct ipfrag *mk(size_t max_datagrams, size_t max_bytes, sw_time timeout)
 {
-    struct ipfrag_config cfg = { max_datagrams, max_bytes, timeout };
+    struct ipfrag_config cfg = {max_datagrams, max_bytes, timeout};
     struct ipfrag *f = ipfrag_new(&cfg);
     assert_non_null(f);
     return f;
@@ -102,7 +102,7 @@ static void test_in_order_and_reversed(void **state)
     (void)state;
     struct ipfrag *f = mk_default();
     fill(3000, 1);
-    size_t fwd[3] = { 0, 1, 2 }, rev[3] = { 2, 1, 0 };
+    size_t fwd[3] = {0, 1, 2}, rev[3] = {2, 1, 0};
     feed_order(f, 1, 3000, 1480, fwd, 3);
     feed_order(f, 2, 3000, 1480, rev, 3);
     assert_int_equal(ctr(f, "ip_fragments"), 6);
@@ -195,7 +195,7 @@ static void test_invalid(void **state)
 {
     (void)state;
     struct ipfrag *f = mk_default();
-    uint8_t x[64] = { 0 };
+    uint8_t x[64] = {0};
     /* ends at 65535: allowed; at 65536: refused */
     assert_int_equal(add(f, ip4(1, 65528, false), x, 7, 1), IPFRAG_HELD);
     assert_int_equal(add(f, ip4(2, 65528, false), x, 8, 1), IPFRAG_DROPPED);
@@ -256,7 +256,7 @@ static void test_timeout(void **state)
 {
     (void)state;
     struct ipfrag *f = mk(16, 1 << 20, SW_SEC(30));
-    uint8_t x[16] = { 0 };
+    uint8_t x[16] = {0};
     assert_int_equal(add(f, ip4(1, 0, true), x, 8, SW_SEC(100)), IPFRAG_HELD);
     assert_int_equal(add(f, ip4(2, 0, true), x, 8, SW_SEC(110)), IPFRAG_HELD);
     /* later fragments do not extend the first one's deadline */
@@ -283,7 +283,7 @@ static void test_cap_datagrams(void **state)
 {
     (void)state;
     struct ipfrag *f = mk(2, 1 << 20, SW_SEC(30));
-    uint8_t x[16] = { 0 };
+    uint8_t x[16] = {0};
     assert_int_equal(add(f, ip4(1, 0, true), x, 8, 1), IPFRAG_HELD);
     assert_int_equal(add(f, ip4(2, 0, true), x, 8, 2), IPFRAG_HELD);
     assert_int_equal(add(f, ip4(3, 0, true), x, 8, 3), IPFRAG_HELD); /* evicts id 1 */
@@ -316,7 +316,7 @@ static void test_cap_bytes_and_runs(void **state)
     /* more than the whole cap: refused, after evicting everything else */
     assert_int_equal(add(f, ip4(5, 0, true), DG, 4096, 1), IPFRAG_HELD);
     assert_int_equal(ctr(f, "ip_frag_evicted"), 3);
-    uint8_t big[8192] = { 0 };
+    uint8_t big[8192] = {0};
     assert_int_equal(add(f, ip4(6, 0, true), big, 8192, 1), IPFRAG_DROPPED);
     assert_int_equal(ctr(f, "ip_frag_evicted"), 5); /* ids 4 and 5 went first */
     assert_int_equal(ctr(f, "ip_frag_dropped_cap"), 1);
@@ -326,7 +326,7 @@ static void test_cap_bytes_and_runs(void **state)
 
     /* runs per datagram: 1024 are held, the 1025th is refused */
     f = mk_default();
-    uint8_t x[8] = { 0 };
+    uint8_t x[8] = {0};
     for (uint32_t i = 0; i < 1024; i++)
         assert_int_equal(add(f, ip4(1, i * 16, true), x, 8, 1), IPFRAG_HELD);
     assert_int_equal(add(f, ip4(1, 1024 * 16, true), x, 8, 1), IPFRAG_DROPPED);
@@ -343,8 +343,7 @@ static void flood(size_t max_datagrams, size_t max_bytes)
     for (uint32_t i = 0; i < 100000; i++) {
         struct decode_ip ip = ip4(i, 0, true);
         ip.src.a[2] = (uint8_t)(i >> 16); /* ids wrap at 16 bits in IPv4 */
-        assert_int_equal(ipfrag_add(f, &ip, sw_bytes_make(DG, 1480), SW_SEC(1), &OUT),
-                         IPFRAG_HELD);
+        assert_int_equal(ipfrag_add(f, &ip, sw_bytes_make(DG, 1480), SW_SEC(1), &OUT), IPFRAG_HELD);
         size_t held = ctr(f, "ip_frag_bytes_held");
         assert_true(held <= max_bytes);
         peak = SW_MAX(peak, held);
@@ -371,7 +370,7 @@ static void test_flood_never_completed(void **state)
 {
     (void)state;
     flood(IPFRAG_DEFAULT_MAX_DATAGRAMS, IPFRAG_DEFAULT_MAX_BYTES); /* the datagram cap binds */
-    flood(1 << 20, (size_t)4 << 20);                              /* the byte cap binds */
+    flood(1 << 20, (size_t)4 << 20);                               /* the byte cap binds */
 }
 
 /* The pipeline's nested case: a reassembled tunnel datagram carries a
@@ -397,8 +396,7 @@ static void test_nested_input(void **state)
     /* its bytes go back in as the inner fragment: it completes into the
      * same output buffer its data points into */
     struct decode_ip in1 = ip6(77, 24, false);
-    assert_int_equal(ipfrag_add(f, &in1, sw_bytes_make(prev.p + 8, 24), 2, &OUT),
-                     IPFRAG_COMPLETE);
+    assert_int_equal(ipfrag_add(f, &in1, sw_bytes_make(prev.p + 8, 24), 2, &OUT), IPFRAG_COMPLETE);
     assert_int_equal(OUT.n, 48);
     assert_memory_equal(OUT.p, inner, 48);
     /* and again, with the inner fragment held first from the output */
