@@ -32,7 +32,10 @@
  * is due.
  *
  * Does not: look at IP options, send ICMP, or keep the IP header (decode
- * continues from ip->proto with decode_ip_payload).
+ * continues from ip->proto with decode_ip_payload). The key includes the
+ * protocol for IPv6 too (the fragment header's Next Header): RFC 8200 lets
+ * fragments of one datagram disagree there, which no stack we know does; such
+ * a datagram would not reassemble.
  */
 #include "sipwatch/ipfrag.h"
 
