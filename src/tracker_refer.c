@@ -575,6 +575,10 @@ void tracker_refer_response(struct tracker *t, const struct sip_msg *m,
             copy_tag(x->to_tag, sizeof x->to_tag, m->to_tag, sizeof m->to_tag);
         if (x->accepted_time == SW_TIME_NONE)
             x->accepted_time = ts;
+        /* RFC 4488 §4: a recipient that creates the subscription anyway says
+         * "Refer-Sub: true" in its 2xx, and then a NOTIFY is owed. */
+        if (m->refer_sub == SIPMSG_REFER_SUB_TRUE)
+            x->refer_sub_false = false;
         if (!x->outcome_known && m->refer_sub == SIPMSG_REFER_SUB_FALSE) {
             /* RFC 4488 §4: the recipient agreed not to create a subscription. */
             xfer_settle(t, x, SW_OUTCOME_NOTIFY_NOT_REQUESTED, ts, false);

@@ -579,12 +579,22 @@ static void test_refer_sub_false_on_refer_only(void **state)
     assert_int_equal(n_recs, 1);
     assert_string_equal(recs[0].ev.call_id, "s3");
     assert_int_equal(xf(0)->outcome, SW_OUTCOME_COMPLETED);
+    /* the recipient subscribes anyway (2xx says Refer-Sub: true): a NOTIFY is owed */
+    refer("s4", 1);
+    M.refer_sub = SIPMSG_REFER_SUB_FALSE;
+    feed(&M, tup(1, 2), SEC(2));
+    resp(202, "Accepted", "s4", 1, "REFER");
+    M.refer_sub = SIPMSG_REFER_SUB_TRUE;
+    feed(&M, tup(2, 1), SEC(2));
     tracker_advance(T, SEC(100));
-    assert_int_equal(n_recs, 2);
+    assert_int_equal(n_recs, 3);
     assert_string_equal(recs[1].ev.call_id, "s2");
     assert_int_equal(xf(1)->outcome, SW_OUTCOME_NOTIFY_NOT_REQUESTED);
     assert_int_equal(recs[1].ev.ts, MS(32050));
     assert_int_equal(xf(1)->wait, SW_SEC(32));
+    assert_string_equal(recs[2].ev.call_id, "s4");
+    assert_int_equal(xf(2)->outcome, SW_OUTCOME_NO_NOTIFY);
+    assert_int_equal(recs[2].ev.ts, SEC(34));
 }
 
 static void test_evicted_at_cap(void **state)
