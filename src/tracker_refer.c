@@ -707,14 +707,14 @@ void tracker_refer_notify(struct tracker *t, const struct sip_msg *m, sw_time ts
                m->sub_expires >= 0) {
         x->sub_end = ts + SW_SEC(SW_MIN(m->sub_expires, XFER_MAX_EXPIRES));
     }
-    if (!x->outcome_known) {
-        if (x->final_seen) {
-            x->outcome_known = true;
-            x->pending = x->final_status < 300 ? SW_OUTCOME_COMPLETED : SW_OUTCOME_FAILED;
-        } else if (m->substate == SIPMSG_SUBSTATE_TERMINATED) {
-            x->outcome_known = true;
-            x->pending = SW_OUTCOME_NOTIFY_INCOMPLETE;
-        }
+    if (x->final_seen) {
+        /* Also after a "terminated" without a final, while the event waits
+         * for the REFER's response: the final sipfrag is the better answer. */
+        x->outcome_known = true;
+        x->pending = x->final_status < 300 ? SW_OUTCOME_COMPLETED : SW_OUTCOME_FAILED;
+    } else if (!x->outcome_known && m->substate == SIPMSG_SUBSTATE_TERMINATED) {
+        x->outcome_known = true;
+        x->pending = SW_OUTCOME_NOTIFY_INCOMPLETE;
     }
     xfer_update(t, x, ts);
 }

@@ -656,8 +656,19 @@ static void test_notify_before_202(void **state)
     assert_int_equal(xf(1)->refer_status, 0);
     assert_null(xf(1)->refer_reason);
     assert_int_equal(xf(1)->final_status, 603);
-    tracker_finish(T, SEC(200));
+    /* "terminated" without a final, then the final, all before the 202:
+     * the final sipfrag decides */
+    send_refer("r3", 1, SEC(300));
+    send_notify("r3", 1, 1, 100, "Trying", "terminated", MS(300100));
+    send_notify("r3", 2, 1, 200, "OK", "terminated", MS(300200));
     assert_int_equal(n_recs, 2);
+    send_resp(202, "Accepted", "r3", 1, MS(300300));
+    assert_int_equal(n_recs, 3);
+    assert_int_equal(xf(2)->outcome, SW_OUTCOME_COMPLETED);
+    assert_int_equal(xf(2)->final_status, 200);
+    assert_int_equal(recs[2].ev.ts, MS(300300));
+    tracker_finish(T, SEC(400));
+    assert_int_equal(n_recs, 3);
 }
 
 static void test_retransmitted_refer_and_notify(void **state)
