@@ -232,7 +232,7 @@ static void scan_emit(struct tracker *t, struct scan_src *s, const struct sw_eve
     e->last_time = s->ring[(s->head + s->n - 1) % s->cap].ts;
     /* Samples in order of first appearance in the window. */
     uint64_t epoch = ++t->scan_epoch;
-    bool m_seen[SW_SCAN_MAX_LIST] = { false }, u_seen[SW_SCAN_MAX_LIST] = { false };
+    bool m_seen[SW_SCAN_MAX_LIST] = {false}, u_seen[SW_SCAN_MAX_LIST] = {false};
     for (size_t i = 0; i < s->n; i++) {
         const struct scan_hit *h = &s->ring[(s->head + i) % s->cap];
         if (h->user->mark != epoch && e->n_users < SW_SCAN_MAX_SAMPLE) {

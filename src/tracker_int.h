@@ -11,7 +11,7 @@
 #include <xxhash.h>
 
 #define TRACKER_HASH_SEED UINT64_C(0x53495057415443)
-#define HASH_FUNCTION(keyptr, keylen, hashv)                                                      \
+#define HASH_FUNCTION(keyptr, keylen, hashv)                                                       \
     (hashv) = (unsigned)XXH3_64bits_withSeed(keyptr, keylen, TRACKER_HASH_SEED)
 /* A failed table allocation must be a counted drop, never exit(): with this
  * uthash leaves the item out and sets item->hh.tbl to NULL. */
@@ -53,12 +53,12 @@ struct tracker {
     struct tracker_stats st;
 
     /* transfers (tracker_refer.c) */
-    struct xfer *xfers;                /* hash: REFER CSeq + Call-ID */
-    struct xfer *x_first, *x_last;     /* unsettled, in creation order */
+    struct xfer *xfers;            /* hash: REFER CSeq + Call-ID */
+    struct xfer *x_first, *x_last; /* unsettled, in creation order */
     size_t n_xfers;
-    struct xfer **heap;                /* indexed min-heap on (due, id) */
+    struct xfer **heap; /* indexed min-heap on (due, id) */
     size_t heap_n, heap_cap;
-    struct xcall *calls;               /* hash: Call-ID -> its transfers */
+    struct xcall *calls;                          /* hash: Call-ID -> its transfers */
     struct xsettled *xs_hash, *xs_head, *xs_tail; /* settled keys, FIFO on expiry */
     size_t n_xsettled;
     uint64_t next_xfer_id;
@@ -88,8 +88,8 @@ size_t tracker_len(const char *s, size_t cap);
 char *tracker_strdup(struct tracker *t, const char *s, size_t cap);
 
 /* tracker_refer.c */
-void tracker_refer_request(struct tracker *t, const struct sip_msg *m,
-                           const struct sw_tuple *tuple, sw_time ts);
+void tracker_refer_request(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
+                           sw_time ts);
 void tracker_refer_notify(struct tracker *t, const struct sip_msg *m, sw_time ts);
 void tracker_refer_response(struct tracker *t, const struct sip_msg *m,
                             const struct sw_tuple *tuple, sw_time ts);
@@ -98,10 +98,10 @@ void tracker_refer_finish(struct tracker *t, sw_time now);
 void tracker_refer_free(struct tracker *t);
 
 /* tracker_notfound.c */
-void tracker_nf_request(struct tracker *t, const struct sip_msg *m,
-                        const struct sw_tuple *tuple, sw_time ts);
-void tracker_nf_response(struct tracker *t, const struct sip_msg *m,
-                         const struct sw_tuple *tuple, sw_time ts);
+void tracker_nf_request(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
+                        sw_time ts);
+void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
+                         sw_time ts);
 void tracker_nf_advance(struct tracker *t, sw_time now);
 void tracker_nf_finish(struct tracker *t);
 void tracker_nf_free(struct tracker *t);

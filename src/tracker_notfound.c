@@ -28,7 +28,7 @@ struct nf_txn {
     struct sw_tuple tuple;
     uint16_t klen;
     uint16_t o_method, o_ruri, o_from, o_to, o_ua; /* offsets of NUL-terminated strings */
-    char buf[];                                    /* key (CSeq, method, NUL, Call-ID), NUL, strings */
+    char buf[]; /* key (CSeq, method, NUL, Call-ID), NUL, strings */
 };
 
 struct nf_settled {
@@ -121,8 +121,8 @@ static size_t put_str(char *buf, size_t off, const char *s, size_t cap)
     return off + n + 1;
 }
 
-void tracker_nf_request(struct tracker *t, const struct sip_msg *m,
-                        const struct sw_tuple *tuple, sw_time ts)
+void tracker_nf_request(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
+                        sw_time ts)
 {
     struct tracker_key k;
     key_for(&k, m, m->method, sizeof m->method);
@@ -212,8 +212,8 @@ static const char *nonempty(const char *s)
     return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
-void tracker_nf_response(struct tracker *t, const struct sip_msg *m,
-                         const struct sw_tuple *tuple, sw_time ts)
+void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
+                         sw_time ts)
 {
     struct tracker_key k;
     key_for(&k, m, m->cseq_method, sizeof m->cseq_method);

@@ -59,13 +59,14 @@ struct xfer {
     bool refer_final;
     bool refer_sub_false; /* the REFER asked for no subscription */
     bool replaces;
-    bool outcome_known;   /* from the NOTIFYs: `pending`, maybe waiting for refer_status */
+    bool outcome_known; /* from the NOTIFYs: `pending`, maybe waiting for refer_status */
     bool final_seen;
     enum sw_transfer_outcome pending;
     int final_status;
     unsigned notify_count;
     char from_tag[SIPMSG_MAX_TOKEN * 2]; /* REFER's From tag */
-    char to_tag[SIPMSG_MAX_TOKEN * 2];   /* REFER's To tag, else its 2xx's, else a NOTIFY's From tag */
+    /* REFER's To tag, else its 2xx's, else the first NOTIFY's From tag */
+    char to_tag[SIPMSG_MAX_TOKEN * 2];
     char *refer_to, *referred_by, *refer_reason, *final_reason, *substate;
     size_t klen;
     uint8_t key[]; /* CSeq (4 bytes) + Call-ID, NUL after */
@@ -490,8 +491,8 @@ static void xfer_take_refer(struct tracker *t, struct xfer *x, const struct sip_
         copy_tag(x->to_tag, sizeof x->to_tag, m->to_tag, sizeof m->to_tag);
 }
 
-void tracker_refer_request(struct tracker *t, const struct sip_msg *m,
-                           const struct sw_tuple *tuple, sw_time ts)
+void tracker_refer_request(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
+                           sw_time ts)
 {
     struct tracker_key k;
     tracker_key_make(&k, m->cseq, NULL, 0, m->call_id, sizeof m->call_id);
@@ -606,8 +607,8 @@ static bool tag_eq(const char *a, size_t acap, const char *b, size_t bcap)
  * NOTIFY To tag = REFER From tag (RFC 3515 §2.4.4, RFC 6665 §4.1.3). */
 static bool tags_match(const struct xfer *x, const struct sip_msg *m)
 {
-    if (x->from_tag[0] == '\0' || !tag_eq(m->to_tag, sizeof m->to_tag, x->from_tag,
-                                          sizeof x->from_tag))
+    if (x->from_tag[0] == '\0' ||
+        !tag_eq(m->to_tag, sizeof m->to_tag, x->from_tag, sizeof x->from_tag))
         return false;
     return x->to_tag[0] == '\0' ||
            tag_eq(m->from_tag, sizeof m->from_tag, x->to_tag, sizeof x->to_tag);
@@ -656,8 +657,8 @@ static const struct notify_seen *notify_seen_find(const struct xcall *c, const s
 
 static void notify_seen_add(struct xcall *c, const struct sip_msg *m, uint64_t xfer_id)
 {
-    c->seen[c->n_seen % XFER_NOTIFY_SEEN] = (struct notify_seen){ notifier_hash(m), xfer_id,
-                                                                 m->cseq };
+    c->seen[c->n_seen % XFER_NOTIFY_SEEN] =
+        (struct notify_seen){notifier_hash(m), xfer_id, m->cseq};
     c->n_seen++;
 }
 

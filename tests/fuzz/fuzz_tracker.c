@@ -25,8 +25,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-void sipmsg_uri_user_host(const char *uri, char *user, size_t user_cap, char *host,
-                          size_t host_cap)
+void sipmsg_uri_user_host(const char *uri, char *user, size_t user_cap, char *host, size_t host_cap)
 {
     const char *p = strncmp(uri, "sip:", 4) == 0 ? uri + 4 : uri;
     const char *at = strchr(p, '@');
@@ -40,12 +39,12 @@ struct fz {
     unsigned threshold;
 };
 
-#define CHECK(x)                                                                                  \
-    do {                                                                                          \
-        if (!(x)) {                                                                               \
-            fprintf(stderr, "fuzz_tracker: check failed: %s (line %d)\n", #x, __LINE__);          \
-            abort();                                                                              \
-        }                                                                                         \
+#define CHECK(x)                                                                                   \
+    do {                                                                                           \
+        if (!(x)) {                                                                                \
+            fprintf(stderr, "fuzz_tracker: check failed: %s (line %d)\n", #x, __LINE__);           \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static void on_event(void *ctx, const struct sw_event *ev)
@@ -97,13 +96,13 @@ static void on_event(void *ctx, const struct sw_event *ev)
     }
 }
 
-static const char *const call_ids[] = { "a", "b", "c", "d", "e@host", "f", "g", "h" };
-static const char *const tags[] = { "", "ta", "tb", "tc" };
-static const int statuses[] = { 100, 180, 200, 202, 401, 404, 407, 486, 603, 604, 480, 500,
-                                183, 202, 404, 200 };
-static const char *const methods[] = { "INVITE", "OPTIONS", "REGISTER", "ACK",
-                                       "CANCEL", "SUBSCRIBE", "REFER", "NOTIFY" };
-static const char *const substates[] = { "", "active", "pending", "terminated" };
+static const char *const call_ids[] = {"a", "b", "c", "d", "e@host", "f", "g", "h"};
+static const char *const tags[] = {"", "ta", "tb", "tc"};
+static const int statuses[] = {100, 180, 200, 202, 401, 404, 407, 486,
+                               603, 604, 480, 500, 183, 202, 404, 200};
+static const char *const methods[] = {"INVITE", "OPTIONS",   "REGISTER", "ACK",
+                                      "CANCEL", "SUBSCRIBE", "REFER",    "NOTIFY"};
+static const char *const substates[] = {"", "active", "pending", "terminated"};
 
 static void put(char *dst, size_t cap, const char *s)
 {
@@ -140,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.final_timeout = SW_SEC(9);
     cfg.transaction_timeout = SW_SEC(4);
     cfg.linger = SW_SEC(3);
-    struct fz f = { SW_TIME_NONE + 1, 0, cfg.scan_threshold };
+    struct fz f = {SW_TIME_NONE + 1, 0, cfg.scan_threshold};
     f.last_ts = INT64_MIN;
     struct tracker *t = tracker_new(&cfg, on_event, &f);
     if (t == NULL)

@@ -24,8 +24,7 @@
 
 /* ---- link seam: URI user/host split (sipmsg.h contract) ---- */
 
-void sipmsg_uri_user_host(const char *uri, char *user, size_t user_cap, char *host,
-                          size_t host_cap)
+void sipmsg_uri_user_host(const char *uri, char *user, size_t user_cap, char *host, size_t host_cap)
 {
     user[0] = '\0';
     host[0] = '\0';
@@ -194,9 +193,9 @@ static const struct sw_event_scan *sce(size_t i)
 /* ---- time, addresses, messages ---- */
 
 #define T0 SW_SEC(1700000000)
-#define MS(x) (T0 + (sw_time)(x) * 1000) /* milliseconds after T0 */
-#define SEC(x) MS((x) * 1000)
-#define DUR_MS(x) ((sw_time)(x) * 1000) /* a duration */
+#define MS(x) (T0 + (sw_time)(x)*1000) /* milliseconds after T0 */
+#define SEC(x) MS((x)*1000)
+#define DUR_MS(x) ((sw_time)(x)*1000) /* a duration */
 
 /* Hosts: 1 = transferor / UAC, 2 = transferee / UAS, 3 = proxy. */
 static struct sw_tuple tup(int a, int b)
@@ -901,7 +900,7 @@ static void test_finish_truncated(void **state)
     tracker_finish(T, SEC(10));
     assert_int_equal(n_recs, 5);
     static const enum sw_transfer_outcome want[5] = {
-        SW_OUTCOME_NO_NOTIFY, SW_OUTCOME_NOTIFY_INCOMPLETE, SW_OUTCOME_NO_RESPONSE,
+        SW_OUTCOME_NO_NOTIFY, SW_OUTCOME_NOTIFY_INCOMPLETE,    SW_OUTCOME_NO_RESPONSE,
         SW_OUTCOME_COMPLETED, SW_OUTCOME_NOTIFY_NOT_REQUESTED,
     };
     for (size_t i = 0; i < 5; i++) {
@@ -933,8 +932,8 @@ static void test_timer_order_and_stamps(void **state)
     assert_int_equal(n_recs, 0);
     tracker_advance(T, SEC(1000)); /* one jump fires them all */
     assert_int_equal(n_recs, 5);
-    static const char *const order[5] = { "x", "z", "w", "y", "v" };
-    static const sw_time at[5] = { 32000, 32000, 32500, 33000, 33000 };
+    static const char *const order[5] = {"x", "z", "w", "y", "v"};
+    static const sw_time at[5] = {32000, 32000, 32500, 33000, 33000};
     for (size_t i = 0; i < 5; i++) {
         assert_string_equal(recs[i].ev.call_id, order[i]);
         assert_int_equal(recs[i].ev.ts, MS(at[i]));
@@ -1041,7 +1040,7 @@ static void test_other_statuses_ignored(void **state)
 {
     (void)state;
     mk();
-    static const int codes[] = { 480, 486, 403, 484, 410, 603, 405, 200, 302 };
+    static const int codes[] = {480, 486, 403, 484, 410, 603, 405, 200, 302};
     for (size_t i = 0; i < SW_ARRAY_LEN(codes); i++) {
         char cid[16];
         snprintf(cid, sizeof cid, "o%zu", i);
@@ -1097,7 +1096,7 @@ static void test_404_other_methods(void **state)
 {
     (void)state;
     mk();
-    static const char *const methods[] = { "OPTIONS", "REGISTER", "SUBSCRIBE" };
+    static const char *const methods[] = {"OPTIONS", "REGISTER", "SUBSCRIBE"};
     for (size_t i = 0; i < 3; i++) {
         char cid[16];
         snprintf(cid, sizeof cid, "m%zu", i);
@@ -1236,7 +1235,7 @@ static void test_scan_two_sources_and_rescan(void **state)
             enumerate(8, 2000 + i, 1, MS(i * 1000 + 500), 0, "s8");
     }
     size_t scans = 0;
-    size_t idx[4] = { 0 };
+    size_t idx[4] = {0};
     for (size_t i = 0; i < n_recs; i++)
         if (recs[i].ev.type == SW_EVENT_SCAN && scans < 4)
             idx[scans++] = i;
@@ -1251,7 +1250,7 @@ static void test_scan_two_sources_and_rescan(void **state)
     /* the second scan of 10.0.0.9: one window after the first */
     assert_string_equal(sce(idx[2])->src_ip, "10.0.0.9");
     assert_int_equal(recs[idx[2]].ev.ts, MS(69010));
-    assert_int_equal(sce(idx[2])->count, 60);          /* hits in (9.01 s, 69.01 s] */
+    assert_int_equal(sce(idx[2])->count, 60); /* hits in (9.01 s, 69.01 s] */
     assert_int_equal(sce(idx[2])->distinct_users, 60);
     assert_int_equal(sce(idx[2])->n_users, SW_SCAN_MAX_SAMPLE);
     assert_string_equal(sce(idx[2])->users[0], "1010@example.com");
@@ -1381,10 +1380,10 @@ static void test_pending_bounded(void **state)
 static void ev_text(const struct sw_event *ev, char *buf, size_t cap)
 {
     char src[SW_ADDRSTRLEN], dst[SW_ADDRSTRLEN];
-    int n = snprintf(buf, cap, "%d %lld %s %s:%u>%s:%u/%u ", (int)ev->type, (long long)ev->ts,
-                     ev->call_id ? ev->call_id : "-", sw_addr_str(&ev->tuple.src, src),
-                     ev->tuple.sport, sw_addr_str(&ev->tuple.dst, dst), ev->tuple.dport,
-                     ev->tuple.transport);
+    int n =
+        snprintf(buf, cap, "%d %lld %s %s:%u>%s:%u/%u ", (int)ev->type, (long long)ev->ts,
+                 ev->call_id ? ev->call_id : "-", sw_addr_str(&ev->tuple.src, src), ev->tuple.sport,
+                 sw_addr_str(&ev->tuple.dst, dst), ev->tuple.dport, ev->tuple.transport);
     size_t o = (size_t)n;
 #define S(x) ((x) ? (x) : "-")
     if (ev->type == SW_EVENT_TRANSFER) {
