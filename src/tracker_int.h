@@ -1,0 +1,115 @@
+/*
+ * tracker_int.h - state shared by the files of the tracker module:
+ * tracker.c (dispatch, clock, counters, summary), tracker_refer.c
+ * (transfers), tracker_notfound.c (pending requests, 404/604, summary
+ * tables), scan.c (per-source enumeration windows). Not an interface: only
+ * these files include it.
+ */
+#ifndef SIPWATCH_TRACKER_INT_H
+#define SIPWATCH_TRACKER_INT_H
+
+#include <xxhash.h>
+
+#define TRACKER_HASH_SEED UINT64_C(0x53495057415443)
+#define HASH_FUNCTION(keyptr, keylen, hashv)                                                       \
+    (hashv) = (unsigned)XXH3_64bits_withSeed(keyptr, keylen, TRACKER_HASH_SEED)
+/* A failed table allocation must be a counted drop, never exit(): with this
+ * uthash leaves the item out and sets item->hh.tbl to NULL. */
+#define HASH_NONFATAL_OOM 1
+#include <uthash.h>
+
+#include "sipwatch/tracker.h"
+
+/* Hash keys: a 32-bit number (big-endian), then text. */
+#define TRACKER_KEY_MAX (4 + SIPMSG_MAX_TOKEN + SIPMSG_MAX_CALLID)
+struct tracker_key {
+    uint8_t b[TRACKER_KEY_MAX];
+    size_t n;
+};
+
+struct tracker_stats {
+    uint64_t transfers, transfers_evicted, refer_retransmissions, refer_leg_copies;
+    uint64_t refer_responses_unmatched, refer_late_responses, refer_response_copies;
+    uint64_t notify_orphans, notify_late, notify_retransmissions, transfers_settled_evicted;
+    uint64_t transactions_evicted, transactions_expired;
+    uint64_t not_found_events, not_found_duplicates, not_found_settled_evicted;
+    uint64_t scan_events, scan_sources_evicted, scan_hits_dropped, summary_keys_dropped;
+    uint64_t messages_ignored, oom;
+};
+
+struct xfer;
+struct xcall;
+struct xsettled;
+struct nf_txn;
+struct nf_settled;
+struct sum_key;
+struct scan_src;
+
+struct tracker {
+    struct tracker_config cfg;
+    sw_emit_fn *emit;
+    void *ctx;
+    sw_time now;
+    struct tracker_stats st;
+
+    /* transfers (tracker_refer.c) */
+    struct xfer *xfers;            /* hash: REFER CSeq + Call-ID */
+    struct xfer *x_first, *x_last; /* unsettled, in creation order */
+    size_t n_xfers;
+    struct xfer **heap; /* indexed min-heap on (due, id) */
+    size_t heap_n, heap_cap;
+    struct xcall *calls;                          /* hash: Call-ID -> its transfers */
+    struct xsettled *xs_hash, *xs_head, *xs_tail; /* settled keys, FIFO on expiry */
+    size_t n_xsettled;
+    uint64_t next_xfer_id;
+    uint64_t by_outcome[SW_OUTCOME__COUNT];
+
+    /* pending requests and not-found hits (tracker_notfound.c) */
+    struct nf_txn *txns, *txn_first, *txn_last;
+    size_t n_txns;
+    struct nf_settled *nfs_hash, *nfs_head, *nfs_tail;
+    size_t n_nfs;
+    struct sum_key *sum_users, *sum_sources;
+    size_t n_sum_users, n_sum_sources;
+    uint64_t status_404, status_604;
+
+    /* scan windows (scan.c) */
+    struct scan_src *scan_srcs, *scan_first, *scan_last; /* hash + LRU list */
+    size_t n_scan_srcs;
+    uint64_t scan_epoch;
+};
+
+/* tracker.c */
+void tracker_key_make(struct tracker_key *k, uint32_t num, const char *text1, size_t cap1,
+                      const char *text2, size_t cap2);
+/* Bounded length of one of our own NUL-terminated sip_msg fields. */
+size_t tracker_len(const char *s, size_t cap);
+/* malloc'd copy, NULL for "" (or on OOM, counted). */
+char *tracker_strdup(struct tracker *t, const char *s, size_t cap);
+
+/* tracker_refer.c */
+void tracker_refer_request(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
+                           sw_time ts);
+void tracker_refer_notify(struct tracker *t, const struct sip_msg *m, sw_time ts);
+void tracker_refer_response(struct tracker *t, const struct sip_msg *m,
+                            const struct sw_tuple *tuple, sw_time ts);
+void tracker_refer_advance(struct tracker *t, sw_time now);
+void tracker_refer_finish(struct tracker *t, sw_time now);
+void tracker_refer_free(struct tracker *t);
+
+/* tracker_notfound.c */
+void tracker_nf_request(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
+                        sw_time ts);
+void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
+                         sw_time ts);
+void tracker_nf_advance(struct tracker *t, sw_time now);
+void tracker_nf_finish(struct tracker *t);
+void tracker_nf_free(struct tracker *t);
+void tracker_nf_summary(const struct tracker *t, struct sw_not_found_summary *nf);
+
+/* scan.c: one not-found hit (the user_not_found event just emitted, and its
+ * "user@domain" key) from ev->tuple.src. */
+void tracker_scan_hit(struct tracker *t, const struct sw_event *ev, const char *user_key);
+void tracker_scan_free(struct tracker *t);
+
+#endif

@@ -1,0 +1,342 @@
+/*
+ * tracker_notfound.c - pending requests and their 404 / 604 answers: one
+ * `user_not_found` event per call attempt (Call-ID + CSeq number + method),
+ * the not-found totals and top-10 tables of the stats summary, and the feed
+ * of scan.c (docs/not-found.md).
+ *
+ * Owns: one small record per pending request (every method but ACK and
+ * CANCEL: the fields a user_not_found event needs, as exact-length copies
+ * in one allocation), in a FIFO that is both the eviction order and the
+ * transaction-timeout order (the timeout is constant); settled not-found
+ * keys kept for `linger`; the summary tables (bounded, ties by key).
+ * Does not: match responses to requests by Via branch (the CSeq method +
+ * number + Call-ID is what an operator counts as one attempt, whatever leg or
+ * retransmission it was seen on), or judge any other status: 480, 486, 403
+ * and 484 say "this user exists (or may)", only 404 and 604 say "nobody by
+ * that name" (RFC 3261 §21.4.5, §21.6.4).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tracker_int.h"
+
+struct nf_txn {
+    UT_hash_handle hh;
+    struct nf_txn *prev, *next; /* by first-seen time */
+    sw_time first_seen;
+    struct sw_tuple tuple;
+    uint16_t klen;
+    uint16_t o_method, o_ruri, o_from, o_to, o_ua; /* offsets of NUL-terminated strings */
+    char buf[]; /* key (CSeq, method, NUL, Call-ID), NUL, strings */
+};
+
+struct nf_settled {
+    UT_hash_handle hh;
+    struct nf_settled *next;
+    sw_time expires;
+    uint16_t klen;
+    uint8_t key[];
+};
+
+struct sum_key {
+    UT_hash_handle hh;
+    uint64_t count;
+    char key[];
+};
+
+static void key_for(struct tracker_key *k, const struct sip_msg *m, const char *method,
+                    size_t method_cap)
+{
+    tracker_key_make(k, m->cseq, method, method_cap, m->call_id, sizeof m->call_id);
+}
+
+static void txn_unlink_free(struct tracker *t, struct nf_txn *p)
+{
+    HASH_DELETE(hh, t->txns, p);
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        t->txn_first = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    else
+        t->txn_last = p->prev;
+    t->n_txns--;
+    free(p);
+}
+
+static struct nf_settled *nfs_find(struct tracker *t, const struct tracker_key *k)
+{
+    struct nf_settled *s = NULL;
+    HASH_FIND(hh, t->nfs_hash, k->b, k->n, s);
+    return s;
+}
+
+static void nfs_pop(struct tracker *t)
+{
+    struct nf_settled *s = t->nfs_head;
+    t->nfs_head = s->next;
+    if (t->nfs_head == NULL)
+        t->nfs_tail = NULL;
+    HASH_DELETE(hh, t->nfs_hash, s);
+    t->n_nfs--;
+    free(s);
+}
+
+static void nfs_add(struct tracker *t, const struct tracker_key *k, sw_time ts)
+{
+    if (t->n_nfs >= t->cfg.max_transactions) {
+        nfs_pop(t);
+        t->st.not_found_settled_evicted++;
+    }
+    struct nf_settled *s = malloc(sizeof *s + k->n);
+    if (s == NULL) {
+        t->st.oom++;
+        return;
+    }
+    memset(s, 0, sizeof *s);
+    memcpy(s->key, k->b, k->n);
+    s->klen = (uint16_t)k->n;
+    s->expires = ts + t->cfg.linger;
+    HASH_ADD_KEYPTR(hh, t->nfs_hash, s->key, s->klen, s);
+    if (s->hh.tbl == NULL) {
+        t->st.oom++;
+        free(s);
+        return;
+    }
+    if (t->nfs_tail != NULL)
+        t->nfs_tail->next = s;
+    else
+        t->nfs_head = s;
+    t->nfs_tail = s;
+    t->n_nfs++;
+}
+
+static size_t put_str(char *buf, size_t off, const char *s, size_t cap)
+{
+    size_t n = tracker_len(s, cap);
+    memcpy(buf + off, s, n);
+    buf[off + n] = '\0';
+    return off + n + 1;
+}
+
+void tracker_nf_request(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
+                        sw_time ts)
+{
+    struct tracker_key k;
+    key_for(&k, m, m->method, sizeof m->method);
+    struct nf_txn *p = NULL;
+    HASH_FIND(hh, t->txns, k.b, k.n, p);
+    if (p != NULL)
+        return; /* retransmission or a proxy's other leg: the first copy wins */
+    if (nfs_find(t, &k) != NULL)
+        return; /* a retransmission after its 404 was reported */
+    if (t->n_txns >= t->cfg.max_transactions) {
+        txn_unlink_free(t, t->txn_first);
+        t->st.transactions_evicted++;
+    }
+    size_t n_ruri = tracker_len(m->request_uri, sizeof m->request_uri);
+    size_t n_from = tracker_len(m->from, sizeof m->from);
+    size_t n_to = tracker_len(m->to, sizeof m->to);
+    size_t n_ua = tracker_len(m->user_agent, sizeof m->user_agent);
+    size_t size = k.n + 1 + n_ruri + 1 + n_from + 1 + n_to + 1 + n_ua + 1;
+    p = malloc(sizeof *p + size);
+    if (p == NULL) {
+        t->st.oom++;
+        return;
+    }
+    memset(p, 0, sizeof *p);
+    memcpy(p->buf, k.b, k.n);
+    p->buf[k.n] = '\0'; /* terminates the Call-ID at the end of the key */
+    p->klen = (uint16_t)k.n;
+    p->o_method = 4;
+    size_t off = k.n + 1;
+    p->o_ruri = (uint16_t)off;
+    off = put_str(p->buf, off, m->request_uri, sizeof m->request_uri);
+    p->o_from = (uint16_t)off;
+    off = put_str(p->buf, off, m->from, sizeof m->from);
+    p->o_to = (uint16_t)off;
+    off = put_str(p->buf, off, m->to, sizeof m->to);
+    p->o_ua = (uint16_t)off;
+    put_str(p->buf, off, m->user_agent, sizeof m->user_agent);
+    p->first_seen = ts;
+    p->tuple = *tuple;
+    HASH_ADD_KEYPTR(hh, t->txns, p->buf, p->klen, p);
+    if (p->hh.tbl == NULL) {
+        t->st.oom++;
+        free(p);
+        return;
+    }
+    p->prev = t->txn_last;
+    if (t->txn_last != NULL)
+        t->txn_last->next = p;
+    else
+        t->txn_first = p;
+    t->txn_last = p;
+    t->n_txns++;
+}
+
+static void sum_count(struct tracker *t, struct sum_key **table, size_t *n, const char *key)
+{
+    size_t len = strlen(key);
+    struct sum_key *s = NULL;
+    HASH_FIND(hh, *table, key, len, s);
+    if (s != NULL) {
+        s->count++;
+        return;
+    }
+    if (*n >= t->cfg.max_summary_keys) {
+        t->st.summary_keys_dropped++;
+        return;
+    }
+    s = malloc(sizeof *s + len + 1);
+    if (s == NULL) {
+        t->st.oom++;
+        return;
+    }
+    memset(s, 0, sizeof *s);
+    memcpy(s->key, key, len + 1);
+    s->count = 1;
+    HASH_ADD_KEYPTR(hh, *table, s->key, len, s);
+    if (s->hh.tbl == NULL) {
+        t->st.oom++;
+        free(s);
+        return;
+    }
+    (*n)++;
+}
+
+static const char *nonempty(const char *s)
+{
+    return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
+                         sw_time ts)
+{
+    struct tracker_key k;
+    key_for(&k, m, m->cseq_method, sizeof m->cseq_method);
+    struct nf_txn *p = NULL;
+    HASH_FIND(hh, t->txns, k.b, k.n, p);
+    bool not_found = m->status == 404 || m->status == 604;
+    if (not_found && strcmp(m->cseq_method, "ACK") != 0 && strcmp(m->cseq_method, "CANCEL") != 0) {
+        if (nfs_find(t, &k) != NULL) {
+            t->st.not_found_duplicates++; /* retransmitted, or the other leg's copy */
+        } else {
+            /* "sip:" URIs of SIPMSG_MAX_FIELD bytes: user and host fit. */
+            char user[SIPMSG_MAX_FIELD], host[SIPMSG_MAX_FIELD];
+            const char *uri = p != NULL ? p->buf + p->o_ruri : m->to_uri;
+            sipmsg_uri_user_host(uri, user, sizeof user, host, sizeof host);
+
+            struct sw_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.type = SW_EVENT_USER_NOT_FOUND;
+            ev.ts = ts;
+            ev.call_id = m->call_id;
+            ev.has_tuple = true;
+            ev.tuple = p != NULL ? p->tuple : sw_tuple_reverse(tuple);
+            struct sw_event_not_found *e = &ev.u.not_found;
+            e->method = p != NULL ? p->buf + p->o_method : nonempty(m->cseq_method);
+            e->request_uri = p != NULL ? nonempty(p->buf + p->o_ruri) : NULL;
+            e->user = nonempty(user);
+            e->domain = nonempty(host);
+            e->from = nonempty(p != NULL ? p->buf + p->o_from : m->from);
+            e->to = nonempty(p != NULL ? p->buf + p->o_to : m->to);
+            e->user_agent = p != NULL ? nonempty(p->buf + p->o_ua) : NULL;
+            e->server = m->server[0] != '\0' ? m->server : nonempty(m->user_agent);
+            e->status = m->status;
+            e->reason = nonempty(m->reason);
+            e->warning = nonempty(m->warning);
+            e->rtt = p != NULL ? ts - p->first_seen : SW_TIME_NONE;
+            t->emit(t->ctx, &ev);
+
+            t->st.not_found_events++;
+            if (m->status == 404)
+                t->status_404++;
+            else
+                t->status_604++;
+            char user_key[2 * SIPMSG_MAX_FIELD + 2];
+            if (host[0] != '\0')
+                snprintf(user_key, sizeof user_key, "%s@%s", user, host);
+            else
+                snprintf(user_key, sizeof user_key, "%s", user);
+            char ip[SW_ADDRSTRLEN];
+            sw_addr_str(&ev.tuple.src, ip);
+            sum_count(t, &t->sum_users, &t->n_sum_users, user_key);
+            sum_count(t, &t->sum_sources, &t->n_sum_sources, ip);
+            tracker_scan_hit(t, &ev, user_key);
+            nfs_add(t, &k, ts);
+        }
+    }
+    if (p != NULL)
+        txn_unlink_free(t, p);
+}
+
+void tracker_nf_advance(struct tracker *t, sw_time now)
+{
+    while (t->txn_first != NULL && t->txn_first->first_seen + t->cfg.transaction_timeout <= now) {
+        txn_unlink_free(t, t->txn_first);
+        t->st.transactions_expired++;
+    }
+    while (t->nfs_head != NULL && t->nfs_head->expires <= now)
+        nfs_pop(t);
+}
+
+void tracker_nf_finish(struct tracker *t)
+{
+    while (t->txn_first != NULL)
+        txn_unlink_free(t, t->txn_first);
+}
+
+static void sum_free(struct sum_key **table)
+{
+    struct sum_key *s, *tmp;
+    HASH_ITER(hh, *table, s, tmp)
+    {
+        HASH_DELETE(hh, *table, s);
+        free(s);
+    }
+}
+
+void tracker_nf_free(struct tracker *t)
+{
+    tracker_nf_finish(t);
+    while (t->nfs_head != NULL)
+        nfs_pop(t);
+    sum_free(&t->sum_users);
+    sum_free(&t->sum_sources);
+    t->n_sum_users = t->n_sum_sources = 0;
+}
+
+/* count desc, then key asc: the same table gives the same list whatever
+ * the hash order. */
+static bool top_before(const struct sum_key *a, const struct sw_top_entry *b)
+{
+    return a->count > b->count || (a->count == b->count && strcmp(a->key, b->key) < 0);
+}
+
+static size_t top10(const struct sum_key *table, struct sw_top_entry *out)
+{
+    size_t n = 0;
+    for (const struct sum_key *s = table; s != NULL; s = s->hh.next) {
+        if (n == SW_SUMMARY_TOP && !top_before(s, &out[n - 1]))
+            continue;
+        size_t i = n < SW_SUMMARY_TOP ? n++ : n - 1;
+        while (i > 0 && top_before(s, &out[i - 1])) {
+            out[i] = out[i - 1];
+            i--;
+        }
+        out[i].key = s->key;
+        out[i].count = s->count;
+    }
+    return n;
+}
+
+void tracker_nf_summary(const struct tracker *t, struct sw_not_found_summary *nf)
+{
+    nf->status_404 = t->status_404;
+    nf->status_604 = t->status_604;
+    nf->n_top_users = top10(t->sum_users, nf->top_users);
+    nf->n_top_sources = top10(t->sum_sources, nf->top_sources);
+}

@@ -1,0 +1,772 @@
+/*
+ * tracker_refer.c - follows each REFER transaction (RFC 3515) to its outcome
+ * and writes one `transfer` event per transaction (docs/transfers.md).
+ *
+ * Owns: unsettled transfers (hash on REFER CSeq number + Call-ID, a list in
+ * creation order, a per-Call-ID list for NOTIFYs without an id), an indexed
+ * min-heap of their single next deadline, and "settled" keys kept for
+ * `linger` so that late copies count instead of making a second transfer.
+ * Does not: follow INVITE dialogs, check that a NOTIFY's subscription
+ * matches a dialog state machine, or read bodies (sipmsg.c extracts the
+ * message/sipfrag status line).
+ * RFCs: 3515 §2.4.4-2.4.7 (implicit subscription, sipfrag NOTIFYs, Event
+ * id = REFER CSeq, first NOTIFY may omit id), 4488 (Refer-Sub: false, no
+ * subscription), 6665 §4.1.3 / §8.2.1 (Subscription-State, expires,
+ * terminated), 3261 §17.1.2 (Timer F = 64*T1 for non-INVITE transactions).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tracker_int.h"
+
+/* NOTIFYs remembered per Call-ID for de-duplication: a subscription sends
+ * a handful (100 Trying, 180, 200); 32 covers several transfers. */
+#define XFER_NOTIFY_SEEN 32
+#define XFER_NO_HEAP SIZE_MAX
+/* 10 years: any larger `expires` is "never" for a capture and would only
+ * risk overflowing sw_time arithmetic. */
+#define XFER_MAX_EXPIRES INT64_C(315360000)
+
+enum xfer_timer {
+    XT_NONE = 0,
+    XT_NO_RESPONSE,    /* REFER sent, no final response, not accepted */
+    XT_AWAIT_RESPONSE, /* outcome known from a NOTIFY; waiting for the REFER's response */
+    XT_NO_NOTIFY,      /* accepted, no NOTIFY yet */
+    XT_FINAL,          /* NOTIFYs seen, no final sipfrag yet */
+};
+
+struct notify_seen {
+    uint64_t tag_hash; /* notifier's From tag: forks may reuse CSeq numbers */
+    uint64_t xfer_id;  /* the transfer it was counted for */
+    uint32_t cseq;
+};
+
+struct xfer {
+    UT_hash_handle hh;
+    struct xfer *prev, *next;   /* creation order (eviction, finish) */
+    struct xfer *cprev, *cnext; /* in its Call-ID */
+    struct xcall *call;
+    uint64_t id;
+    size_t heap_idx;
+    sw_time due;
+    enum xfer_timer timer;
+
+    struct sw_tuple tuple;
+    uint64_t refer_copy; /* hash of branch + sender: retransmission or proxy leg */
+    sw_time refer_time, accepted_time, sub_end;
+    uint32_t cseq;
+    int refer_status;
+    bool refer_final;
+    bool refer_sub_false; /* the REFER asked for no subscription */
+    bool replaces;
+    bool outcome_known; /* from the NOTIFYs: `pending`, maybe waiting for refer_status */
+    bool final_seen;
+    enum sw_transfer_outcome pending;
+    int final_status;
+    unsigned notify_count;
+    char from_tag[SIPMSG_MAX_TOKEN * 2]; /* REFER's From tag */
+    /* REFER's To tag, else its 2xx's, else the first NOTIFY's From tag */
+    char to_tag[SIPMSG_MAX_TOKEN * 2];
+    char *refer_to, *referred_by, *refer_reason, *final_reason, *substate;
+    size_t klen;
+    uint8_t key[]; /* CSeq (4 bytes) + Call-ID, NUL after */
+};
+
+struct xcall {
+    UT_hash_handle hh;
+    struct xfer *first, *last;
+    size_t n_settled;
+    /* NOTIFYs already counted in this Call-ID, per notifier and CSeq: a
+     * NOTIFY's CSeq is unique in its dialog, so a repeat is a retransmission
+     * or the other leg's copy, even after its transfer settled. */
+    struct notify_seen seen[XFER_NOTIFY_SEEN];
+    unsigned n_seen;
+    size_t klen;
+    char call_id[];
+};
+
+struct xsettled {
+    UT_hash_handle hh;
+    struct xsettled *next;
+    struct xcall *call;
+    sw_time expires;
+    size_t klen;
+    uint8_t key[];
+};
+
+static const char *xfer_call_id(const struct xfer *x)
+{
+    return (const char *)x->key + 4;
+}
+
+/* ---- heap on (due, id): deterministic order, ties by creation ---- */
+
+static bool heap_less(const struct xfer *a, const struct xfer *b)
+{
+    return a->due < b->due || (a->due == b->due && a->id < b->id);
+}
+
+static void heap_set(struct tracker *t, size_t i, struct xfer *x)
+{
+    t->heap[i] = x;
+    x->heap_idx = i;
+}
+
+static void heap_up(struct tracker *t, size_t i)
+{
+    struct xfer *x = t->heap[i];
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!heap_less(x, t->heap[p]))
+            break;
+        heap_set(t, i, t->heap[p]);
+        i = p;
+    }
+    heap_set(t, i, x);
+}
+
+static void heap_down(struct tracker *t, size_t i)
+{
+    struct xfer *x = t->heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= t->heap_n)
+            break;
+        if (c + 1 < t->heap_n && heap_less(t->heap[c + 1], t->heap[c]))
+            c++;
+        if (!heap_less(t->heap[c], x))
+            break;
+        heap_set(t, i, t->heap[c]);
+        i = c;
+    }
+    heap_set(t, i, x);
+}
+
+static void heap_remove(struct tracker *t, struct xfer *x)
+{
+    size_t i = x->heap_idx;
+    if (i == XFER_NO_HEAP)
+        return;
+    x->heap_idx = XFER_NO_HEAP;
+    x->timer = XT_NONE;
+    t->heap_n--;
+    if (i == t->heap_n)
+        return;
+    struct xfer *moved = t->heap[t->heap_n];
+    heap_set(t, i, moved);
+    heap_up(t, i);
+    heap_down(t, moved->heap_idx);
+}
+
+static bool heap_put(struct tracker *t, struct xfer *x, sw_time due, enum xfer_timer kind)
+{
+    if (x->heap_idx != XFER_NO_HEAP) {
+        x->due = due;
+        x->timer = kind;
+        heap_up(t, x->heap_idx);
+        heap_down(t, x->heap_idx);
+        return true;
+    }
+    if (t->heap_n == t->heap_cap) {
+        size_t cap = t->heap_cap ? t->heap_cap * 2 : 64;
+        struct xfer **h = realloc(t->heap, cap * sizeof *h);
+        if (h == NULL) {
+            t->st.oom++;
+            return false;
+        }
+        t->heap = h;
+        t->heap_cap = cap;
+    }
+    x->due = due;
+    x->timer = kind;
+    heap_set(t, t->heap_n++, x);
+    heap_up(t, x->heap_idx);
+    return true;
+}
+
+/* ---- settled keys ---- */
+
+static struct xsettled *settled_find(struct tracker *t, const struct tracker_key *k)
+{
+    struct xsettled *s = NULL;
+    HASH_FIND(hh, t->xs_hash, k->b, k->n, s);
+    return s;
+}
+
+static void call_release(struct tracker *t, struct xcall *c)
+{
+    if (c->first == NULL && c->n_settled == 0) {
+        HASH_DELETE(hh, t->calls, c);
+        free(c);
+    }
+}
+
+static void settled_pop(struct tracker *t)
+{
+    struct xsettled *s = t->xs_head;
+    t->xs_head = s->next;
+    if (t->xs_head == NULL)
+        t->xs_tail = NULL;
+    HASH_DELETE(hh, t->xs_hash, s);
+    t->n_xsettled--;
+    if (s->call != NULL) {
+        s->call->n_settled--;
+        call_release(t, s->call);
+    }
+    free(s);
+}
+
+static void settled_add(struct tracker *t, const struct xfer *x, sw_time ts)
+{
+    if (t->n_xsettled >= t->cfg.max_transfers) {
+        settled_pop(t); /* a late copy of that one may now look new */
+        t->st.transfers_settled_evicted++;
+    }
+    struct xsettled *s = malloc(sizeof *s + x->klen);
+    if (s == NULL) {
+        t->st.oom++;
+        return;
+    }
+    memset(s, 0, sizeof *s);
+    memcpy(s->key, x->key, x->klen);
+    s->klen = x->klen;
+    /* FIFO order needs non-decreasing expiries; settle times already are
+     * (timers fire in deadline order, messages come after them). */
+    s->expires = ts + t->cfg.linger;
+    if (t->xs_tail != NULL && s->expires < t->xs_tail->expires)
+        s->expires = t->xs_tail->expires;
+    HASH_ADD_KEYPTR(hh, t->xs_hash, s->key, s->klen, s);
+    if (s->hh.tbl == NULL) {
+        t->st.oom++;
+        free(s);
+        return;
+    }
+    s->call = x->call;
+    if (s->call != NULL)
+        s->call->n_settled++;
+    if (t->xs_tail != NULL)
+        t->xs_tail->next = s;
+    else
+        t->xs_head = s;
+    t->xs_tail = s;
+    t->n_xsettled++;
+}
+
+/* ---- transfers ---- */
+
+static struct xfer *xfer_find(struct tracker *t, const struct tracker_key *k)
+{
+    struct xfer *x = NULL;
+    HASH_FIND(hh, t->xfers, k->b, k->n, x);
+    return x;
+}
+
+static void xfer_unlink_free(struct tracker *t, struct xfer *x)
+{
+    heap_remove(t, x);
+    HASH_DELETE(hh, t->xfers, x);
+    if (x->prev != NULL)
+        x->prev->next = x->next;
+    else
+        t->x_first = x->next;
+    if (x->next != NULL)
+        x->next->prev = x->prev;
+    else
+        t->x_last = x->prev;
+    if (x->call != NULL) {
+        struct xcall *c = x->call;
+        if (x->cprev != NULL)
+            x->cprev->cnext = x->cnext;
+        else
+            c->first = x->cnext;
+        if (x->cnext != NULL)
+            x->cnext->cprev = x->cprev;
+        else
+            c->last = x->cprev;
+    }
+    t->n_xfers--;
+    free(x->refer_to);
+    free(x->referred_by);
+    free(x->refer_reason);
+    free(x->final_reason);
+    free(x->substate);
+    free(x);
+}
+
+static void xfer_settle(struct tracker *t, struct xfer *x, enum sw_transfer_outcome o, sw_time ts,
+                        bool truncated)
+{
+    struct sw_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = SW_EVENT_TRANSFER;
+    ev.ts = ts;
+    ev.call_id = xfer_call_id(x);
+    ev.has_tuple = true;
+    ev.tuple = x->tuple;
+    struct sw_event_transfer *e = &ev.u.transfer;
+    e->outcome = o;
+    e->refer_to = x->refer_to;
+    e->referred_by = x->referred_by;
+    e->replaces = x->replaces;
+    e->refer_cseq = x->cseq;
+    e->refer_status = x->refer_status;
+    e->refer_reason = x->refer_reason;
+    e->notify_count = x->notify_count;
+    e->final_status = x->final_status;
+    e->final_reason = x->final_reason;
+    e->refer_time = x->refer_time;
+    e->accepted_time = x->accepted_time;
+    e->wait = x->accepted_time != SW_TIME_NONE ? ts - x->accepted_time : SW_TIME_NONE;
+    e->subscription_state = x->substate;
+    e->truncated = truncated;
+    t->by_outcome[o]++;
+    t->emit(t->ctx, &ev);
+
+    struct xcall *c = x->call;
+    heap_remove(t, x);
+    settled_add(t, x, ts);
+    xfer_unlink_free(t, x);
+    if (c != NULL)
+        call_release(t, c);
+}
+
+/* The outcome a transfer has "as of now" if nothing more arrives. */
+static enum sw_transfer_outcome xfer_outcome_now(const struct xfer *x)
+{
+    if (x->outcome_known)
+        return x->pending;
+    if (x->accepted_time == SW_TIME_NONE)
+        return SW_OUTCOME_NO_RESPONSE;
+    if (x->notify_count == 0)
+        return x->refer_sub_false ? SW_OUTCOME_NOTIFY_NOT_REQUESTED : SW_OUTCOME_NO_NOTIFY;
+    return SW_OUTCOME_NOTIFY_INCOMPLETE;
+}
+
+/* After every state change: settle now if the outcome is complete, else
+ * (re)arm the one deadline that would settle it. */
+static void xfer_update(struct tracker *t, struct xfer *x, sw_time now)
+{
+    sw_time due;
+    enum xfer_timer kind;
+    if (x->outcome_known) {
+        if (x->refer_final || x->refer_time == SW_TIME_NONE) {
+            xfer_settle(t, x, x->pending, now, false);
+            return;
+        }
+        due = x->refer_time + t->cfg.transaction_timeout;
+        kind = XT_AWAIT_RESPONSE;
+    } else if (x->accepted_time == SW_TIME_NONE) {
+        if (x->refer_time == SW_TIME_NONE) {
+            SW_ASSERT(x->refer_time != SW_TIME_NONE); /* created by a REFER or a 2xx */
+            xfer_settle(t, x, SW_OUTCOME_NO_RESPONSE, now, false);
+            return;
+        }
+        due = x->refer_time + t->cfg.transaction_timeout;
+        kind = XT_NO_RESPONSE;
+    } else if (x->notify_count == 0) {
+        due = x->accepted_time + t->cfg.notify_timeout;
+        kind = XT_NO_NOTIFY;
+    } else {
+        due = x->accepted_time + t->cfg.final_timeout;
+        if (x->sub_end != SW_TIME_NONE && x->sub_end < due)
+            due = x->sub_end;
+        kind = XT_FINAL;
+    }
+    if (due <= now) {
+        /* The deadline passed while this message was on its way (say an
+         * expires=0): the outcome is known at this message. */
+        xfer_settle(t, x, xfer_outcome_now(x), now, false);
+        return;
+    }
+    if (x->heap_idx != XFER_NO_HEAP && x->due == due && x->timer == kind)
+        return;
+    if (!heap_put(t, x, due, kind)) {
+        /* No room for the timer: settle now rather than lose the transfer. */
+        xfer_settle(t, x, xfer_outcome_now(x), now, true);
+    }
+}
+
+static struct xcall *call_get(struct tracker *t, const char *call_id)
+{
+    size_t n = tracker_len(call_id, SIPMSG_MAX_CALLID);
+    struct xcall *c = NULL;
+    HASH_FIND(hh, t->calls, call_id, n, c);
+    if (c != NULL)
+        return c;
+    c = calloc(1, sizeof *c + n + 1);
+    if (c == NULL) {
+        t->st.oom++;
+        return NULL;
+    }
+    memcpy(c->call_id, call_id, n);
+    c->klen = n;
+    HASH_ADD_KEYPTR(hh, t->calls, c->call_id, c->klen, c);
+    if (c->hh.tbl == NULL) {
+        t->st.oom++;
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void copy_tag(char *dst, size_t cap, const char *src, size_t src_cap)
+{
+    size_t n = SW_MIN(tracker_len(src, src_cap), cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static uint64_t copy_hash(const struct sip_msg *m, const struct sw_tuple *tu)
+{
+    uint8_t buf[sizeof m->branch + sizeof tu->src + sizeof tu->sport];
+    size_t n = tracker_len(m->branch, sizeof m->branch);
+    memcpy(buf, m->branch, n);
+    memcpy(buf + n, &tu->src, sizeof tu->src);
+    memcpy(buf + n + sizeof tu->src, &tu->sport, sizeof tu->sport);
+    return XXH3_64bits(buf, n + sizeof tu->src + sizeof tu->sport);
+}
+
+static struct xfer *xfer_create(struct tracker *t, const struct tracker_key *k, uint32_t cseq,
+                                const char *call_id, sw_time ts)
+{
+    if (t->n_xfers >= t->cfg.max_transfers && t->x_first != NULL) {
+        t->st.transfers_evicted++;
+        xfer_settle(t, t->x_first, SW_OUTCOME_EVICTED, ts, false);
+    }
+    struct xcall *c = call_get(t, call_id);
+    if (c == NULL)
+        return NULL;
+    struct xfer *x = calloc(1, sizeof *x + k->n + 1);
+    if (x == NULL) {
+        t->st.oom++;
+        call_release(t, c);
+        return NULL;
+    }
+    memcpy(x->key, k->b, k->n);
+    x->klen = k->n;
+    HASH_ADD_KEYPTR(hh, t->xfers, x->key, x->klen, x);
+    if (x->hh.tbl == NULL) {
+        t->st.oom++;
+        free(x);
+        call_release(t, c);
+        return NULL;
+    }
+    x->id = t->next_xfer_id++;
+    x->heap_idx = XFER_NO_HEAP;
+    x->cseq = cseq;
+    x->refer_time = SW_TIME_NONE;
+    x->accepted_time = SW_TIME_NONE;
+    x->sub_end = SW_TIME_NONE;
+    x->prev = t->x_last;
+    if (t->x_last != NULL)
+        t->x_last->next = x;
+    else
+        t->x_first = x;
+    t->x_last = x;
+    x->call = c;
+    x->cprev = c->last;
+    if (c->last != NULL)
+        c->last->cnext = x;
+    else
+        c->first = x;
+    c->last = x;
+    t->n_xfers++;
+    t->st.transfers++;
+    return x;
+}
+
+static void xfer_take_refer(struct tracker *t, struct xfer *x, const struct sip_msg *m,
+                            const struct sw_tuple *tuple, sw_time ts)
+{
+    x->refer_time = ts;
+    x->tuple = *tuple;
+    x->refer_copy = copy_hash(m, tuple);
+    x->refer_to = tracker_strdup(t, m->refer_to, sizeof m->refer_to);
+    x->referred_by = tracker_strdup(t, m->referred_by, sizeof m->referred_by);
+    x->replaces = m->refer_replaces;
+    x->refer_sub_false = m->refer_sub == SIPMSG_REFER_SUB_FALSE;
+    if (x->from_tag[0] == '\0')
+        copy_tag(x->from_tag, sizeof x->from_tag, m->from_tag, sizeof m->from_tag);
+    if (x->to_tag[0] == '\0')
+        copy_tag(x->to_tag, sizeof x->to_tag, m->to_tag, sizeof m->to_tag);
+}
+
+void tracker_refer_request(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
+                           sw_time ts)
+{
+    struct tracker_key k;
+    tracker_key_make(&k, m->cseq, NULL, 0, m->call_id, sizeof m->call_id);
+    struct xfer *x = xfer_find(t, &k);
+    if (x != NULL) {
+        if (x->refer_time == SW_TIME_NONE) {
+            /* Its 2xx overtook it (two legs, UDP reordering): the REFER
+             * still supplies the tuple and the Refer-To. */
+            xfer_take_refer(t, x, m, tuple, ts);
+        } else if (copy_hash(m, tuple) == x->refer_copy) {
+            t->st.refer_retransmissions++;
+        } else {
+            t->st.refer_leg_copies++;
+        }
+        return;
+    }
+    if (settled_find(t, &k) != NULL) {
+        t->st.refer_retransmissions++; /* a late copy of a transfer already reported */
+        return;
+    }
+    x = xfer_create(t, &k, m->cseq, m->call_id, ts);
+    if (x == NULL)
+        return;
+    xfer_take_refer(t, x, m, tuple, ts);
+    xfer_update(t, x, ts);
+}
+
+static void set_str(struct tracker *t, char **dst, const char *s, size_t cap)
+{
+    if (tracker_len(s, cap) == 0)
+        return;
+    char *d = tracker_strdup(t, s, cap);
+    if (d == NULL)
+        return;
+    free(*dst);
+    *dst = d;
+}
+
+void tracker_refer_response(struct tracker *t, const struct sip_msg *m,
+                            const struct sw_tuple *tuple, sw_time ts)
+{
+    struct tracker_key k;
+    tracker_key_make(&k, m->cseq, NULL, 0, m->call_id, sizeof m->call_id);
+    struct xfer *x = xfer_find(t, &k);
+    bool ok = m->status >= 200 && m->status < 300;
+    if (x == NULL) {
+        if (settled_find(t, &k) != NULL) {
+            t->st.refer_late_responses++;
+            return;
+        }
+        if (!ok) {
+            t->st.refer_responses_unmatched++;
+            return;
+        }
+        /* Capture started after the REFER: the 2xx proves there was one,
+         * sent the other way (RFC 3261 §18.2.2: responses go back to the
+         * request's source). */
+        x = xfer_create(t, &k, m->cseq, m->call_id, ts);
+        if (x == NULL)
+            return;
+        x->tuple = sw_tuple_reverse(tuple);
+        copy_tag(x->from_tag, sizeof x->from_tag, m->from_tag, sizeof m->from_tag);
+    }
+    if (m->status < 200) {
+        if (!x->refer_final) {
+            x->refer_status = m->status;
+            set_str(t, &x->refer_reason, m->reason, sizeof m->reason);
+        }
+        return;
+    }
+    if (x->refer_final) {
+        t->st.refer_response_copies++; /* retransmitted, or the other leg's copy */
+        return;
+    }
+    x->refer_final = true;
+    x->refer_status = m->status;
+    free(x->refer_reason);
+    x->refer_reason = tracker_strdup(t, m->reason, sizeof m->reason);
+    if (ok) {
+        if (x->to_tag[0] == '\0') /* out-of-dialog REFER: its dialog's tag comes here */
+            copy_tag(x->to_tag, sizeof x->to_tag, m->to_tag, sizeof m->to_tag);
+        if (x->accepted_time == SW_TIME_NONE)
+            x->accepted_time = ts;
+        /* RFC 4488 §4: a recipient that creates the subscription anyway says
+         * "Refer-Sub: true" in its 2xx, and then a NOTIFY is owed. */
+        if (m->refer_sub == SIPMSG_REFER_SUB_TRUE)
+            x->refer_sub_false = false;
+        if (!x->outcome_known && m->refer_sub == SIPMSG_REFER_SUB_FALSE) {
+            /* RFC 4488 §4: the recipient agreed not to create a subscription. */
+            xfer_settle(t, x, SW_OUTCOME_NOTIFY_NOT_REQUESTED, ts, false);
+            return;
+        }
+        xfer_update(t, x, ts);
+        return;
+    }
+    if (x->accepted_time != SW_TIME_NONE) {
+        /* A NOTIFY already proved acceptance (a fork that also refused?):
+         * the NOTIFYs decide the outcome, the status is kept as seen. */
+        xfer_update(t, x, ts);
+        return;
+    }
+    xfer_settle(t, x, SW_OUTCOME_REJECTED, ts, false);
+}
+
+static bool tag_eq(const char *a, size_t acap, const char *b, size_t bcap)
+{
+    size_t an = tracker_len(a, acap), bn = tracker_len(b, bcap);
+    return an == bn && memcmp(a, b, an) == 0;
+}
+
+/* The notifier is the REFER's recipient: NOTIFY From tag = REFER To tag,
+ * NOTIFY To tag = REFER From tag (RFC 3515 §2.4.4, RFC 6665 §4.1.3). */
+static bool tags_match(const struct xfer *x, const struct sip_msg *m)
+{
+    if (x->from_tag[0] == '\0' ||
+        !tag_eq(m->to_tag, sizeof m->to_tag, x->from_tag, sizeof x->from_tag))
+        return false;
+    return x->to_tag[0] == '\0' ||
+           tag_eq(m->from_tag, sizeof m->from_tag, x->to_tag, sizeof x->to_tag);
+}
+
+static struct xfer *notify_target(struct tracker *t, struct xcall *c, const struct sip_msg *m,
+                                  bool *late)
+{
+    struct tracker_key k;
+    *late = false;
+    if (m->has_event_id) {
+        tracker_key_make(&k, m->event_id, NULL, 0, m->call_id, sizeof m->call_id);
+        struct xfer *x = xfer_find(t, &k);
+        if (x == NULL)
+            *late = settled_find(t, &k) != NULL;
+        return x;
+    }
+    /* RFC 3515 §2.4.6: the first REFER of a dialog may be answered without
+     * an id. Take the oldest unsettled transfer of the Call-ID; the tags pick
+     * among several (forked or parallel REFERs). */
+    if (c == NULL)
+        return NULL;
+    for (struct xfer *y = c->first; y != NULL; y = y->cnext)
+        if (tags_match(y, m))
+            return y;
+    if (c->first == NULL)
+        *late = c->n_settled > 0;
+    return c->first;
+}
+
+static uint64_t notifier_hash(const struct sip_msg *m)
+{
+    return XXH3_64bits(m->from_tag, tracker_len(m->from_tag, sizeof m->from_tag));
+}
+
+/* The entry for this (notifier, CSeq) if it was already counted. */
+static const struct notify_seen *notify_seen_find(const struct xcall *c, const struct sip_msg *m)
+{
+    uint64_t h = notifier_hash(m);
+    unsigned n = SW_MIN(c->n_seen, (unsigned)XFER_NOTIFY_SEEN);
+    for (unsigned i = 0; i < n; i++)
+        if (c->seen[i].cseq == m->cseq && c->seen[i].tag_hash == h)
+            return &c->seen[i];
+    return NULL;
+}
+
+static void notify_seen_add(struct xcall *c, const struct sip_msg *m, uint64_t xfer_id)
+{
+    c->seen[c->n_seen % XFER_NOTIFY_SEEN] =
+        (struct notify_seen){notifier_hash(m), xfer_id, m->cseq};
+    c->n_seen++;
+}
+
+void tracker_refer_notify(struct tracker *t, const struct sip_msg *m, sw_time ts)
+{
+    if (strcmp(m->event, "refer") != 0)
+        return; /* presence, dialog, message-summary, ...: not ours */
+    size_t n = tracker_len(m->call_id, sizeof m->call_id);
+    struct xcall *c = NULL;
+    HASH_FIND(hh, t->calls, m->call_id, n, c);
+    const struct notify_seen *seen = c != NULL ? notify_seen_find(c, m) : NULL;
+    if (seen != NULL) {
+        bool active = false;
+        for (struct xfer *y = c->first; y != NULL && !active; y = y->cnext)
+            active = y->id == seen->xfer_id;
+        if (active)
+            t->st.notify_retransmissions++;
+        else
+            t->st.notify_late++;
+        return;
+    }
+    bool late;
+    struct xfer *x = notify_target(t, c, m, &late);
+    if (x == NULL) {
+        if (late)
+            t->st.notify_late++;
+        else
+            t->st.notify_orphans++;
+        return;
+    }
+    notify_seen_add(x->call, m, x->id);
+    x->notify_count++;
+    if (x->to_tag[0] == '\0')
+        copy_tag(x->to_tag, sizeof x->to_tag, m->from_tag, sizeof m->from_tag);
+    if (x->accepted_time == SW_TIME_NONE)
+        x->accepted_time = ts; /* RFC 3515 §2.4.4: only an accepted REFER is notified */
+    set_str(t, &x->substate, m->subscription_state, sizeof m->subscription_state);
+    if (m->sipfrag_status > 0 && !x->final_seen) {
+        x->final_status = m->sipfrag_status;
+        free(x->final_reason);
+        x->final_reason = tracker_strdup(t, m->sipfrag_reason, sizeof m->sipfrag_reason);
+        x->final_seen = m->sipfrag_status >= 200;
+    }
+    if (m->substate == SIPMSG_SUBSTATE_TERMINATED) {
+        x->sub_end = ts;
+    } else if ((m->substate == SIPMSG_SUBSTATE_ACTIVE || m->substate == SIPMSG_SUBSTATE_PENDING) &&
+               m->sub_expires >= 0) {
+        x->sub_end = ts + SW_SEC(SW_MIN(m->sub_expires, XFER_MAX_EXPIRES));
+    }
+    if (x->final_seen) {
+        /* Also after a "terminated" without a final, while the event waits
+         * for the REFER's response: the final sipfrag is the better answer. */
+        x->outcome_known = true;
+        x->pending = x->final_status < 300 ? SW_OUTCOME_COMPLETED : SW_OUTCOME_FAILED;
+    } else if (!x->outcome_known && m->substate == SIPMSG_SUBSTATE_TERMINATED) {
+        x->outcome_known = true;
+        x->pending = SW_OUTCOME_NOTIFY_INCOMPLETE;
+    }
+    xfer_update(t, x, ts);
+}
+
+void tracker_refer_advance(struct tracker *t, sw_time now)
+{
+    while (t->heap_n > 0 && t->heap[0]->due <= now) {
+        struct xfer *x = t->heap[0];
+        sw_time due = x->due;
+        enum sw_transfer_outcome o;
+        switch (x->timer) {
+        case XT_NO_RESPONSE:
+            o = SW_OUTCOME_NO_RESPONSE;
+            break;
+        case XT_NO_NOTIFY:
+            o = x->refer_sub_false ? SW_OUTCOME_NOTIFY_NOT_REQUESTED : SW_OUTCOME_NO_NOTIFY;
+            break;
+        case XT_FINAL:
+            o = SW_OUTCOME_NOTIFY_INCOMPLETE;
+            break;
+        case XT_AWAIT_RESPONSE:
+        case XT_NONE:
+        default:
+            o = xfer_outcome_now(x);
+            break;
+        }
+        xfer_settle(t, x, o, due, false);
+    }
+    while (t->xs_head != NULL && t->xs_head->expires <= now)
+        settled_pop(t);
+}
+
+void tracker_refer_finish(struct tracker *t, sw_time now)
+{
+    while (t->x_first != NULL)
+        xfer_settle(t, t->x_first, xfer_outcome_now(t->x_first), now, true);
+}
+
+void tracker_refer_free(struct tracker *t)
+{
+    while (t->x_first != NULL)
+        xfer_unlink_free(t, t->x_first);
+    while (t->xs_head != NULL)
+        settled_pop(t);
+    struct xcall *c, *tmp;
+    HASH_ITER(hh, t->calls, c, tmp)
+    {
+        HASH_DELETE(hh, t->calls, c);
+        free(c);
+    }
+    free(t->heap);
+    t->heap = NULL;
+    t->heap_n = t->heap_cap = 0;
+}
