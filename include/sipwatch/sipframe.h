@@ -28,7 +28,9 @@ enum sipframe_result {
     SIPFRAME_MESSAGE,    /* the first *len bytes of `in` are one message */
     SIPFRAME_NEED_MORE,  /* keep the bytes; call again when more arrive */
     SIPFRAME_SKIP,       /* drop the first *len bytes: keep-alive CRLFs or junk */
-    SIPFRAME_TOO_BIG,    /* header block or declared body over max_msg */
+    SIPFRAME_TOO_BIG,    /* header block or declared body over max_msg, or (stream rules)
+                          * an unusable Content-Length: drop the first *len bytes and
+                          * resync on the next start line */
 };
 
 /* Looks at the head of `in`. Stream rules when `stream` is true (body length
@@ -55,9 +57,11 @@ struct sipframe_stats {
     uint64_t too_big;        /* messages over max_msg */
     uint64_t bad_length;     /* unusable Content-Length */
     uint64_t truncated;      /* datagram bodies shorter than Content-Length */
+    uint64_t not_sip;        /* datagrams holding no SIP message (RTP, DNS...) */
     uint64_t ws_streams;     /* streams switched to WebSocket */
     uint64_t ws_frames;      /* WebSocket data frames */
-    uint64_t ws_errors;      /* malformed frames / control frames skipped */
+    uint64_t ws_control;     /* WebSocket control frames (close, ping, pong) skipped */
+    uint64_t ws_errors;      /* malformed or undecodable frames, non-SIP messages */
     uint64_t buffered_peak;  /* largest stream buffer seen */
 };
 
