@@ -648,7 +648,13 @@ static struct sw_bytes detect_feed(struct sipframe_stream *fs, struct sw_bytes d
             fs->cap = 0;
             return d;
         }
-        fs->mode = MODE_SIP; /* plain HTTP or something else: junk for the SIP framer */
+        fs->mode = MODE_SIP;
+        if (hend != 0) {
+            /* plain HTTP: its head is junk as a whole */
+            st->junk_bytes += hend;
+            resync(fs, st);
+            buf_consume(fs, hend);
+        }
     }
     memset(&fs->fst, 0, sizeof fs->fst);
     size_t used = frame_loop(fs, fs->buf, fs->n, sink, ctx, st);
