@@ -44,6 +44,7 @@ enum fr {
 #define NOTE_TRUNCATED 0x1  /* datagram: body shorter than Content-Length */
 #define NOTE_BAD_LENGTH 0x2 /* datagram: unusable Content-Length, rest taken as body */
 #define NOTE_LONG_LINE 0x4  /* stream: a junk line over max_msg; drop through its LF */
+#define NOTE_PARTIAL 0x8    /* stream: junk from an unfinished line; the line goes on */
 
 /* How far the framer got into the message at the head of its input; offsets
  * are relative to that head. All zero = nothing examined yet. */
@@ -217,9 +218,11 @@ static void header_line(struct fstate *s, const uint8_t *p, size_t n, size_t max
 }
 
 /* Frames the head of p[0..n). See the file comment; *len is what to consume
- * for every result but FR_NEED_MORE. */
-static enum fr frame(const uint8_t *p, size_t n, size_t max, bool stream, struct fstate *s,
-                     size_t *len, unsigned *notes)
+ * for every result but FR_NEED_MORE. `junk_line` (streams) is how much of the
+ * line at p was already dropped as NOTE_PARTIAL junk: line length limits
+ * count it, so decisions do not depend on how the bytes were chunked. */
+static enum fr frame(const uint8_t *p, size_t n, size_t max, bool stream, size_t junk_line,
+                     struct fstate *s, size_t *len, unsigned *notes)
 {
     *notes = 0;
     if (!s->in_head) {
@@ -240,15 +243,27 @@ static enum fr frame(const uint8_t *p, size_t n, size_t max, bool stream, struct
         const uint8_t *lf = memchr(p + s->scan, '\n', n - s->scan);
         size_t e = lf != NULL ? (size_t)(lf - p) : n;
         if (lf == NULL && stream) {
-            if (n <= max) {
-                s->scan = n;
-                return FR_NEED_MORE; /* judge the line once it is whole */
+            if (junk_line + n <= max) {
+                /* Judge the line once it is whole. A start line holds no
+                 * control character (but the CR before its LF), so what is
+                 * before the last one can go now: binary streams (TLS...)
+                 * then hold next to nothing. */
+                size_t end = p[n - 1] == '\r' ? n - 1 : n, c = end;
+                while (c > s->scan && !is_ctl(p[c - 1]))
+                    c--;
+                if (c > s->scan) {
+                    *len = c;
+                    *notes |= NOTE_PARTIAL;
+                    return FR_JUNK;
+                }
+                s->scan = end;
+                return FR_NEED_MORE;
             }
             *len = n;
             *notes |= NOTE_LONG_LINE;
             return FR_JUNK;
         }
-        if (stream && e >= max) {
+        if (stream && junk_line + e >= max) {
             *len = e + 1;
             return FR_JUNK;
         }
@@ -335,7 +350,7 @@ enum sipframe_result sipframe_next(struct sw_bytes in, size_t max_msg, bool stre
     memset(&s, 0, sizeof s);
     unsigned notes;
     *len = 0;
-    switch (frame(in.p, in.n, max_msg, stream, &s, len, &notes)) {
+    switch (frame(in.p, in.n, max_msg, stream, 0, &s, len, &notes)) {
     case FR_MESSAGE:
         return SIPFRAME_MESSAGE;
     case FR_NEED_MORE:
@@ -381,7 +396,7 @@ static void frame_datagram(struct sw_bytes d, size_t max_msg, enum sw_transport 
         memset(&s, 0, sizeof s);
         size_t len = 0;
         unsigned notes = 0;
-        enum fr r = frame(d.p + off, d.n - off, max_msg, false, &s, &len, &notes);
+        enum fr r = frame(d.p + off, d.n - off, max_msg, false, 0, &s, &len, &notes);
         if (r == FR_NEED_MORE || len == 0)
             break;
         switch (r) {
@@ -433,6 +448,7 @@ struct sipframe_stream {
     bool resyncing;      /* looking for a start line (counted once per episode) */
     bool count_resync;   /* a mid-stream start, counted at the first feed */
     bool skip_line;      /* drop bytes through the next LF (rest of a too-long line) */
+    size_t junk_line;    /* bytes of the current junk line already dropped */
     struct ws ws;
 };
 
@@ -515,7 +531,8 @@ static size_t frame_loop(struct sipframe_stream *fs, const uint8_t *p, size_t n,
     while (!fs->skip_line) {
         size_t len = 0;
         unsigned notes = 0;
-        enum fr r = frame(p + off, n - off, fs->max_msg, true, &fs->fst, &len, &notes);
+        enum fr r = frame(p + off, n - off, fs->max_msg, true, fs->junk_line, &fs->fst, &len,
+                          &notes);
         if (r == FR_NEED_MORE)
             break;
         memset(&fs->fst, 0, sizeof fs->fst);
@@ -533,6 +550,7 @@ static size_t frame_loop(struct sipframe_stream *fs, const uint8_t *p, size_t n,
             resync(fs, st);
             if (notes & NOTE_LONG_LINE)
                 fs->skip_line = true;
+            fs->junk_line = (notes & NOTE_PARTIAL) ? fs->junk_line + len : 0;
             break;
         case FR_TOO_BIG:
             st->too_big++;
@@ -545,6 +563,8 @@ static size_t frame_loop(struct sipframe_stream *fs, const uint8_t *p, size_t n,
         case FR_NEED_MORE:
             break;
         }
+        if (r != FR_JUNK)
+            fs->junk_line = 0;
         if (SW_FAILS(len > 0 && len <= n - off))
             return n; /* no progress would loop forever: drop what is left */
         off += len;
@@ -563,6 +583,7 @@ static void sip_feed(struct sipframe_stream *fs, struct sw_bytes d, sipframe_sin
             d.p += k;
             d.n -= k;
             fs->skip_line = lf == NULL;
+            fs->junk_line = 0;
             continue;
         }
         if (fs->n == 0) {
@@ -710,6 +731,7 @@ void sipframe_stream_feed(struct sipframe_stream *fs, struct sw_bytes data, unsi
             fs->mode = MODE_SIP;
             fs->n = 0;
             fs->skip_line = false;
+            fs->junk_line = 0;
             memset(&fs->fst, 0, sizeof fs->fst);
             resync(fs, st);
         }

@@ -367,6 +367,32 @@ static void test_stream_buffer_stays_bounded(void **state)
     sipframe_stream_free(fs);
 }
 
+static void test_stream_binary_junk_is_not_held(void **state)
+{
+    (void)state;
+    struct rec r = { .n = 0 };
+    struct sipframe_stats st;
+    memset(&st, 0, sizeof st);
+    struct sipframe_stream *fs = stream_new(false);
+    uint8_t bin[200];
+    for (size_t i = 0; i < sizeof bin; i++)
+        bin[i] = (uint8_t)(i % 40 == 7 ? 0x01 : 0xa0 + i % 50); /* a control byte every 40 */
+    bin[120] = '\n'; /* lines stay under max_msg (a longer one is junk as a whole) */
+    for (int i = 0; i < 20; i++) {
+        sipframe_stream_feed(fs, sw_bytes_make(bin, sizeof bin), 0, rec_sink, &r, &st);
+        /* a start line never holds a control byte: what precedes one is dropped */
+        assert_true(sipframe_stream_buffered(fs) < 40);
+    }
+    /* the junk line ends in "INVITE ... SIP/2.0": still found */
+    sipframe_stream_feed(fs, S("INVITE sip:x SIP/2.0\r"), 0, rec_sink, &r, &st);
+    sipframe_stream_feed(fs, S("\nl: 0\r\n\r\n"), 0, rec_sink, &r, &st);
+    assert_int_equal(r.n, 1);
+    assert_msg(&r, 0, "INVITE sip:x SIP/2.0\r\nl: 0\r\n\r\n");
+    assert_int_equal(st.junk_bytes, 20 * sizeof bin);
+    assert_true(st.buffered_peak < 40 + sizeof bin); /* one feed on top of the held tail */
+    sipframe_stream_free(fs);
+}
+
 static void test_datagram_junk_prefix(void **state)
 {
     (void)state;
@@ -610,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_stream_gap_drops_partial),
         cmocka_unit_test(test_stream_too_big_and_bad_length_resync),
         cmocka_unit_test(test_stream_buffer_stays_bounded),
+        cmocka_unit_test(test_stream_binary_junk_is_not_held),
         cmocka_unit_test(test_datagram_junk_prefix),
         cmocka_unit_test(test_datagram_several_and_truncated),
         cmocka_unit_test(test_datagram_not_sip),
