@@ -49,18 +49,18 @@ enum fr {
 /* How far the framer got into the message at the head of its input; offsets
  * are relative to that head. All zero = nothing examined yet. */
 struct fstate {
-    size_t line;   /* start of the next header line to examine */
-    size_t scan;   /* no LF in [line, scan) */
-    size_t hend;   /* end of the header block (after its empty line), 0 = not found */
-    bool in_head;  /* the start line was accepted */
+    size_t line;  /* start of the next header line to examine */
+    size_t scan;  /* no LF in [line, scan) */
+    size_t hend;  /* end of the header block (after its empty line), 0 = not found */
+    bool in_head; /* the start line was accepted */
     bool have_cl, cl_bad, cl_big;
     uint64_t cl;
 };
 
 /* Methods whose name may end a longer token glued to junk ("DBREGISTER"). */
 static const char *const known_methods[] = {
-    "INVITE", "ACK",     "BYE",  "CANCEL", "REGISTER", "OPTIONS", "PRACK",
-    "UPDATE", "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO", "REFER",    "MESSAGE",
+    "INVITE", "ACK",       "BYE",    "CANCEL",  "REGISTER", "OPTIONS", "PRACK",
+    "UPDATE", "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO",     "REFER",   "MESSAGE",
 };
 
 static bool is_ctl(uint8_t c)
@@ -445,10 +445,10 @@ struct sipframe_stream {
     uint8_t *buf; /* partial message (SIP) or HTTP head (DETECT); n <= max_msg + 1 */
     size_t n, cap;
     struct fstate fst;
-    bool resyncing;      /* looking for a start line (counted once per episode) */
-    bool count_resync;   /* a mid-stream start, counted at the first feed */
-    bool skip_line;      /* drop bytes through the next LF (rest of a too-long line) */
-    size_t junk_line;    /* bytes of the current junk line already dropped */
+    bool resyncing;    /* looking for a start line (counted once per episode) */
+    bool count_resync; /* a mid-stream start, counted at the first feed */
+    bool skip_line;    /* drop bytes through the next LF (rest of a too-long line) */
+    size_t junk_line;  /* bytes of the current junk line already dropped */
     struct ws ws;
 };
 
@@ -531,8 +531,8 @@ static size_t frame_loop(struct sipframe_stream *fs, const uint8_t *p, size_t n,
     while (!fs->skip_line) {
         size_t len = 0;
         unsigned notes = 0;
-        enum fr r = frame(p + off, n - off, fs->max_msg, true, fs->junk_line, &fs->fst, &len,
-                          &notes);
+        enum fr r =
+            frame(p + off, n - off, fs->max_msg, true, fs->junk_line, &fs->fst, &len, &notes);
         if (r == FR_NEED_MORE)
             break;
         memset(&fs->fst, 0, sizeof fs->fst);
@@ -572,8 +572,8 @@ static size_t frame_loop(struct sipframe_stream *fs, const uint8_t *p, size_t n,
     return off;
 }
 
-static void sip_feed(struct sipframe_stream *fs, struct sw_bytes d, sipframe_sink *sink,
-                     void *ctx, struct sipframe_stats *st)
+static void sip_feed(struct sipframe_stream *fs, struct sw_bytes d, sipframe_sink *sink, void *ctx,
+                     struct sipframe_stats *st)
 {
     while (d.n > 0) {
         if (fs->skip_line) {
@@ -612,6 +612,11 @@ static void sip_feed(struct sipframe_stream *fs, struct sw_bytes d, sipframe_sin
         d.p += take;
         d.n -= take;
         size_t used = frame_loop(fs, fs->buf, fs->n, sink, ctx, st);
+        if (SW_FAILS(used > 0 || fs->n <= fs->max_msg)) {
+            fs->n = 0; /* a full buffer must always frame into something */
+            memset(&fs->fst, 0, sizeof fs->fst);
+            continue;
+        }
         buf_consume(fs, used);
     }
 }
@@ -629,6 +634,10 @@ static struct sw_bytes detect_feed(struct sipframe_stream *fs, struct sw_bytes d
         return d;
     }
     size_t take = buf_append(fs, d, st);
+    if (take == 0 && fs->n == 0) {
+        fs->mode = MODE_SIP; /* out of memory: no upgrade detection for this one */
+        return d;
+    }
     d.p += take;
     d.n -= take;
     struct sw_bytes b = sw_bytes_make(fs->buf, fs->n);
@@ -655,7 +664,7 @@ static struct sw_bytes detect_feed(struct sipframe_stream *fs, struct sw_bytes d
         }
         if (hend == 0 && b.n <= fs->max_msg) {
             fs->fst.scan = b.n > 2 ? b.n - 2 : 0; /* resume there: an end may straddle */
-            return d; /* the head is not complete yet */
+            return d;                             /* the head is not complete yet */
         }
         if (hend != 0 && ws_is_upgrade(sw_bytes_make(b.p, hend))) {
             st->ws_streams++;
@@ -700,7 +709,7 @@ static void ws_message(void *arg, struct sw_bytes msg)
 static void ws_run(struct sipframe_stream *fs, struct sw_bytes d, sipframe_sink *sink, void *ctx,
                    struct sipframe_stats *st)
 {
-    struct ws_ctx wc = { sink, ctx, st, fs->max_msg };
+    struct ws_ctx wc = {sink, ctx, st, fs->max_msg};
     struct ws_stats ws;
     memset(&ws, 0, sizeof ws);
     ws_feed(&fs->ws, d, ws_message, &wc, &ws);

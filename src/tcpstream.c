@@ -60,10 +60,10 @@ struct half {
     uint32_t isn;      /* valid if `syn` */
     uint32_t fin_seq;  /* sequence number of the FIN, valid if `fin` */
     bool started, syn, fin, done;
-    bool had_app;      /* the sink stored state: owes one CLOSE call */
-    unsigned pending;  /* MIDSTREAM / GAP_BEFORE for the next run */
-    struct seg *ooo;   /* sorted by sequence, non-overlapping, all after next_seq */
-    size_t held;       /* SEG_COST of everything in ooo */
+    bool had_app;     /* the sink stored state: owes one CLOSE call */
+    unsigned pending; /* MIDSTREAM / GAP_BEFORE for the next run */
+    struct seg *ooo;  /* sorted by sequence, non-overlapping, all after next_seq */
+    size_t held;      /* SEG_COST of everything in ooo */
     void *app;
 };
 
@@ -381,8 +381,7 @@ static struct conn *conn_new(struct tcpstream *s, const struct sw_tuple *key, sw
     return c;
 }
 
-struct tcpstream *tcpstream_new(const struct tcpstream_config *cfg, tcpstream_sink *sink,
-                                void *ctx)
+struct tcpstream *tcpstream_new(const struct tcpstream_config *cfg, tcpstream_sink *sink, void *ctx)
 {
     struct tcpstream *s = calloc(1, sizeof *s);
     if (s != NULL) {

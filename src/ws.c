@@ -99,7 +99,7 @@ static void start_frame(struct ws *w, struct ws_stats *st)
     if (bad) {
         st->errors++;
         if (!w->control)
-            msg_reset(w); /* a compressed or unknown data frame: its message is lost */
+            msg_reset(w);  /* a compressed or unknown data frame: its message is lost */
         w->control = true; /* skip the payload and never end a message with it */
         return;
     }
@@ -198,8 +198,8 @@ void ws_feed(struct ws *w, struct sw_bytes data, ws_msg_fn *fn, void *ctx, struc
             } else {
                 uint8_t *dst = w->msg + w->msg_n;
                 for (size_t i = 0; i < take; i++)
-                    dst[i] = w->masked ? (uint8_t)(data.p[i] ^ w->key[(w->moff + i) & 3])
-                                       : data.p[i];
+                    dst[i] =
+                        w->masked ? (uint8_t)(data.p[i] ^ w->key[(w->moff + i) & 3]) : data.p[i];
                 w->msg_n += take;
             }
         }

@@ -17,19 +17,19 @@ struct ws_stats {
 
 struct ws {
     size_t max_msg;
-    uint8_t hdr[14];   /* a frame header split across feeds */
+    uint8_t hdr[14]; /* a frame header split across feeds */
     uint8_t hn;
-    bool in_payload;   /* between a header and the end of its payload */
-    bool keep;         /* this frame's payload belongs to the current message */
+    bool in_payload; /* between a header and the end of its payload */
+    bool keep;       /* this frame's payload belongs to the current message */
     bool masked, fin, control;
-    bool in_msg;       /* a fragmented message is open */
-    bool msg_drop;     /* the open message went over max_msg */
-    bool dead;         /* lost framing: everything else is ignored */
-    bool after_gap;    /* the next header is a guess: anything odd kills the stream */
+    bool in_msg;    /* a fragmented message is open */
+    bool msg_drop;  /* the open message went over max_msg */
+    bool dead;      /* lost framing: everything else is ignored */
+    bool after_gap; /* the next header is a guess: anything odd kills the stream */
     uint8_t key[4];
-    uint64_t left;     /* payload bytes still to come */
-    uint64_t moff;     /* payload offset, for the mask */
-    uint8_t *msg;      /* the message being assembled (owned, grown up to max_msg) */
+    uint64_t left; /* payload bytes still to come */
+    uint64_t moff; /* payload offset, for the mask */
+    uint8_t *msg;  /* the message being assembled (owned, grown up to max_msg) */
     size_t msg_n, msg_cap;
 };
 

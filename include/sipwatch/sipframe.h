@@ -11,8 +11,9 @@
  * body; an absurd one (over max_msg) is counted and the buffer resyncs.
  * SIP over WebSocket (RFC 7118, RFC 6455): a stream whose first bytes are an
  * HTTP Upgrade request or a "101 Switching Protocols" answer is switched to
- * WebSocket: the HTTP head is skipped and each (unmasked) text/binary frame
- * payload, reassembled across continuation frames, is one SIP message.
+ * WebSocket: the HTTP head is skipped and each text/binary message (frames
+ * unmasked, reassembled across continuation frames, control frames skipped)
+ * is framed with the datagram rules, normally as one SIP message.
  *
  * Owns: the partial-message buffer of each stream direction (capped at
  * max_msg bytes). Does not parse headers beyond the length.

@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     size_t max_msg = 16 + (size_t)(data[0] & 0x3f) * 64;
     bool midstream = (data[0] & 0x40) != 0;
-    struct msgs a = { NULL, 0, 0, 0, max_msg }, b = { NULL, 0, 0, 0, max_msg };
+    struct msgs a = {NULL, 0, 0, 0, max_msg}, b = {NULL, 0, 0, 0, max_msg};
     struct sipframe_stats sa, sb, sd;
     memset(&sa, 0, sizeof sa);
     memset(&sb, 0, sizeof sb);
@@ -118,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (a.count != b.count || a.n != b.n || memcmp(a.buf, b.buf, a.n) != 0)
                 abort(); /* chunking changed the framing */
         }
-        struct msgs d = { NULL, 0, 0, 0, max_msg };
+        struct msgs d = {NULL, 0, 0, 0, max_msg};
         sipframe_datagram(sw_bytes_make(cat, wn), max_msg, SW_TRANSPORT_UDP, rec, &d, &sd);
         free(d.buf);
         check_next(cat, wn, max_msg, true);

@@ -27,8 +27,8 @@ struct fz {
     long open;
 };
 
-static void sink(void *ctx, const struct sw_tuple *t, struct sw_bytes d, unsigned flags,
-                 sw_time ts, void **slot)
+static void sink(void *ctx, const struct sw_tuple *t, struct sw_bytes d, unsigned flags, sw_time ts,
+                 void **slot)
 {
     (void)ts;
     struct fz *f = ctx;
@@ -62,12 +62,12 @@ static void sink(void *ctx, const struct sw_tuple *t, struct sw_bytes d, unsigne
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fz f = { 0 };
-    struct tcpstream_config cfg = { 3, 1024, 2048, SW_SEC(10) };
+    struct fz f = {0};
+    struct tcpstream_config cfg = {3, 1024, 2048, SW_SEC(10)};
     struct tcpstream *s = tcpstream_new(&cfg, sink, &f);
     if (s == NULL)
         return 0;
-    uint32_t seq[4][2] = { { 0 } };
+    uint32_t seq[4][2] = {{0}};
     sw_time now = SW_SEC(1000);
     size_t i = 0;
     while (i + 4 <= size) {

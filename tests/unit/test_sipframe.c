@@ -12,8 +12,7 @@
 
 #include "sipwatch/sipframe.h"
 
-static struct sw_bytes S(const char *s)
-{
+static struct sw_bytes S(const char *s) {
     return sw_bytes_make(s, strlen(s));
 }
 
@@ -58,7 +57,7 @@ static void test_start_lines(void **state)
     assert_true(sipframe_is_start_line(S("FROBNICATE sip:x SIP/2.0"))); /* any token method */
     assert_true(sipframe_is_start_line(S("A b SIP/2.0")));              /* shortest request */
     assert_true(sipframe_is_start_line(S("SIP/2.0 200 OK")));
-    assert_true(sipframe_is_start_line(S("SIP/2.0 480 ")));             /* empty reason */
+    assert_true(sipframe_is_start_line(S("SIP/2.0 480 "))); /* empty reason */
     assert_true(sipframe_is_start_line(S("SIP/2.0 480")));
     assert_true(sipframe_is_start_line(S("SIP/2.0 180 Ringing\r")));
     assert_false(sipframe_is_start_line(S("A  SIP/2.0")));           /* empty URI */
@@ -72,7 +71,7 @@ static void test_start_lines(void **state)
     assert_false(sipframe_is_start_line(S("HTTP/1.1 200 OK")));
     assert_false(sipframe_is_start_line(S("GET / HTTP/1.1")));
     assert_false(sipframe_is_start_line(S("")));
-    const uint8_t rtp[] = { 0x80, 0x00, 0x12, 0x34, 'S', 'I', 'P', '/', '2', '.', '0', ' ', '2' };
+    const uint8_t rtp[] = {0x80, 0x00, 0x12, 0x34, 'S', 'I', 'P', '/', '2', '.', '0', ' ', '2'};
     assert_false(sipframe_is_start_line(sw_bytes_make(rtp, sizeof rtp)));
 }
 
@@ -154,10 +153,8 @@ static void test_next_too_big(void **state)
     /* a header block that never ends within max_msg */
     memset(m, 'x', sizeof m);
     memcpy(m, "INFO sip:a SIP/2.0\r\nX: ", 23);
-    assert_int_equal(sipframe_next(sw_bytes_make(m, MAXM), MAXM, true, &len),
-                     SIPFRAME_NEED_MORE);
-    assert_int_equal(sipframe_next(sw_bytes_make(m, MAXM + 1), MAXM, true, &len),
-                     SIPFRAME_TOO_BIG);
+    assert_int_equal(sipframe_next(sw_bytes_make(m, MAXM), MAXM, true, &len), SIPFRAME_NEED_MORE);
+    assert_int_equal(sipframe_next(sw_bytes_make(m, MAXM + 1), MAXM, true, &len), SIPFRAME_TOO_BIG);
     assert_int_equal(len, 20);
 }
 
@@ -175,7 +172,7 @@ static void test_next_bad_length(void **state)
         assert_int_equal(next(bad[i], true, &len), SIPFRAME_TOO_BIG);
         assert_int_equal(len, strlen(bad[i]) - 2);
         /* a datagram takes the rest as the body and counts it */
-        struct rec r = { .n = 0 };
+        struct rec r = {.n = 0};
         struct sipframe_stats st;
         memset(&st, 0, sizeof st);
         sipframe_datagram(S(bad[i]), MAXM, SW_TRANSPORT_UDP, rec_sink, &r, &st);
@@ -210,7 +207,7 @@ static struct sipframe_stream *stream_new(bool midstream)
 static void test_stream_two_messages_and_byte_by_byte(void **state)
 {
     (void)state;
-    struct rec r = { .n = 0 }, r2 = { .n = 0 };
+    struct rec r = {.n = 0}, r2 = {.n = 0};
     struct sipframe_stats st, st2;
     memset(&st, 0, sizeof st);
     memset(&st2, 0, sizeof st2);
@@ -242,13 +239,13 @@ static void test_stream_two_messages_and_byte_by_byte(void **state)
 static void test_stream_keepalives(void **state)
 {
     (void)state;
-    struct rec r = { .n = 0 };
+    struct rec r = {.n = 0};
     struct sipframe_stats st;
     memset(&st, 0, sizeof st);
     struct sipframe_stream *fs = stream_new(false);
     sipframe_stream_feed(fs, S("\r\n\r\n"), 0, rec_sink, &r, &st); /* ping */
-    sipframe_stream_feed(fs, S(M2 "\r\n"), 0, rec_sink, &r, &st); /* message + pong */
-    sipframe_stream_feed(fs, S("\r"), 0, rec_sink, &r, &st);      /* half a pong */
+    sipframe_stream_feed(fs, S(M2 "\r\n"), 0, rec_sink, &r, &st);  /* message + pong */
+    sipframe_stream_feed(fs, S("\r"), 0, rec_sink, &r, &st);       /* half a pong */
     assert_int_equal(sipframe_stream_buffered(fs), 1);
     sipframe_stream_feed(fs, S("\n" M3), 0, rec_sink, &r, &st);
     assert_int_equal(r.n, 2);
@@ -263,7 +260,7 @@ static void test_stream_keepalives(void **state)
 static void test_stream_junk_then_message(void **state)
 {
     (void)state;
-    struct rec r = { .n = 0 };
+    struct rec r = {.n = 0};
     struct sipframe_stats st;
     memset(&st, 0, sizeof st);
     struct sipframe_stream *fs = stream_new(false);
@@ -278,7 +275,7 @@ static void test_stream_junk_then_message(void **state)
 static void test_stream_midstream_inside_body(void **state)
 {
     (void)state;
-    struct rec r = { .n = 0 };
+    struct rec r = {.n = 0};
     struct sipframe_stats st;
     memset(&st, 0, sizeof st);
     struct sipframe_stream *fs = stream_new(true);
@@ -303,7 +300,7 @@ static void test_stream_midstream_inside_body(void **state)
 static void test_stream_gap_drops_partial(void **state)
 {
     (void)state;
-    struct rec r = { .n = 0 };
+    struct rec r = {.n = 0};
     struct sipframe_stats st;
     memset(&st, 0, sizeof st);
     struct sipframe_stream *fs = stream_new(false);
@@ -323,7 +320,7 @@ static void test_stream_gap_drops_partial(void **state)
 static void test_stream_too_big_and_bad_length_resync(void **state)
 {
     (void)state;
-    struct rec r = { .n = 0 };
+    struct rec r = {.n = 0};
     struct sipframe_stats st;
     memset(&st, 0, sizeof st);
     struct sipframe_stream *fs = stream_new(false);
@@ -343,7 +340,7 @@ static void test_stream_too_big_and_bad_length_resync(void **state)
 static void test_stream_buffer_stays_bounded(void **state)
 {
     (void)state;
-    struct rec r = { .n = 0 };
+    struct rec r = {.n = 0};
     struct sipframe_stats st;
     memset(&st, 0, sizeof st);
     struct sipframe_stream *fs = stream_new(false);
@@ -370,7 +367,7 @@ static void test_stream_buffer_stays_bounded(void **state)
 static void test_stream_binary_junk_is_not_held(void **state)
 {
     (void)state;
-    struct rec r = { .n = 0 };
+    struct rec r = {.n = 0};
     struct sipframe_stats st;
     memset(&st, 0, sizeof st);
     struct sipframe_stream *fs = stream_new(false);
@@ -396,7 +393,7 @@ static void test_stream_binary_junk_is_not_held(void **state)
 static void test_datagram_junk_prefix(void **state)
 {
     (void)state;
-    struct rec r = { .n = 0 };
+    struct rec r = {.n = 0};
     struct sipframe_stats st;
     memset(&st, 0, sizeof st);
     const char reg[] = "REGISTER sip:1.1.1.1:5060 SIP/2.0\r\nExpires: 3600\r\n\r\n";
@@ -426,7 +423,7 @@ static void test_datagram_junk_prefix(void **state)
 static void test_datagram_several_and_truncated(void **state)
 {
     (void)state;
-    struct rec r = { .n = 0 };
+    struct rec r = {.n = 0};
     struct sipframe_stats st;
     memset(&st, 0, sizeof st);
     sipframe_datagram(S(M1 M3 M1), MAXM, SW_TRANSPORT_UDP, rec_sink, &r, &st);
@@ -456,7 +453,7 @@ static void test_datagram_several_and_truncated(void **state)
 static void test_datagram_not_sip(void **state)
 {
     (void)state;
-    struct rec r = { .n = 0 };
+    struct rec r = {.n = 0};
     struct sipframe_stats st;
     memset(&st, 0, sizeof st);
     uint8_t rtp[172];
@@ -500,10 +497,10 @@ static size_t ws_frame(uint8_t *out, bool fin, unsigned op, const uint8_t *mask,
 static void test_websocket(void **state)
 {
     (void)state;
-    struct rec r = { .n = 0 };
+    struct rec r = {.n = 0};
     struct sipframe_stats st;
     memset(&st, 0, sizeof st);
-    static const uint8_t key[4] = { 0x37, 0xfa, 0x21, 0x3d };
+    static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
     uint8_t buf[2048];
     size_t n = 0;
     const char *upgrade = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\n"
@@ -555,7 +552,7 @@ static void test_websocket(void **state)
 static void test_websocket_hostile_frames(void **state)
 {
     (void)state;
-    struct rec r = { .n = 0 };
+    struct rec r = {.n = 0};
     struct sipframe_stats st;
     memset(&st, 0, sizeof st);
     const char *ok = "HTTP/1.1 101 Switching Protocols\r\n\r\n";
@@ -576,7 +573,7 @@ static void test_websocket_hostile_frames(void **state)
     assert_int_equal(st.too_big, 1);
     assert_int_equal(st.ws_errors, 2); /* the stray continuation, the non-SIP message */
     /* a 64-bit length with its top bit set: framing is lost for good */
-    const uint8_t evil[] = { 0x81, 127, 0x80, 0, 0, 0, 0, 0, 0, 5, 'a' };
+    const uint8_t evil[] = {0x81, 127, 0x80, 0, 0, 0, 0, 0, 0, 5, 'a'};
     sipframe_stream_feed(fs, sw_bytes_make(evil, sizeof evil), 0, rec_sink, &r, &st);
     assert_int_equal(st.ws_errors, 3);
     n = ws_frame(buf, true, 1, NULL, M3, strlen(M3), false);
@@ -589,7 +586,7 @@ static void test_websocket_hostile_frames(void **state)
 static void test_http_without_upgrade_is_junk(void **state)
 {
     (void)state;
-    struct rec r = { .n = 0 };
+    struct rec r = {.n = 0};
     struct sipframe_stats st;
     memset(&st, 0, sizeof st);
     struct sipframe_stream *fs = stream_new(false);

@@ -59,7 +59,7 @@ static void rec_sink(void *ctx, const struct sw_tuple *t, struct sw_bytes data, 
     assert_true(data.n > 0);
     *app = &r->app_token;
     if (r->ncalls < SW_ARRAY_LEN(r->calls)) {
-        r->calls[r->ncalls] = (struct call){ d, flags, r->n[d], data.n };
+        r->calls[r->ncalls] = (struct call){d, flags, r->n[d], data.n};
         r->ncalls++;
     }
     if (r->n[d] + data.n <= sizeof r->data[d]) {
@@ -73,7 +73,7 @@ static struct sw_tuple tup(int dir, uint16_t cport)
     struct sw_tuple t;
     memset(&t, 0, sizeof t);
     t.src.family = t.dst.family = 4;
-    uint8_t c[4] = { 10, 0, 0, 1 }, s[4] = { 10, 0, 0, 2 };
+    uint8_t c[4] = {10, 0, 0, 1}, s[4] = {10, 0, 0, 2};
     memcpy(dir == 0 ? t.src.a : t.dst.a, c, 4);
     memcpy(dir == 0 ? t.dst.a : t.src.a, s, 4);
     t.sport = dir == 0 ? cport : SPORT;
@@ -84,9 +84,8 @@ static struct sw_tuple tup(int dir, uint16_t cport)
 
 static struct tcpstream_config cfg_default(void)
 {
-    struct tcpstream_config c = { TCPSTREAM_DEFAULT_MAX_STREAMS, TCPSTREAM_DEFAULT_MAX_OOO_PER_DIR,
-                                  TCPSTREAM_DEFAULT_MAX_OOO_TOTAL,
-                                  TCPSTREAM_DEFAULT_IDLE_TIMEOUT };
+    struct tcpstream_config c = {TCPSTREAM_DEFAULT_MAX_STREAMS, TCPSTREAM_DEFAULT_MAX_OOO_PER_DIR,
+                                 TCPSTREAM_DEFAULT_MAX_OOO_TOTAL, TCPSTREAM_DEFAULT_IDLE_TIMEOUT};
     return c;
 }
 
@@ -171,9 +170,9 @@ static void test_reordered_and_duplicated(void **state)
     fill_pattern(pat, sizeof pat);
     handshake(s, 7, 9);
     /* 50 segments of 40 bytes: swap pairs (3,4), move 10 after 14, repeat 20 */
-    int order[] = { 0,  1,  2,  4,  3,  5,  6,  7,  8,  9,  11, 12, 13, 14, 10, 15, 16,
-                    17, 18, 19, 20, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
-                    33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49 };
+    int order[] = {0,  1,  2,  4,  3,  5,  6,  7,  8,  9,  11, 12, 13, 14, 10, 15, 16,
+                   17, 18, 19, 20, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+                   33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49};
     for (size_t i = 0; i < SW_ARRAY_LEN(order); i++)
         seg(s, 0, 8 + (uint32_t)order[i] * 40, ACK, pat + order[i] * 40, 40, SW_SEC(1));
     assert_int_equal(r->n[0], sizeof pat);
@@ -541,8 +540,8 @@ struct count_sink {
     uint64_t runs, closes, bytes;
 };
 
-static void count_sink_fn(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
-                          unsigned flags, sw_time ts, void **app)
+static void count_sink_fn(void *ctx, const struct sw_tuple *t, struct sw_bytes data, unsigned flags,
+                          sw_time ts, void **app)
 {
     (void)t;
     (void)ts;
@@ -568,7 +567,7 @@ static struct sw_tuple tup_n(uint32_t i)
 static void test_100k_half_open(void **state)
 {
     (void)state;
-    struct count_sink c = { 0, 0, 0 };
+    struct count_sink c = {0, 0, 0};
     struct tcpstream_config cfg = cfg_default();
     struct tcpstream *s = tcpstream_new(&cfg, count_sink_fn, &c);
     for (uint32_t i = 0; i < 100000; i++) {
@@ -591,7 +590,7 @@ static void test_100k_half_open(void **state)
 static void test_100k_streams_holding_ooo(void **state)
 {
     (void)state;
-    struct count_sink c = { 0, 0, 0 };
+    struct count_sink c = {0, 0, 0};
     struct tcpstream_config cfg = cfg_default();
     cfg.max_streams = 200000;
     cfg.max_ooo_total = (size_t)4 << 20;
