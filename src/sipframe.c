@@ -1,53 +1,780 @@
-/* sipframe.c - STUB, replaced by the sipframe work. */
+/*
+ * sipframe.c - SIP message boundaries in datagrams and byte streams
+ * (RFC 3261 §7.5 start lines, §18.3 framing; RFC 5626 §3.5.1 CRLF
+ * keep-alives; RFC 7118 / RFC 6455 SIP over WebSocket, see ws.c).
+ *
+ * Owns: per stream direction, the partial message (only the tail that is not
+ * yet whole is copied; messages whole in the input are delivered from the
+ * caller's view) in a buffer that never holds more than max_msg + 1 bytes,
+ * and the WebSocket state of directions that upgraded.
+ *
+ * The framer examines complete lines only, and remembers how far it got
+ * (struct fstate), so a message fed byte by byte costs the same as one fed
+ * whole and frames into exactly the same messages:
+ *  - a message starts at a start line; bytes before one are junk, skipped a
+ *    line at a time (the line may also end in a start line after a junk
+ *    prefix: "\0\0\0\0REGISTER ...", or "DBREGISTER ..." where a known method
+ *    ends an unknown token);
+ *  - its header block ends at an empty line (CRLFCRLF, or LFLF from sloppy
+ *    senders); Content-Length or compact `l` gives the body length;
+ *  - on a stream, no Content-Length means no body; a header block or message
+ *    over max_msg, or an unusable Content-Length, drops the header block and
+ *    resyncs on the next start line (as after a gap or a mid-stream start);
+ *  - in a datagram, no (or an unusable) Content-Length means the rest of the
+ *    datagram, and a body cut short is delivered as it is (counted).
+ * Does not: parse headers other than Content-Length, or unfold folded lines.
+ */
 #include "sipwatch/sipframe.h"
 
 #include <stdlib.h>
+#include <string.h>
 
-enum sipframe_result sipframe_next(struct sw_bytes in, size_t max_msg, bool stream, size_t *len)
+#include "sipwatch/ascii.h"
+#include "ws.h"
+
+enum fr {
+    FR_MESSAGE,
+    FR_NEED_MORE,
+    FR_KEEPALIVE,
+    FR_JUNK,
+    FR_TOO_BIG,
+    FR_BAD_LENGTH,
+};
+
+#define NOTE_TRUNCATED 0x1  /* datagram: body shorter than Content-Length */
+#define NOTE_BAD_LENGTH 0x2 /* datagram: unusable Content-Length, rest taken as body */
+#define NOTE_LONG_LINE 0x4  /* stream: a junk line over max_msg; drop through its LF */
+#define NOTE_PARTIAL 0x8    /* stream: junk from an unfinished line; the line goes on */
+
+/* How far the framer got into the message at the head of its input; offsets
+ * are relative to that head. All zero = nothing examined yet. */
+struct fstate {
+    size_t line;  /* start of the next header line to examine */
+    size_t scan;  /* no LF in [line, scan) */
+    size_t hend;  /* end of the header block (after its empty line), 0 = not found */
+    bool in_head; /* the start line was accepted */
+    bool have_cl, cl_bad, cl_big;
+    uint64_t cl;
+};
+
+/* Methods whose name may end a longer token glued to junk ("DBREGISTER"). */
+static const char *const known_methods[] = {
+    "INVITE", "ACK",       "BYE",    "CANCEL",  "REGISTER", "OPTIONS", "PRACK",
+    "UPDATE", "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO",     "REFER",   "MESSAGE",
+};
+
+static bool is_ctl(uint8_t c)
 {
-    *len = in.n;
-    return in.n ? SIPFRAME_MESSAGE : SIPFRAME_NEED_MORE;
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+static bool is_upper(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+/* "SIP/2.0 SP 3DIGIT [SP reason]"; p starts with "SIP/2.0 ". */
+static bool status_line_ok(const uint8_t *p, size_t n)
+{
+    if (n < 11 || !ascii_is_digit(p[8]) || !ascii_is_digit(p[9]) || !ascii_is_digit(p[10]))
+        return false;
+    if (n > 11 && p[11] != ' ')
+        return false;
+    for (size_t i = 12; i < n; i++)
+        if (is_ctl(p[i]))
+            return false;
+    return true;
+}
+
+/* "METHOD SP Request-URI SP SIP/2.0": returns the method length, 0 if not. */
+static size_t request_line_method(const uint8_t *p, size_t n)
+{
+    if (n < 11 || memcmp(p + n - 8, " SIP/2.0", 8) != 0)
+        return 0;
+    size_t m = 0;
+    while (m < n && ascii_is_token(p[m]))
+        m++;
+    if (m == 0 || m + 1 >= n - 8 || p[m] != ' ')
+        return 0;
+    for (size_t i = m + 1; i < n - 8; i++)
+        if (p[i] <= ' ' || p[i] == 0x7f)
+            return 0;
+    return m;
 }
 
 bool sipframe_is_start_line(struct sw_bytes line)
 {
+    if (line.n > 0 && line.p[line.n - 1] == '\r')
+        line.n--;
+    /* runs on every UDP payload: RTP (0x80...), DNS, STUN fail on the first byte */
+    if (line.n < 11 || !is_upper(line.p[0]))
+        return false;
+    if (line.p[0] == 'S' && memcmp(line.p, "SIP/2.0 ", 8) == 0)
+        return status_line_ok(line.p, line.n);
+    return request_line_method(line.p, line.n) > 0;
+}
+
+/* If an unknown method ends with a known one, the bytes before are junk. */
+static size_t known_suffix(const uint8_t *m, size_t n)
+{
+    for (size_t i = 0; i < SW_ARRAY_LEN(known_methods); i++) {
+        size_t k = strlen(known_methods[i]);
+        if (n == k && memcmp(m, known_methods[i], k) == 0)
+            return 0;
+    }
+    for (size_t i = 0; i < SW_ARRAY_LEN(known_methods); i++) {
+        size_t k = strlen(known_methods[i]);
+        if (n > k && memcmp(m + n - k, known_methods[i], k) == 0)
+            return n - k;
+    }
+    return 0;
+}
+
+/* Where in this line (without CR/LF) a start line begins, if anywhere.
+ * Linear: a start line holds no control character, so it begins after the
+ * last one; a request line's method is the token before its last two SPs. */
+static bool find_start(const uint8_t *p, size_t n, size_t *off)
+{
+    size_t from = 0;
+    for (size_t i = n; i > 0; i--) {
+        if (is_ctl(p[i - 1])) {
+            from = i;
+            break;
+        }
+    }
+    if (n - from >= 11 && memcmp(p + n - 8, " SIP/2.0", 8) == 0) {
+        size_t u_end = n - 8, s1 = u_end;
+        bool sp = false;
+        while (s1 > from) {
+            s1--;
+            if (p[s1] == ' ') {
+                sp = true;
+                break;
+            }
+        }
+        if (sp && s1 + 1 < u_end) {
+            size_t m0 = s1;
+            while (m0 > from && ascii_is_token(p[m0 - 1]))
+                m0--;
+            while (m0 < s1 && !is_upper(p[m0]))
+                m0++;
+            if (m0 < s1) {
+                size_t at = m0 + known_suffix(p + m0, s1 - m0);
+                if (sipframe_is_start_line(sw_bytes_make(p + at, n - at))) {
+                    *off = at;
+                    return true;
+                }
+            }
+        }
+    }
+    size_t i = from;
+    while (i + 11 <= n) {
+        const uint8_t *q = memmem(p + i, n - i, "SIP/2.0 ", 8);
+        if (q == NULL)
+            break;
+        size_t at = (size_t)(q - p);
+        if (status_line_ok(q, n - at)) {
+            *off = at;
+            return true;
+        }
+        i = at + 1;
+    }
     return false;
+}
+
+/* A header line: records Content-Length / `l` values. */
+static void header_line(struct fstate *s, const uint8_t *p, size_t n, size_t max)
+{
+    size_t i;
+    if (n >= 1 && (p[0] == 'l' || p[0] == 'L') && (n == 1 || !ascii_is_token(p[1])))
+        i = 1;
+    else if (ascii_istarts(sw_bytes_make(p, n), "content-length"))
+        i = 14;
+    else
+        return;
+    while (i < n && ascii_is_ws(p[i]))
+        i++;
+    if (i >= n || p[i] != ':')
+        return;
+    struct sw_bytes v = sw_bytes_make(p + i + 1, n - i - 1);
+    uint64_t cl = 0;
+    bool big = false;
+    if (!ascii_parse_uint(v, max, &cl)) {
+        struct sw_bytes t = ascii_trim(v);
+        bool digits = t.n > 0;
+        for (size_t k = 0; k < t.n; k++)
+            digits = digits && ascii_is_digit(t.p[k]);
+        if (!digits) {
+            s->cl_bad = true; /* "abc", "-1", "5 5", "" */
+            return;
+        }
+        big = true;
+    }
+    if (s->have_cl && (s->cl_big != big || s->cl != cl))
+        s->cl_bad = true; /* conflicting values: which one would the receiver use? */
+    s->have_cl = true;
+    s->cl_big = big;
+    s->cl = cl;
+}
+
+/* Frames the head of p[0..n). See the file comment; *len is what to consume
+ * for every result but FR_NEED_MORE. `junk_line` (streams) is how much of the
+ * line at p was already dropped as NOTE_PARTIAL junk: line length limits
+ * count it, so decisions do not depend on how the bytes were chunked. */
+static enum fr frame(const uint8_t *p, size_t n, size_t max, bool stream, size_t junk_line,
+                     struct fstate *s, size_t *len, unsigned *notes)
+{
+    *notes = 0;
+    if (!s->in_head) {
+        if (n == 0)
+            return FR_NEED_MORE;
+        if (p[0] == '\r' || p[0] == '\n') {
+            size_t k = 0;
+            while (k < n && (p[k] == '\r' || p[k] == '\n'))
+                k++;
+            if (stream && k == n && p[k - 1] == '\r') {
+                if (k == 1)
+                    return FR_NEED_MORE; /* the CR of a CRLF pong */
+                k--;
+            }
+            *len = k;
+            return FR_KEEPALIVE;
+        }
+        const uint8_t *lf = memchr(p + s->scan, '\n', n - s->scan);
+        size_t e = lf != NULL ? (size_t)(lf - p) : n;
+        if (lf == NULL && stream) {
+            if (junk_line + n <= max) {
+                /* Judge the line once it is whole. A start line holds no
+                 * control character (but the CR before its LF), so what is
+                 * before the last one can go now: binary streams (TLS...)
+                 * then hold next to nothing. */
+                size_t end = p[n - 1] == '\r' ? n - 1 : n, c = end;
+                while (c > s->scan && !is_ctl(p[c - 1]))
+                    c--;
+                if (c > s->scan) {
+                    *len = c;
+                    *notes |= NOTE_PARTIAL;
+                    return FR_JUNK;
+                }
+                s->scan = end;
+                return FR_NEED_MORE;
+            }
+            *len = n;
+            *notes |= NOTE_LONG_LINE;
+            return FR_JUNK;
+        }
+        if (stream && junk_line + e >= max) {
+            *len = e + 1;
+            return FR_JUNK;
+        }
+        size_t ll = (e > 0 && p[e - 1] == '\r') ? e - 1 : e;
+        size_t off = 0;
+        if (!find_start(p, ll, &off)) {
+            *len = e < n ? e + 1 : n;
+            return FR_JUNK;
+        }
+        if (off > 0) {
+            *len = off;
+            return FR_JUNK;
+        }
+        s->in_head = true;
+        s->line = s->scan = e < n ? e + 1 : n;
+    }
+    while (s->hend == 0) {
+        const uint8_t *lf = memchr(p + s->scan, '\n', n - s->scan);
+        if (lf == NULL) {
+            if (stream && n <= max) {
+                s->scan = n;
+                return FR_NEED_MORE;
+            }
+            if (stream) {
+                *len = s->line;
+                return FR_TOO_BIG;
+            }
+            /* a datagram whose headers never end: all of it is the message */
+            if (n > max) {
+                *len = n;
+                return FR_TOO_BIG;
+            }
+            *len = n;
+            return FR_MESSAGE;
+        }
+        size_t e = (size_t)(lf - p);
+        if (e >= max) {
+            *len = stream ? s->line : n;
+            return FR_TOO_BIG;
+        }
+        size_t ls = s->line, ll = (e > ls && p[e - 1] == '\r') ? e - 1 - ls : e - ls;
+        s->line = s->scan = e + 1;
+        if (ll == 0)
+            s->hend = e + 1;
+        else
+            header_line(s, p + ls, ll, max);
+    }
+    size_t hend = s->hend;
+    if (stream) {
+        if (s->cl_bad) {
+            *len = hend;
+            return FR_BAD_LENGTH;
+        }
+        uint64_t body = s->have_cl ? s->cl : 0;
+        if (s->cl_big || body > max - hend) {
+            *len = hend;
+            return FR_TOO_BIG;
+        }
+        if (n - hend < body)
+            return FR_NEED_MORE;
+        *len = hend + (size_t)body;
+        return FR_MESSAGE;
+    }
+    size_t body = n - hend;
+    if (s->cl_bad) {
+        *notes |= NOTE_BAD_LENGTH;
+    } else if (s->have_cl) {
+        if (s->cl_big || s->cl > body)
+            *notes |= NOTE_TRUNCATED;
+        else
+            body = (size_t)s->cl;
+    }
+    if (hend + body > max) {
+        *len = n;
+        return FR_TOO_BIG;
+    }
+    *len = hend + body;
+    return FR_MESSAGE;
+}
+
+enum sipframe_result sipframe_next(struct sw_bytes in, size_t max_msg, bool stream, size_t *len)
+{
+    struct fstate s;
+    memset(&s, 0, sizeof s);
+    unsigned notes;
+    *len = 0;
+    switch (frame(in.p, in.n, max_msg, stream, 0, &s, len, &notes)) {
+    case FR_MESSAGE:
+        return SIPFRAME_MESSAGE;
+    case FR_NEED_MORE:
+        *len = 0;
+        return SIPFRAME_NEED_MORE;
+    case FR_KEEPALIVE:
+    case FR_JUNK:
+        return SIPFRAME_SKIP;
+    case FR_TOO_BIG:
+    case FR_BAD_LENGTH:
+        break;
+    }
+    return SIPFRAME_TOO_BIG;
+}
+
+static bool only_crlf(struct sw_bytes b)
+{
+    for (size_t i = 0; i < b.n; i++)
+        if (b.p[i] != '\r' && b.p[i] != '\n')
+            return false;
+    return true;
+}
+
+/* Datagram rules; a datagram without any SIP in it adds one to *not_sip. */
+static void frame_datagram(struct sw_bytes d, size_t max_msg, enum sw_transport transport,
+                           sipframe_sink *sink, void *ctx, struct sipframe_stats *st,
+                           uint64_t *not_sip)
+{
+    if (d.n == 0)
+        return;
+    /* the cheap reject for RTP, DNS, STUN...: no start line without "SIP/2.0" */
+    if (memmem(d.p, d.n, "SIP/2.0", 7) == NULL) {
+        if (only_crlf(d))
+            st->keepalives++;
+        else
+            (*not_sip)++;
+        return;
+    }
+    size_t off = 0, junk = 0;
+    bool sip = false;
+    while (off < d.n) {
+        struct fstate s;
+        memset(&s, 0, sizeof s);
+        size_t len = 0;
+        unsigned notes = 0;
+        enum fr r = frame(d.p + off, d.n - off, max_msg, false, 0, &s, &len, &notes);
+        if (r == FR_NEED_MORE || len == 0)
+            break;
+        switch (r) {
+        case FR_MESSAGE:
+            sip = true;
+            st->messages++;
+            if (notes & NOTE_TRUNCATED)
+                st->truncated++;
+            if (notes & NOTE_BAD_LENGTH)
+                st->bad_length++;
+            sink(ctx, sw_bytes_make(d.p + off, len), transport);
+            break;
+        case FR_JUNK:
+            junk += len;
+            break;
+        case FR_TOO_BIG:
+            sip = true;
+            st->too_big++;
+            break;
+        default:
+            break; /* CR/LF around messages */
+        }
+        off += len;
+    }
+    if (sip)
+        st->junk_bytes += junk;
+    else
+        (*not_sip)++;
 }
 
 void sipframe_datagram(struct sw_bytes dgram, size_t max_msg, enum sw_transport transport,
                        sipframe_sink *sink, void *ctx, struct sipframe_stats *st)
 {
-    if (dgram.n > 0)
-        sink(ctx, dgram, transport);
+    frame_datagram(dgram, max_msg, transport, sink, ctx, st, &st->not_sip);
 }
+
+enum mode {
+    MODE_DETECT, /* first bytes: SIP, or an HTTP head that may upgrade to WebSocket */
+    MODE_SIP,
+    MODE_WS,
+};
 
 struct sipframe_stream {
     size_t max_msg;
+    enum mode mode;
+    uint8_t *buf; /* partial message (SIP) or HTTP head (DETECT); n <= max_msg + 1 */
+    size_t n, cap;
+    struct fstate fst;
+    bool resyncing;    /* looking for a start line (counted once per episode) */
+    bool count_resync; /* a mid-stream start, counted at the first feed */
+    bool skip_line;    /* drop bytes through the next LF (rest of a too-long line) */
+    size_t junk_line;  /* bytes of the current junk line already dropped */
+    struct ws ws;
 };
 
 struct sipframe_stream *sipframe_stream_new(size_t max_msg, bool midstream)
 {
     struct sipframe_stream *fs = calloc(1, sizeof *fs);
-    if (fs != NULL)
-        fs->max_msg = max_msg;
+    if (fs == NULL)
+        return NULL;
+    fs->max_msg = max_msg;
+    /* a stream picked up mid-way cannot start with an HTTP upgrade */
+    fs->mode = midstream ? MODE_SIP : MODE_DETECT;
+    fs->resyncing = midstream;
+    fs->count_resync = midstream;
+    ws_init(&fs->ws, max_msg);
     return fs;
 }
 
 void sipframe_stream_free(struct sipframe_stream *fs)
 {
+    if (fs == NULL)
+        return;
+    ws_fini(&fs->ws);
+    free(fs->buf);
     free(fs);
+}
+
+size_t sipframe_stream_buffered(const struct sipframe_stream *fs)
+{
+    return fs->n + ws_buffered(&fs->ws);
+}
+
+static void resync(struct sipframe_stream *fs, struct sipframe_stats *st)
+{
+    if (!fs->resyncing)
+        st->resyncs++;
+    fs->resyncing = true;
+}
+
+/* Appends up to the buffer cap (max_msg + 1); returns the bytes taken. */
+static size_t buf_append(struct sipframe_stream *fs, struct sw_bytes d, struct sipframe_stats *st)
+{
+    size_t limit = fs->max_msg + 1;
+    size_t take = SW_MIN(d.n, limit - fs->n);
+    if (fs->n + take > fs->cap) {
+        size_t cap = fs->cap ? fs->cap : 1024;
+        while (cap < fs->n + take)
+            cap *= 2;
+        cap = SW_MIN(cap, limit);
+        uint8_t *p = realloc(fs->buf, cap);
+        if (p == NULL)
+            return 0;
+        fs->buf = p;
+        fs->cap = cap;
+    }
+    if (take > 0)
+        memcpy(fs->buf + fs->n, d.p, take);
+    fs->n += take;
+    if (fs->n > st->buffered_peak)
+        st->buffered_peak = fs->n;
+    return take;
+}
+
+static void buf_consume(struct sipframe_stream *fs, size_t k)
+{
+    memmove(fs->buf, fs->buf + k, fs->n - k);
+    fs->n -= k;
+    if (fs->n == 0 && fs->cap > 4096) {
+        /* a big message went through: do not keep its buffer per idle stream */
+        free(fs->buf);
+        fs->buf = NULL;
+        fs->cap = 0;
+    }
+}
+
+/* Frames and delivers what it can from p[0..n); returns the bytes consumed. */
+static size_t frame_loop(struct sipframe_stream *fs, const uint8_t *p, size_t n,
+                         sipframe_sink *sink, void *ctx, struct sipframe_stats *st)
+{
+    size_t off = 0;
+    while (!fs->skip_line) {
+        size_t len = 0;
+        unsigned notes = 0;
+        enum fr r =
+            frame(p + off, n - off, fs->max_msg, true, fs->junk_line, &fs->fst, &len, &notes);
+        if (r == FR_NEED_MORE)
+            break;
+        memset(&fs->fst, 0, sizeof fs->fst);
+        switch (r) {
+        case FR_MESSAGE:
+            st->messages++;
+            fs->resyncing = false;
+            sink(ctx, sw_bytes_make(p + off, len), SW_TRANSPORT_TCP);
+            break;
+        case FR_KEEPALIVE:
+            st->keepalives++;
+            break;
+        case FR_JUNK:
+            st->junk_bytes += len;
+            resync(fs, st);
+            if (notes & NOTE_LONG_LINE)
+                fs->skip_line = true;
+            fs->junk_line = (notes & NOTE_PARTIAL) ? fs->junk_line + len : 0;
+            break;
+        case FR_TOO_BIG:
+            st->too_big++;
+            resync(fs, st);
+            break;
+        case FR_BAD_LENGTH:
+            st->bad_length++;
+            resync(fs, st);
+            break;
+        case FR_NEED_MORE:
+            break;
+        }
+        if (r != FR_JUNK)
+            fs->junk_line = 0;
+        if (SW_FAILS(len > 0 && len <= n - off))
+            return n; /* no progress would loop forever: drop what is left */
+        off += len;
+    }
+    return off;
+}
+
+static void sip_feed(struct sipframe_stream *fs, struct sw_bytes d, sipframe_sink *sink, void *ctx,
+                     struct sipframe_stats *st)
+{
+    while (d.n > 0) {
+        if (fs->skip_line) {
+            const uint8_t *lf = memchr(d.p, '\n', d.n);
+            size_t k = lf != NULL ? (size_t)(lf - d.p) + 1 : d.n;
+            st->junk_bytes += k;
+            d.p += k;
+            d.n -= k;
+            fs->skip_line = lf == NULL;
+            fs->junk_line = 0;
+            continue;
+        }
+        if (fs->n == 0) {
+            /* straight from the caller's view; copy only the partial tail */
+            size_t used = frame_loop(fs, d.p, d.n, sink, ctx, st);
+            d.p += used;
+            d.n -= used;
+            if (fs->skip_line || d.n == 0)
+                continue;
+            SW_ASSERT(d.n <= fs->max_msg);
+            if (buf_append(fs, d, st) != d.n) {
+                /* out of memory: the partial message is lost */
+                fs->n = 0;
+                memset(&fs->fst, 0, sizeof fs->fst);
+                resync(fs, st);
+            }
+            return;
+        }
+        size_t take = buf_append(fs, d, st);
+        if (take == 0 && fs->n <= fs->max_msg) {
+            fs->n = 0; /* out of memory */
+            memset(&fs->fst, 0, sizeof fs->fst);
+            resync(fs, st);
+            continue;
+        }
+        d.p += take;
+        d.n -= take;
+        size_t used = frame_loop(fs, fs->buf, fs->n, sink, ctx, st);
+        if (SW_FAILS(used > 0 || fs->n <= fs->max_msg)) {
+            fs->n = 0; /* a full buffer must always frame into something */
+            memset(&fs->fst, 0, sizeof fs->fst);
+            continue;
+        }
+        buf_consume(fs, used);
+    }
+}
+
+static void ws_run(struct sipframe_stream *fs, struct sw_bytes d, sipframe_sink *sink, void *ctx,
+                   struct sipframe_stats *st);
+
+/* Collects the first bytes of a direction until it is clear whether they are
+ * an HTTP head (WebSocket upgrade) or SIP; returns the bytes not consumed. */
+static struct sw_bytes detect_feed(struct sipframe_stream *fs, struct sw_bytes d,
+                                   sipframe_sink *sink, void *ctx, struct sipframe_stats *st)
+{
+    if (fs->n == 0 && d.p[0] != 'G' && d.p[0] != 'H') {
+        fs->mode = MODE_SIP; /* no SIP method starts with G or H */
+        return d;
+    }
+    size_t take = buf_append(fs, d, st);
+    if (take == 0 && fs->n == 0) {
+        fs->mode = MODE_SIP; /* out of memory: no upgrade detection for this one */
+        return d;
+    }
+    d.p += take;
+    d.n -= take;
+    struct sw_bytes b = sw_bytes_make(fs->buf, fs->n);
+    size_t k = SW_MIN(b.n, (size_t)5);
+    bool get = memcmp(b.p, "GET ", SW_MIN(k, (size_t)4)) == 0;
+    bool http = memcmp(b.p, "HTTP/", k) == 0;
+    if (!get && !http) {
+        fs->mode = MODE_SIP;
+    } else if (b.n < (get ? 4u : 5u)) {
+        return d; /* not decided yet */
+    } else {
+        size_t hend = 0;
+        for (size_t i = fs->fst.scan; i < b.n; i++) {
+            if (b.p[i] != '\n')
+                continue;
+            if (i + 1 < b.n && b.p[i + 1] == '\n') {
+                hend = i + 2;
+                break;
+            }
+            if (i + 2 < b.n && b.p[i + 1] == '\r' && b.p[i + 2] == '\n') {
+                hend = i + 3;
+                break;
+            }
+        }
+        if (hend == 0 && b.n <= fs->max_msg) {
+            fs->fst.scan = b.n > 2 ? b.n - 2 : 0; /* resume there: an end may straddle */
+            return d;                             /* the head is not complete yet */
+        }
+        if (hend != 0 && ws_is_upgrade(sw_bytes_make(b.p, hend))) {
+            st->ws_streams++;
+            fs->mode = MODE_WS;
+            size_t n = fs->n;
+            fs->n = 0;
+            /* frames that came with the head: ws.c copies into its own buffer */
+            ws_run(fs, sw_bytes_make(fs->buf + hend, n - hend), sink, ctx, st);
+            free(fs->buf);
+            fs->buf = NULL;
+            fs->cap = 0;
+            return d;
+        }
+        fs->mode = MODE_SIP;
+        if (hend != 0) {
+            /* plain HTTP: its head is junk as a whole */
+            st->junk_bytes += hend;
+            resync(fs, st);
+            buf_consume(fs, hend);
+        }
+    }
+    memset(&fs->fst, 0, sizeof fs->fst);
+    size_t used = frame_loop(fs, fs->buf, fs->n, sink, ctx, st);
+    buf_consume(fs, used);
+    return d;
+}
+
+struct ws_ctx {
+    sipframe_sink *sink;
+    void *ctx;
+    struct sipframe_stats *st;
+    size_t max_msg;
+};
+
+/* One whole WebSocket data message: SIP framed with the datagram rules. */
+static void ws_message(void *arg, struct sw_bytes msg)
+{
+    struct ws_ctx *w = arg;
+    frame_datagram(msg, w->max_msg, SW_TRANSPORT_WS, w->sink, w->ctx, w->st, &w->st->ws_errors);
+}
+
+static void ws_run(struct sipframe_stream *fs, struct sw_bytes d, sipframe_sink *sink, void *ctx,
+                   struct sipframe_stats *st)
+{
+    struct ws_ctx wc = {sink, ctx, st, fs->max_msg};
+    struct ws_stats ws;
+    memset(&ws, 0, sizeof ws);
+    ws_feed(&fs->ws, d, ws_message, &wc, &ws);
+    st->ws_frames += ws.frames;
+    st->ws_control += ws.control;
+    st->ws_errors += ws.errors;
+    st->too_big += ws.too_big;
+    size_t b = sipframe_stream_buffered(fs);
+    if (b > st->buffered_peak)
+        st->buffered_peak = b;
 }
 
 void sipframe_stream_feed(struct sipframe_stream *fs, struct sw_bytes data, unsigned flags,
                           sipframe_sink *sink, void *ctx, struct sipframe_stats *st)
 {
-}
-
-size_t sipframe_stream_buffered(const struct sipframe_stream *fs)
-{
-    return 0;
+    if (fs->count_resync) {
+        fs->count_resync = false;
+        st->resyncs++;
+    }
+    if (flags & SIPFRAME_GAP) {
+        if (fs->mode == MODE_WS) {
+            struct ws_stats ws;
+            memset(&ws, 0, sizeof ws);
+            ws_gap(&fs->ws, &ws);
+            st->ws_errors += ws.errors;
+        } else {
+            /* the partial message is incomplete for good */
+            fs->mode = MODE_SIP;
+            fs->n = 0;
+            fs->skip_line = false;
+            fs->junk_line = 0;
+            memset(&fs->fst, 0, sizeof fs->fst);
+            resync(fs, st);
+        }
+    }
+    while (data.n > 0) {
+        switch (fs->mode) {
+        case MODE_DETECT:
+            data = detect_feed(fs, data, sink, ctx, st);
+            break;
+        case MODE_SIP:
+            sip_feed(fs, data, sink, ctx, st);
+            data.n = 0;
+            break;
+        case MODE_WS:
+            ws_run(fs, data, sink, ctx, st);
+            data.n = 0;
+            break;
+        }
+    }
 }
 
 void sipframe_counters(const struct sipframe_stats *st, struct sw_counters *out)
 {
+    sw_counters_add(out, "sip_framed", st->messages);
+    sw_counters_add(out, "sip_keepalives", st->keepalives);
+    sw_counters_add(out, "sip_junk_bytes", st->junk_bytes);
+    sw_counters_add(out, "sip_resyncs", st->resyncs);
+    sw_counters_add(out, "sip_too_big", st->too_big);
+    sw_counters_add(out, "sip_bad_length", st->bad_length);
+    sw_counters_add(out, "sip_truncated", st->truncated);
+    sw_counters_add(out, "udp_not_sip", st->not_sip);
+    sw_counters_add(out, "ws_streams", st->ws_streams);
+    sw_counters_add(out, "ws_frames", st->ws_frames);
+    sw_counters_add(out, "ws_control_frames", st->ws_control);
+    sw_counters_add(out, "ws_errors", st->ws_errors);
+    sw_counters_add(out, "sip_buffered_peak", st->buffered_peak);
 }

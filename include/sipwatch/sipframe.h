@@ -11,8 +11,9 @@
  * body; an absurd one (over max_msg) is counted and the buffer resyncs.
  * SIP over WebSocket (RFC 7118, RFC 6455): a stream whose first bytes are an
  * HTTP Upgrade request or a "101 Switching Protocols" answer is switched to
- * WebSocket: the HTTP head is skipped and each (unmasked) text/binary frame
- * payload, reassembled across continuation frames, is one SIP message.
+ * WebSocket: the HTTP head is skipped and each text/binary message (frames
+ * unmasked, reassembled across continuation frames, control frames skipped)
+ * is framed with the datagram rules, normally as one SIP message.
  *
  * Owns: the partial-message buffer of each stream direction (capped at
  * max_msg bytes). Does not parse headers beyond the length.
@@ -28,7 +29,9 @@ enum sipframe_result {
     SIPFRAME_MESSAGE,    /* the first *len bytes of `in` are one message */
     SIPFRAME_NEED_MORE,  /* keep the bytes; call again when more arrive */
     SIPFRAME_SKIP,       /* drop the first *len bytes: keep-alive CRLFs or junk */
-    SIPFRAME_TOO_BIG,    /* header block or declared body over max_msg */
+    SIPFRAME_TOO_BIG,    /* header block or declared body over max_msg, or (stream rules)
+                          * an unusable Content-Length: drop the first *len bytes and
+                          * resync on the next start line */
 };
 
 /* Looks at the head of `in`. Stream rules when `stream` is true (body length
@@ -55,9 +58,11 @@ struct sipframe_stats {
     uint64_t too_big;        /* messages over max_msg */
     uint64_t bad_length;     /* unusable Content-Length */
     uint64_t truncated;      /* datagram bodies shorter than Content-Length */
+    uint64_t not_sip;        /* datagrams holding no SIP message (RTP, DNS...) */
     uint64_t ws_streams;     /* streams switched to WebSocket */
     uint64_t ws_frames;      /* WebSocket data frames */
-    uint64_t ws_errors;      /* malformed frames / control frames skipped */
+    uint64_t ws_control;     /* WebSocket control frames (close, ping, pong) skipped */
+    uint64_t ws_errors;      /* malformed or undecodable frames, non-SIP messages */
     uint64_t buffered_peak;  /* largest stream buffer seen */
 };
 

@@ -34,7 +34,8 @@ typedef void tcpstream_sink(void *ctx, const struct sw_tuple *t, struct sw_bytes
 
 struct tcpstream_config {
     size_t max_streams;        /* connections tracked; default 65536 (LRU evicted) */
-    size_t max_ooo_per_dir;    /* out-of-order bytes held per direction; default 256 KiB */
+    size_t max_ooo_per_dir;    /* out-of-order bytes held per direction (payload plus a
+                                * per-segment overhead of 32 bytes); default 256 KiB */
     size_t max_ooo_total;      /* in total; default 64 MiB */
     sw_time idle_timeout;      /* default 600 s without a segment */
 };
@@ -60,9 +61,11 @@ void tcpstream_advance(struct tcpstream *s, sw_time now);
 /* End of input: delivers what is held (past holes, flagged), closes all. */
 void tcpstream_finish(struct tcpstream *s, sw_time now);
 
-/* tcp_segments, tcp_streams, tcp_streams_active, tcp_midstream, tcp_gaps,
- * tcp_gap_bytes, tcp_out_of_order, tcp_retransmitted, tcp_ooo_dropped,
- * tcp_evicted, tcp_timeouts, ... */
+/* tcp_segments, tcp_streams (created), tcp_streams_active, tcp_midstream
+ * (directions picked up without SYN), tcp_out_of_order (segments held),
+ * tcp_retransmitted (segments with old bytes), tcp_gaps, tcp_gap_bytes,
+ * tcp_ooo_bytes_held, tcp_ooo_bytes_peak, tcp_ooo_dropped (could not be
+ * copied: out of memory), tcp_evicted, tcp_timeouts, tcp_rst. */
 void tcpstream_counters(const struct tcpstream *s, struct sw_counters *out);
 
 #endif

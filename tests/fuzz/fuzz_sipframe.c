@@ -1,12 +1,132 @@
-/* fuzz_sipframe.c - libFuzzer target for sipframe (placeholder until the module lands). */
-#include <stddef.h>
+/*
+ * fuzz_sipframe.c - libFuzzer target for sipframe. Byte 0 picks max_msg
+ * (small, so the caps are hit) and whether the stream starts mid-way; the
+ * rest is chunks, each a length byte then that many bytes (0xff instead of
+ * a length marks a gap). Every chunk goes into its own exact-size malloc so
+ * ASan sees its real end (Suricata's approach). The chunks are fed to one
+ * stream framer and their concatenation, in one call, to another: unless the
+ * input switched to WebSocket or had a gap, both must frame the same
+ * messages. The whole input is also framed as a datagram and with
+ * sipframe_next, checking the lengths they return.
+ */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sipwatch/sipframe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+struct msgs {
+    uint8_t *buf;
+    size_t n, cap;
+    size_t count;
+    size_t max_msg;
+};
+
+/* Appends [transport][len 4 bytes][bytes] for each message. */
+static void rec(void *ctx, struct sw_bytes m, enum sw_transport t)
+{
+    struct msgs *r = ctx;
+    if (m.n == 0 || m.n > r->max_msg)
+        abort();
+    size_t need = r->n + 5 + m.n;
+    if (need > r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 4096;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *p = realloc(r->buf, cap);
+        if (p == NULL)
+            abort();
+        r->buf = p;
+        r->cap = cap;
+    }
+    r->buf[r->n] = (uint8_t)t;
+    memcpy(r->buf + r->n + 1, &m.n, 4);
+    memcpy(r->buf + r->n + 5, m.p, m.n);
+    r->n = need;
+    r->count++;
+}
+
+static void check_next(const uint8_t *p, size_t n, size_t max_msg, bool stream)
+{
+    size_t len = 0;
+    enum sipframe_result r = sipframe_next(sw_bytes_make(p, n), max_msg, stream, &len);
+    if (r == SIPFRAME_NEED_MORE)
+        return;
+    if (len == 0 || len > n || (r == SIPFRAME_MESSAGE && len > max_msg))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    (void)data;
-    (void)size;
+    if (size < 1)
+        return 0;
+    size_t max_msg = 16 + (size_t)(data[0] & 0x3f) * 64;
+    bool midstream = (data[0] & 0x40) != 0;
+    struct msgs a = {NULL, 0, 0, 0, max_msg}, b = {NULL, 0, 0, 0, max_msg};
+    struct sipframe_stats sa, sb, sd;
+    memset(&sa, 0, sizeof sa);
+    memset(&sb, 0, sizeof sb);
+    memset(&sd, 0, sizeof sd);
+
+    uint8_t *whole = malloc(size);
+    if (whole == NULL)
+        return 0;
+    size_t wn = 0;
+    bool gap = false;
+    struct sipframe_stream *fa = sipframe_stream_new(max_msg, midstream);
+    size_t i = 1;
+    while (fa != NULL && i < size) {
+        unsigned flags = 0;
+        size_t len = data[i++];
+        if (len == 0xff) {
+            gap = true;
+            flags = SIPFRAME_GAP;
+            len = 0;
+        }
+        if (len > size - i)
+            len = size - i;
+        uint8_t *chunk = malloc(len ? len : 1);
+        if (chunk == NULL)
+            break;
+        memcpy(chunk, data + i, len);
+        memcpy(whole + wn, chunk, len);
+        wn += len;
+        i += len;
+        sipframe_stream_feed(fa, sw_bytes_make(chunk, len), flags, rec, &a, &sa);
+        free(chunk);
+        if (sipframe_stream_buffered(fa) > max_msg + 15)
+            abort();
+        if (flags == 0 && len > 0)
+            sipframe_datagram(sw_bytes_make(data + i - len, len), max_msg, SW_TRANSPORT_UDP, rec,
+                              &b, &sd);
+    }
+    sipframe_stream_free(fa);
+
+    /* the exact-size concatenation, in one feed */
+    uint8_t *cat = malloc(wn ? wn : 1);
+    if (cat != NULL) {
+        memcpy(cat, whole, wn);
+        b.n = b.count = 0;
+        struct sipframe_stream *fb = sipframe_stream_new(max_msg, midstream);
+        if (fb != NULL) {
+            sipframe_stream_feed(fb, sw_bytes_make(cat, wn), 0, rec, &b, &sb);
+            sipframe_stream_free(fb);
+        }
+        if (fa != NULL && fb != NULL && !gap && sa.ws_streams == 0 && sb.ws_streams == 0) {
+            if (a.count != b.count || a.n != b.n || memcmp(a.buf, b.buf, a.n) != 0)
+                abort(); /* chunking changed the framing */
+        }
+        struct msgs d = {NULL, 0, 0, 0, max_msg};
+        sipframe_datagram(sw_bytes_make(cat, wn), max_msg, SW_TRANSPORT_UDP, rec, &d, &sd);
+        free(d.buf);
+        check_next(cat, wn, max_msg, true);
+        check_next(cat, wn, max_msg, false);
+        free(cat);
+    }
+    free(whole);
+    free(a.buf);
+    free(b.buf);
     return 0;
 }
