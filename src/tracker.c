@@ -189,7 +189,7 @@ void tracker_summary(const struct tracker *t, struct sw_not_found_summary *nf,
 void tracker_counters(const struct tracker *t, struct sw_counters *out)
 {
     const struct tracker_stats *s = &t->st;
-    sw_counters_add(out, "transfers", s->transfers);
+    sw_counters_add(out, "transfers_seen", s->transfers);
     sw_counters_add(out, "transfers_active", t->n_xfers);
     sw_counters_add(out, "transfers_evicted", s->transfers_evicted);
     sw_counters_add(out, "refer_retransmissions", s->refer_retransmissions);

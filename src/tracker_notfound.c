@@ -228,6 +228,14 @@ void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struc
             char user[SIPMSG_MAX_FIELD], host[SIPMSG_MAX_FIELD];
             const char *uri = p != NULL ? p->buf + p->o_ruri : m->to_uri;
             sipmsg_uri_user_host(uri, user, sizeof user, host, sizeof host);
+            if (user[0] == '\0' && p != NULL) {
+                /* A REGISTER's Request-URI names only the registrar's domain:
+                 * the user that does not exist is the To (address of record). */
+                char to_host[SIPMSG_MAX_FIELD];
+                sipmsg_uri_user_host(m->to_uri, user, sizeof user, to_host, sizeof to_host);
+                if (host[0] == '\0')
+                    memcpy(host, to_host, sizeof host);
+            }
 
             struct sw_event ev;
             memset(&ev, 0, sizeof ev);

@@ -360,7 +360,7 @@ static void test_completed(void **state)
     assert_int_equal(x->wait, DUR_MS(1950));
     assert_string_equal(x->subscription_state, "terminated;reason=noresource");
     assert_false(x->truncated);
-    assert_int_equal(ctr("transfers"), 1);
+    assert_int_equal(ctr("transfers_seen"), 1);
     assert_int_equal(ctr("transfers_active"), 0);
     /* nothing more, ever */
     tracker_advance(T, SEC(1000));
@@ -417,7 +417,7 @@ static void test_no_notify_at_deadline(void **state)
     /* ... and a late 202 too */
     send_resp(202, "Accepted", "c3", 1, SEC(42));
     assert_int_equal(ctr("refer_late_responses"), 1);
-    assert_int_equal(ctr("transfers"), 1);
+    assert_int_equal(ctr("transfers_seen"), 1);
     /* after linger (33 s + 32 s) the key is forgotten: an orphan */
     send_notify("c3", 6, 1, 200, "OK", "terminated", MS(65000));
     assert_int_equal(ctr("notify_orphans"), 1);
@@ -517,7 +517,7 @@ static void test_rejected_challenge_then_resent(void **state)
     assert_int_equal(n_recs, 2);
     assert_int_equal(xf(1)->outcome, SW_OUTCOME_COMPLETED);
     assert_int_equal(xf(1)->refer_cseq, 2);
-    assert_int_equal(ctr("transfers"), 2);
+    assert_int_equal(ctr("transfers_seen"), 2);
 }
 
 static void test_no_response(void **state)
@@ -687,7 +687,7 @@ static void test_retransmitted_refer_and_notify(void **state)
     assert_int_equal(xf(0)->accepted_time, MS(50));
     send_notify("t1", 21, 1, 200, "OK", "terminated", MS(2500));
     assert_int_equal(n_recs, 1);
-    assert_int_equal(ctr("transfers"), 1);
+    assert_int_equal(ctr("transfers_seen"), 1);
     assert_int_equal(ctr("refer_retransmissions"), 1);
     assert_int_equal(ctr("refer_leg_copies"), 0);
     assert_int_equal(ctr("refer_response_copies"), 1);
@@ -695,7 +695,7 @@ static void test_retransmitted_refer_and_notify(void **state)
     assert_int_equal(ctr("notify_late"), 1);
     /* the REFER retransmitted after the verdict: counted, not a new transfer */
     send_refer("t1", 1, MS(3000));
-    assert_int_equal(ctr("transfers"), 1);
+    assert_int_equal(ctr("transfers_seen"), 1);
     assert_int_equal(ctr("refer_retransmissions"), 2);
 }
 
@@ -825,7 +825,7 @@ static void test_proxy_two_legs(void **state)
     assert_int_equal(xf(0)->notify_count, 2);
     assert_int_equal(xf(0)->refer_time, MS(0));
     assert_int_equal(xf(0)->accepted_time, MS(50));
-    assert_int_equal(ctr("transfers"), 1);
+    assert_int_equal(ctr("transfers_seen"), 1);
     assert_int_equal(ctr("refer_leg_copies"), 1);
     assert_int_equal(ctr("refer_retransmissions"), 0);
     assert_int_equal(ctr("refer_response_copies"), 1);
@@ -838,7 +838,7 @@ static void test_mid_dialog_202_only(void **state)
     (void)state;
     mk();
     send_resp(202, "Accepted", "mid", 7, MS(0));
-    assert_int_equal(ctr("transfers"), 1);
+    assert_int_equal(ctr("transfers_seen"), 1);
     send_notify("mid", 1, 7, 200, "OK", "terminated", SEC(1));
     assert_int_equal(n_recs, 1);
     const struct sw_event_transfer *x = xf(0);
@@ -857,7 +857,7 @@ static void test_mid_dialog_202_only(void **state)
     assert_int_equal(n_recs, 1);
     assert_int_equal(ctr("notify_orphans"), 1);
     assert_int_equal(ctr("refer_responses_unmatched"), 1);
-    assert_int_equal(ctr("transfers"), 1);
+    assert_int_equal(ctr("transfers_seen"), 1);
 }
 
 static void test_other_event_packages_ignored(void **state)
@@ -1111,6 +1111,26 @@ static void test_404_other_methods(void **state)
         assert_string_equal(nfe(i)->user, "2000");
         assert_int_equal(nfe(i)->rtt, 7000);
     }
+}
+
+/* A REGISTER's Request-URI names the registrar only: the missing user is the
+ * To header's address of record. */
+static void test_register_404_user_from_to(void **state)
+{
+    (void)state;
+    mk();
+    req("REGISTER", "reg", 1);
+    SET(request_uri, "sip:example.com");
+    SET(to, "<sip:7001@example.com>");
+    SET(to_uri, "sip:7001@example.com");
+    feed(&M, tup(1, 2), MS(0));
+    resp(404, "Not Found", "reg", 1, "REGISTER");
+    SET(to_uri, "sip:7001@example.com");
+    feed(&M, tup(2, 1), MS(3));
+    assert_int_equal(n_recs, 1);
+    assert_string_equal(nfe(0)->user, "7001");
+    assert_string_equal(nfe(0)->domain, "example.com");
+    assert_string_equal(nfe(0)->request_uri, "sip:example.com");
 }
 
 static void test_only_404_captured(void **state)
@@ -1492,6 +1512,7 @@ int main(void)
         TC(test_404_two_legs_once),
         TC(test_404_other_methods),
         TC(test_only_404_captured),
+        TC(test_register_404_user_from_to),
         TC(test_transaction_expiry),
         TC(test_enumeration_30_users),
         TC(test_slow_enumeration_no_scan),
