@@ -65,6 +65,17 @@ static inline struct sw_bytes sub(struct sw_bytes b, size_t from, size_t to)
 
 static const struct sw_bytes empty_view = { NULL, 0 };
 
+/* ascii_is_token as a table: header names are the scanner's hottest loop. */
+static bool tok_table[256];
+static bool tok_ready;
+
+static void tok_init(void)
+{
+    for (unsigned c = 0; c < 256; c++)
+        tok_table[c] = ascii_is_token((uint8_t)c);
+    tok_ready = true;
+}
+
 /* Case-insensitive comparison with a lowercase literal of known length. */
 static inline bool name_is(const uint8_t *s, const char *lower, size_t n)
 {
@@ -122,8 +133,9 @@ void sipscan_put(struct sip_msg *m, char *dst, size_t cap, struct sw_bytes v)
         m->truncated_fields++;
     size_t n = v.n < cap - 1 ? v.n : cap - 1;
     /* Folded values keep their line breaks inside; libosip2 turns each CR
-     * and LF into SP, and so do we, so that both parsers agree. */
-    if (n > 0 && (memchr(dst, '\n', n) != NULL || memchr(dst, '\r', n) != NULL)) {
+     * and LF into SP, and so do we, so that both parsers agree. (A CR alone
+     * cannot be inside: lines end at LF and the CR before it is cut.) */
+    if (n > 0 && memchr(dst, '\n', n) != NULL) {
         for (size_t i = 0; i < n; i++)
             if (dst[i] == '\r' || dst[i] == '\n')
                 dst[i] = ' ';
@@ -607,6 +619,8 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, struct sip_msg *m,
                                   struct sipscan_info *info)
 {
     struct scan s = { m, info, 0, false, false, 0 };
+    if (!tok_ready)
+        tok_init();
     msg_reset(m);
     info->head_len = raw.n;
     info->body = empty_view;
@@ -641,7 +655,7 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, struct sip_msg *m,
         }
         on_header(&s, cur, val);
         size_t i = 0;
-        while (i < l.n && ascii_is_token(l.p[i]))
+        while (i < l.n && tok_table[l.p[i]])
             i++;
         size_t ne = i;
         while (i < l.n && ascii_is_ws(l.p[i]))
