@@ -20,6 +20,7 @@ struct sipscan_info {
     size_t head_len;           /* start line + headers + blank line (or all of raw) */
     struct sw_bytes body;      /* cut to Content-Length when that is shorter */
     struct sw_bytes ctype;     /* Content-Type value, {NULL,0} if absent */
+    unsigned n_ctype;          /* Content-Type headers seen */
 };
 
 /* Fills every field of *m (see sipmsg.c for what holds after a parse) from
@@ -37,6 +38,9 @@ void sipscan_refer_to(struct sip_msg *m, struct sw_bytes v);
 /* Sets sipfrag_status/sipfrag_reason from a message/sipfrag body; returns
  * true if its first line is a status line. */
 bool sipscan_sipfrag(struct sip_msg *m, struct sw_bytes body);
+
+/* true if libosip2 5.3 must not parse raw (it would leak; see sipscan.c). */
+bool sipscan_osip_hazard(struct sw_bytes raw, const struct sipscan_info *info);
 
 /* true if a Content-Type value (parameters allowed) is message/sipfrag. */
 bool sipscan_is_sipfrag_type(struct sw_bytes ctype);

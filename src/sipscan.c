@@ -59,7 +59,7 @@ static inline bool is_lws(uint8_t c)
 
 static inline struct sw_bytes sub(struct sw_bytes b, size_t from, size_t to)
 {
-    struct sw_bytes r = { b.p + from, to - from };
+    struct sw_bytes r = { b.p != NULL ? b.p + from : NULL, to - from };
     return r;
 }
 
@@ -389,7 +389,7 @@ static size_t find_delim(struct sw_bytes b, size_t pos, struct sw_bytes bd)
 
 /* RFC 3515 NOTIFYs may carry the sipfrag as one part of a multipart body:
  * the first message/sipfrag part counts. A cut last part is used as it is. */
-static void multipart_sipfrag(struct sip_msg *m, struct sw_bytes ct, struct sw_bytes body)
+static void multipart_scan(struct sip_msg *m, struct sw_bytes ct, struct sw_bytes body)
 {
     struct sw_bytes bd;
     if (!param_find(ct, "boundary", &bd))
@@ -422,7 +422,7 @@ static void multipart_sipfrag(struct sip_msg *m, struct sw_bytes ct, struct sw_b
             if (colon == NULL)
                 continue;
             struct sw_bytes name = ascii_trim(sub(l, 0, (size_t)(colon - l.p)));
-            if (ascii_ieq(name, "content-type") || ascii_ieq(name, "c"))
+            if ((ascii_ieq(name, "content-type") || ascii_ieq(name, "c")) && pct.p == NULL)
                 pct = sub(l, (size_t)(colon - l.p) + 1, l.n);
         }
         if (sipscan_is_sipfrag_type(pct)) {
@@ -513,6 +513,8 @@ static void on_header(struct scan *s, enum hdr id, struct sw_bytes v)
 {
     struct sip_msg *m = s->m;
     uint32_t bit = 1u << id;
+    if (id == H_CTYPE && s->info->n_ctype++ == 0)
+        s->info->ctype = ascii_trim(v);
     if (id == H_NONE || (s->seen & bit))
         return;
     s->seen |= bit;
@@ -537,7 +539,7 @@ static void on_header(struct scan *s, enum hdr id, struct sw_bytes v)
     }
     case H_EVENT: on_event(m, v); break;
     case H_SUBSTATE: on_substate(m, v); break;
-    case H_CTYPE: s->info->ctype = ascii_trim(v); break;
+    case H_CTYPE: break; /* every one is counted, the first kept (below) */
     case H_CLEN: s->has_clen = parse_u32(v, UINT64_MAX / 2, &s->clen); break;
     case H_NONE:
     case H_COUNT_: break;
@@ -625,6 +627,7 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, struct sip_msg *m,
     info->head_len = raw.n;
     info->body = empty_view;
     info->ctype = empty_view;
+    info->n_ctype = 0;
     if (raw.n == 0 || raw.p == NULL)
         return SIPSCAN_INVALID;
 
@@ -687,7 +690,112 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, struct sip_msg *m,
         if (sipscan_is_sipfrag_type(info->ctype))
             (void)sipscan_sipfrag(m, info->body);
         else if (ascii_istarts(media_type(info->ctype), "multipart/"))
-            multipart_sipfrag(m, info->ctype, info->body);
+            multipart_scan(m, info->ctype, info->body);
     }
     return SIPSCAN_OK;
+}
+
+/* RFC 2046 bchars, the quotes around a quoted value aside. */
+static bool is_bchar(uint8_t c)
+{
+    if (ascii_is_alpha(c) || ascii_is_digit(c))
+        return true;
+    return memchr("'()+_,-./:=? ", c, 13) != NULL && c != '\0';
+}
+
+/* Does a Content-Type header name as libosip2 matches it (a prefix, after
+ * LWS) start at b.p[i]? Returns its offset, or b.n. */
+static size_t ct_at(struct sw_bytes b, size_t i)
+{
+    while (i < b.n && is_lws(b.p[i]))
+        i++;
+    return ascii_istarts(sub(b, i, b.n), "content-type") ? i : b.n;
+}
+
+/*
+ * libosip2 5.3 leaks memory when one MIME part has two Content-Type headers
+ * (osip_body_set_contenttype overwrites the first). Its multipart walk: parts
+ * split at every occurrence of "--boundary" in everything after the headers
+ * (Content-Length ignored); a part starts one or two bytes after it; part
+ * header names match by the prefix "content-type", case-insensitively; the
+ * part headers end at a line end followed by CR or LF. We mirror that walk,
+ * erring on the side of "hazard": counting more candidates than libosip2
+ * would only keeps a message from it. A boundary with bytes outside RFC 2046
+ * bchars, or two Content-Type headers on the message, count as a hazard too
+ * (libosip2 could then split differently from us).
+ */
+bool sipscan_osip_hazard(struct sw_bytes raw, const struct sipscan_info *info)
+{
+    if (info->n_ctype > 1)
+        return true;
+    if (!ascii_istarts(media_type(info->ctype), "multipart/"))
+        return false;
+    struct sw_bytes bd;
+    if (!param_find(info->ctype, "boundary", &bd))
+        return false; /* libosip2 refuses a multipart body without one */
+    if (bd.n >= 2 && bd.p[0] == '"' && bd.p[bd.n - 1] == '"')
+        bd = sub(bd, 1, bd.n - 1);
+    if (bd.n == 0 || bd.n > BOUNDARY_MAX)
+        return true;
+    for (size_t i = 0; i < bd.n; i++)
+        if (!is_bchar(bd.p[i]))
+            return true;
+    /* the raw value must be exactly what param_find returned (no ',' or
+     * space cut it short) */
+    const uint8_t *after = bd.p + bd.n + (bd.p[-1] == '"' ? 1 : 0);
+    const uint8_t *ct_end = info->ctype.p + info->ctype.n;
+    while (after < ct_end && ascii_is_ws(*after))
+        after++;
+    if (after < ct_end && *after != ';')
+        return true;
+
+    struct sw_bytes b = sub(raw, info->head_len, raw.n);
+    size_t pos = 0;
+    bool in_part = false;
+    while (pos < b.n) {
+        /* next "--boundary" */
+        size_t d = pos;
+        while (d + 2 + bd.n <= b.n) {
+            const uint8_t *h = memchr(b.p + d, '-', b.n - d);
+            if (h == NULL) {
+                d = b.n;
+                break;
+            }
+            d = (size_t)(h - b.p);
+            if (d + 2 + bd.n <= b.n && b.p[d + 1] == '-' && memcmp(b.p + d + 2, bd.p, bd.n) == 0)
+                break;
+            d++;
+        }
+        if (d + 2 + bd.n > b.n)
+            d = b.n;
+        if (in_part) {
+            /* the part [pos, d): count Content-Type candidates in its headers */
+            struct sw_bytes part = sub(b, pos, d);
+            unsigned n = 0;
+            size_t last = part.n, at;
+            for (size_t i = 0; i < part.n && i < 3; i++) {
+                if ((at = ct_at(part, i)) < part.n && at != last) {
+                    n++;
+                    last = at;
+                }
+            }
+            for (size_t i = 0; i + 1 < part.n; i++) {
+                uint8_t c = part.p[i], c2 = part.p[i + 1];
+                bool eol2 = (c == '\r' || c == '\n') && (c2 == '\r' || c2 == '\n');
+                if (eol2 && !(c == '\r' && c2 == '\n'))
+                    break; /* end of the part's headers */
+                if ((c == '\r' || c == '\n') && (at = ct_at(part, i + 1)) < part.n && at != last) {
+                    n++;
+                    last = at;
+                }
+            }
+            if (n > 1)
+                return true;
+        }
+        if (d >= b.n)
+            break;
+        in_part = true;
+        pos = d + 2 + bd.n;
+    }
+    return false;
 }

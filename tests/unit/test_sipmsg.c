@@ -399,6 +399,51 @@ static void test_multipart_scanner(void **state)
     assert_int_equal(M.sipfrag_status, 0);
 }
 
+/* libosip2 5.3 leaks memory on a MIME part with two Content-Type headers
+ * (found by fuzzing): such messages are kept from it, counted as refused,
+ * and the scanner's fields stand. */
+static void test_osip_hazard(void **state)
+{
+    (void)state;
+    static const char two[] =
+        "NOTIFY sip:a@b SIP/2.0" CRLF "Call-ID: hz" CRLF "CSeq: 1 NOTIFY" CRLF "Event: refer" CRLF
+        "Content-Type: multipart/mixed;boundary=q" CRLF CRLF "--q" CRLF
+        "Content-Type: message/sipfrag" CRLF "content-type-x: text/plain" CRLF CRLF
+        "SIP/2.0 200 OK" CRLF "--q--" CRLF;
+    assert_int_equal(parse(two, 0), SIPMSG_OK);
+    assert_true(M.full_parse);
+    assert_int_equal(ST.osip_errors, 1);
+    assert_int_equal(M.sipfrag_status, 200);
+    /* libosip2 skips a byte after the delimiter without looking at it */
+    static const char glued[] =
+        "REFER sip:a SIP/2.0" CRLF "Call-ID: hz" CRLF "CSeq: 4 REFER" CRLF
+        "c: multipart/x;boundary=\"b0u\"" CRLF CRLF "--b0unContent-Type:t/pl\n"
+        "Content-Type: l\r\r\n--b0u";
+    assert_int_equal(parse(glued, 0), SIPMSG_OK);
+    assert_int_equal(ST.osip_errors, 2);
+    /* a boundary libosip2 could read differently, two Content-Types on the message */
+    static const char comma[] =
+        "REFER sip:a SIP/2.0" CRLF "Call-ID: hz" CRLF "CSeq: 4 REFER" CRLF
+        "Content-Type: multipart/mixed;boundary=a,b" CRLF CRLF "--a,b" CRLF;
+    assert_int_equal(parse(comma, 0), SIPMSG_OK);
+    assert_int_equal(ST.osip_errors, 3);
+    static const char twoct[] = "REFER sip:a SIP/2.0" CRLF "Call-ID: hz" CRLF "CSeq: 4 REFER" CRLF
+                                "c: text/plain" CRLF "Content-Type: text/html" CRLF CRLF "x";
+    assert_int_equal(parse(twoct, 0), SIPMSG_OK);
+    assert_int_equal(ST.osip_errors, 4);
+    /* one Content-Type per part, the sipfrag one carrying a Content-Type of
+     * its own after the blank line: libosip2 runs */
+    static const char fine[] =
+        "NOTIFY sip:a@b SIP/2.0" CRLF "Call-ID: hz" CRLF "CSeq: 1 NOTIFY" CRLF "Event: refer" CRLF
+        "Content-Type: multipart/mixed;boundary=q" CRLF CRLF "--q" CRLF
+        "Content-Type: text/plain" CRLF CRLF "x" CRLF "--q" CRLF
+        "Content-Type: message/sipfrag" CRLF CRLF "SIP/2.0 183 Progress" CRLF
+        "Content-Type: application/sdp" CRLF CRLF "--q--" CRLF;
+    assert_int_equal(parse(fine, 0), SIPMSG_OK);
+    assert_int_equal(ST.osip_errors, 4);
+    assert_int_equal(M.sipfrag_status, 183);
+}
+
 static void test_sipfrag_cut_body(void **state)
 {
     (void)state;
@@ -950,6 +995,7 @@ int main(void)
         cmocka_unit_test_setup(test_notify_terminated, reset),
         cmocka_unit_test_setup(test_notify_multipart, reset),
         cmocka_unit_test_setup(test_multipart_scanner, reset),
+        cmocka_unit_test_setup(test_osip_hazard, reset),
         cmocka_unit_test_setup(test_sipfrag_cut_body, reset),
         cmocka_unit_test_setup(test_not_found, reset),
         cmocka_unit_test_setup(test_compact_forms, reset),
