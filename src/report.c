@@ -34,13 +34,13 @@
 
 struct report {
     struct report_config cfg;
-    char *path;     /* owned copy; NULL for stdout and caller streams */
+    char *path; /* owned copy; NULL for stdout and caller streams */
     FILE *out;
-    bool own;       /* fclose at free (files, our dup of stdout) */
-    char *iobuf;    /* stdio buffer of `out` when we own it */
-    char *line;     /* the line being written */
+    bool own;    /* fclose at free (files, our dup of stdout) */
+    char *iobuf; /* stdio buffer of `out` when we own it */
+    char *line;  /* the line being written */
     size_t line_cap;
-    char *fix;      /* UTF-8 repair scratch */
+    char *fix; /* UTF-8 repair scratch */
     size_t fix_cap;
     uint64_t written, suppressed, write_errors, utf8_repaired, json_errors;
 };
@@ -467,13 +467,20 @@ static json_t *build(struct report *r, const struct sw_event *ev)
     put(r, o, "proto",
         tuple ? json_string(sw_transport_name((enum sw_transport)t->transport)) : json_null());
     switch (ev->type) {
-    case SW_EVENT_TRANSFER: put(r, o, "transfer", body_transfer(r, &ev->u.transfer)); break;
+    case SW_EVENT_TRANSFER:
+        put(r, o, "transfer", body_transfer(r, &ev->u.transfer));
+        break;
     case SW_EVENT_USER_NOT_FOUND:
         put(r, o, "user_not_found", body_not_found(r, &ev->u.not_found));
         break;
-    case SW_EVENT_SCAN: put(r, o, "scan", body_scan(r, &ev->u.scan)); break;
-    case SW_EVENT_STATS: put(r, o, "stats", body_stats(r, &ev->u.stats)); break;
-    case SW_EVENT__COUNT: break;
+    case SW_EVENT_SCAN:
+        put(r, o, "scan", body_scan(r, &ev->u.scan));
+        break;
+    case SW_EVENT_STATS:
+        put(r, o, "stats", body_stats(r, &ev->u.stats));
+        break;
+    case SW_EVENT__COUNT:
+        break;
     }
     return o;
 }

@@ -117,7 +117,8 @@ static void osip_tag_into(struct sip_msg *m, osip_from_t *f, char *dst)
 static bool ct_is(const osip_content_type_t *ct, const char *type, const char *subtype)
 {
     return ct != NULL && ct->type != NULL && ct->subtype != NULL &&
-           strcasecmp(ct->type, type) == 0 && (subtype == NULL || strcasecmp(ct->subtype, subtype) == 0);
+           strcasecmp(ct->type, type) == 0 &&
+           (subtype == NULL || strcasecmp(ct->subtype, subtype) == 0);
 }
 
 /* The sipfrag status from libosip2's bodies: the message body itself when
@@ -229,8 +230,7 @@ static void copy_cstr(char *dst, size_t cap, const char *s, size_t n)
     dst[n] = '\0';
 }
 
-void sipmsg_uri_user_host(const char *uri, char *user, size_t user_cap, char *host,
-                          size_t host_cap)
+void sipmsg_uri_user_host(const char *uri, char *user, size_t user_cap, char *host, size_t host_cap)
 {
     if (user_cap > 0)
         user[0] = '\0';

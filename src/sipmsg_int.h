@@ -17,10 +17,10 @@ enum sipscan_result {
 /* What the scanner found beyond struct sip_msg: views into the raw message,
  * valid as long as it is. */
 struct sipscan_info {
-    size_t head_len;           /* start line + headers + blank line (or all of raw) */
-    struct sw_bytes body;      /* cut to Content-Length when that is shorter */
-    struct sw_bytes ctype;     /* Content-Type value, {NULL,0} if absent */
-    unsigned n_ctype;          /* Content-Type headers seen */
+    size_t head_len;       /* start line + headers + blank line (or all of raw) */
+    struct sw_bytes body;  /* cut to Content-Length when that is shorter */
+    struct sw_bytes ctype; /* Content-Type value, {NULL,0} if absent */
+    unsigned n_ctype;      /* Content-Type headers seen */
 };
 
 /* Fills every field of *m (see sipmsg.c for what holds after a parse) from

@@ -59,11 +59,11 @@ static inline bool is_lws(uint8_t c)
 
 static inline struct sw_bytes sub(struct sw_bytes b, size_t from, size_t to)
 {
-    struct sw_bytes r = { b.p != NULL ? b.p + from : NULL, to - from };
+    struct sw_bytes r = {b.p != NULL ? b.p + from : NULL, to - from};
     return r;
 }
 
-static const struct sw_bytes empty_view = { NULL, 0 };
+static const struct sw_bytes empty_view = {NULL, 0};
 
 /* ascii_is_token as a table: header names are the scanner's hottest loop. */
 static bool tok_table[256];
@@ -92,37 +92,59 @@ static enum hdr hdr_lookup(const uint8_t *s, size_t n)
     switch (n) {
     case 1:
         switch (ascii_lower(s[0])) {
-        case 'i': return H_CALLID;
-        case 'f': return H_FROM;
-        case 't': return H_TO;
-        case 'v': return H_VIA;
-        case 'l': return H_CLEN;
-        case 'c': return H_CTYPE;
-        case 'r': return H_REFER_TO;    /* RFC 3515 */
-        case 'b': return H_REFERRED_BY; /* RFC 3892 */
-        case 'o': return H_EVENT;       /* RFC 6665 */
-        default: return H_NONE;
+        case 'i':
+            return H_CALLID;
+        case 'f':
+            return H_FROM;
+        case 't':
+            return H_TO;
+        case 'v':
+            return H_VIA;
+        case 'l':
+            return H_CLEN;
+        case 'c':
+            return H_CTYPE;
+        case 'r':
+            return H_REFER_TO; /* RFC 3515 */
+        case 'b':
+            return H_REFERRED_BY; /* RFC 3892 */
+        case 'o':
+            return H_EVENT; /* RFC 6665 */
+        default:
+            return H_NONE;
         }
-    case 2: return NAME_IS(s, "to") ? H_TO : H_NONE;
-    case 3: return NAME_IS(s, "via") ? H_VIA : H_NONE;
+    case 2:
+        return NAME_IS(s, "to") ? H_TO : H_NONE;
+    case 3:
+        return NAME_IS(s, "via") ? H_VIA : H_NONE;
     case 4:
         if (NAME_IS(s, "from"))
             return H_FROM;
         return NAME_IS(s, "cseq") ? H_CSEQ : H_NONE;
-    case 5: return NAME_IS(s, "event") ? H_EVENT : H_NONE;
-    case 6: return NAME_IS(s, "server") ? H_SERVER : H_NONE;
+    case 5:
+        return NAME_IS(s, "event") ? H_EVENT : H_NONE;
+    case 6:
+        return NAME_IS(s, "server") ? H_SERVER : H_NONE;
     case 7:
         if (NAME_IS(s, "call-id"))
             return H_CALLID;
         return NAME_IS(s, "warning") ? H_WARNING : H_NONE;
-    case 8: return NAME_IS(s, "refer-to") ? H_REFER_TO : H_NONE;
-    case 9: return NAME_IS(s, "refer-sub") ? H_REFER_SUB : H_NONE;
-    case 10: return NAME_IS(s, "user-agent") ? H_UA : H_NONE;
-    case 11: return NAME_IS(s, "referred-by") ? H_REFERRED_BY : H_NONE;
-    case 12: return NAME_IS(s, "content-type") ? H_CTYPE : H_NONE;
-    case 14: return NAME_IS(s, "content-length") ? H_CLEN : H_NONE;
-    case 18: return NAME_IS(s, "subscription-state") ? H_SUBSTATE : H_NONE;
-    default: return H_NONE;
+    case 8:
+        return NAME_IS(s, "refer-to") ? H_REFER_TO : H_NONE;
+    case 9:
+        return NAME_IS(s, "refer-sub") ? H_REFER_SUB : H_NONE;
+    case 10:
+        return NAME_IS(s, "user-agent") ? H_UA : H_NONE;
+    case 11:
+        return NAME_IS(s, "referred-by") ? H_REFERRED_BY : H_NONE;
+    case 12:
+        return NAME_IS(s, "content-type") ? H_CTYPE : H_NONE;
+    case 14:
+        return NAME_IS(s, "content-length") ? H_CLEN : H_NONE;
+    case 18:
+        return NAME_IS(s, "subscription-state") ? H_SUBSTATE : H_NONE;
+    default:
+        return H_NONE;
     }
 }
 
@@ -519,16 +541,36 @@ static void on_header(struct scan *s, enum hdr id, struct sw_bytes v)
         return;
     s->seen |= bit;
     switch (id) {
-    case H_CALLID: sipscan_put(m, m->call_id, sizeof m->call_id, v); break;
-    case H_CSEQ: on_cseq(s, v); break;
-    case H_VIA: on_via(m, v); break;
-    case H_FROM: on_nameaddr(m, v, m->from, m->from_uri, m->from_tag); break;
-    case H_TO: on_nameaddr(m, v, m->to, m->to_uri, m->to_tag); break;
-    case H_UA: sipscan_put(m, m->user_agent, sizeof m->user_agent, v); break;
-    case H_SERVER: sipscan_put(m, m->server, sizeof m->server, v); break;
-    case H_WARNING: sipscan_put(m, m->warning, sizeof m->warning, v); break;
-    case H_REFER_TO: sipscan_refer_to(m, v); break;
-    case H_REFERRED_BY: sipscan_put(m, m->referred_by, sizeof m->referred_by, v); break;
+    case H_CALLID:
+        sipscan_put(m, m->call_id, sizeof m->call_id, v);
+        break;
+    case H_CSEQ:
+        on_cseq(s, v);
+        break;
+    case H_VIA:
+        on_via(m, v);
+        break;
+    case H_FROM:
+        on_nameaddr(m, v, m->from, m->from_uri, m->from_tag);
+        break;
+    case H_TO:
+        on_nameaddr(m, v, m->to, m->to_uri, m->to_tag);
+        break;
+    case H_UA:
+        sipscan_put(m, m->user_agent, sizeof m->user_agent, v);
+        break;
+    case H_SERVER:
+        sipscan_put(m, m->server, sizeof m->server, v);
+        break;
+    case H_WARNING:
+        sipscan_put(m, m->warning, sizeof m->warning, v);
+        break;
+    case H_REFER_TO:
+        sipscan_refer_to(m, v);
+        break;
+    case H_REFERRED_BY:
+        sipscan_put(m, m->referred_by, sizeof m->referred_by, v);
+        break;
     case H_REFER_SUB: {
         struct sw_bytes t = first_token(v, NULL);
         if (ascii_ieq(t, "true"))
@@ -537,12 +579,20 @@ static void on_header(struct scan *s, enum hdr id, struct sw_bytes v)
             m->refer_sub = SIPMSG_REFER_SUB_FALSE;
         break;
     }
-    case H_EVENT: on_event(m, v); break;
-    case H_SUBSTATE: on_substate(m, v); break;
-    case H_CTYPE: break; /* every one is counted, the first kept (below) */
-    case H_CLEN: s->has_clen = parse_u32(v, UINT64_MAX / 2, &s->clen); break;
+    case H_EVENT:
+        on_event(m, v);
+        break;
+    case H_SUBSTATE:
+        on_substate(m, v);
+        break;
+    case H_CTYPE:
+        break; /* every one is counted, the first kept (below) */
+    case H_CLEN:
+        s->has_clen = parse_u32(v, UINT64_MAX / 2, &s->clen);
+        break;
     case H_NONE:
-    case H_COUNT_: break;
+    case H_COUNT_:
+        break;
     }
 }
 
@@ -617,10 +667,9 @@ static void msg_reset(struct sip_msg *m)
     m->truncated_fields = 0;
 }
 
-enum sipscan_result sipscan_parse(struct sw_bytes raw, struct sip_msg *m,
-                                  struct sipscan_info *info)
+enum sipscan_result sipscan_parse(struct sw_bytes raw, struct sip_msg *m, struct sipscan_info *info)
 {
-    struct scan s = { m, info, 0, false, false, 0 };
+    struct scan s = {m, info, 0, false, false, 0};
     if (!tok_ready)
         tok_init();
     msg_reset(m);

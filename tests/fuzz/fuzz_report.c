@@ -113,7 +113,8 @@ static void fill(struct sw_event *ev, uint8_t sel, uint64_t v)
         break;
     }
     case SW_EVENT_STATS:
-    case SW_EVENT__COUNT: break;
+    case SW_EVENT__COUNT:
+        break;
     }
 }
 
@@ -149,8 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < n_strs && i < SW_COUNTERS_MAX; i++)
         sw_counters_add(&counters, strs[i], v + i); /* names from the input too */
     for (size_t i = 0; i < SW_SUMMARY_TOP && i < n_strs; i++) {
-        nf.top_users[i] = (struct sw_top_entry){ str(i), v >> i };
-        nf.top_sources[i] = (struct sw_top_entry){ str(i + 1), i };
+        nf.top_users[i] = (struct sw_top_entry){str(i), v >> i};
+        nf.top_sources[i] = (struct sw_top_entry){str(i + 1), i};
     }
     nf.n_top_users = SW_MIN(n_strs, (size_t)SW_SUMMARY_TOP);
     nf.n_top_sources = nf.n_top_users;
@@ -160,8 +161,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     CHECK(f != NULL);
-    struct report_config cfg = { NULL, (sel & 0x80) ? (unsigned)(sel >> 4) & 0xf : 0,
-                                 (sel & 0x08) != 0 };
+    struct report_config cfg = {NULL, (sel & 0x80) ? (unsigned)(sel >> 4) & 0xf : 0,
+                                (sel & 0x08) != 0};
     struct report *r = report_new_stream(f, &cfg);
     CHECK(r != NULL);
     for (unsigned t = 0; t < SW_EVENT__COUNT; t++) {

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
             abort();                                                                               \
     } while (0)
 
-#define TERMINATED(m, f) CHECK(memchr((m)->f, '\0', sizeof (m)->f) != NULL)
+#define TERMINATED(m, f) CHECK(memchr((m)->f, '\0', sizeof(m)->f) != NULL)
 
 static struct sip_msg fast, full;
 

@@ -27,7 +27,7 @@ static size_t mem_len;
 /* A report on a memstream; the caller closes `*f` to read mem_buf. */
 static struct report *mem_report(FILE **f, unsigned mask)
 {
-    struct report_config cfg = { NULL, mask, false };
+    struct report_config cfg = {NULL, mask, false};
     free(mem_buf);
     mem_buf = NULL;
     mem_len = 0;
@@ -261,10 +261,10 @@ static void test_stats_line(void **state)
     memset(&nf, 0, sizeof nf);
     nf.status_404 = 5;
     nf.status_604 = 1;
-    nf.top_users[0] = (struct sw_top_entry){ "100", 4 };
-    nf.top_users[1] = (struct sw_top_entry){ "bad\xff", 2 };
+    nf.top_users[0] = (struct sw_top_entry){"100", 4};
+    nf.top_users[1] = (struct sw_top_entry){"bad\xff", 2};
     nf.n_top_users = 2;
-    nf.top_sources[0] = (struct sw_top_entry){ "198.51.100.7", 6 };
+    nf.top_sources[0] = (struct sw_top_entry){"198.51.100.7", 6};
     nf.n_top_sources = 1;
     struct sw_event ev;
     memset(&ev, 0, sizeof ev);
@@ -326,8 +326,8 @@ static void test_invalid_utf8_everywhere(void **state)
     assert_string_equal(cid, "a\xef\xbf\xbd\xef\xbf\xbdz\x01\x1f\"\\\xef\xbf\xbd\xef\xbf\xbd"
                              "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
                              "\xef\xbf\xbd");
-    assert_non_null(json_string_value(json_object_get(json_object_get(j, "transfer"),
-                                                      "subscription_state")));
+    assert_non_null(
+        json_string_value(json_object_get(json_object_get(j, "transfer"), "subscription_state")));
     json_decref(j);
     /* control characters are escaped, never raw */
     assert_non_null(strstr(mem_buf, "\\u0001\\u001F\\\"\\\\"));
@@ -372,30 +372,30 @@ static void test_utf8_repair_table(void **state)
         const char *out;
         unsigned bad;
     } t[] = {
-        { "plain", 5, "plain", 0 },
-        { "\xc3\xa9", 2, "\xc3\xa9", 0 },                  /* U+00E9 */
-        { "\xe2\x82\xac", 3, "\xe2\x82\xac", 0 },          /* U+20AC */
-        { "\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80", 0 },  /* U+1F600 */
-        { "\xf4\x8f\xbf\xbf", 4, "\xf4\x8f\xbf\xbf", 0 },  /* U+10FFFF, the last */
-        { "\xed\x9f\xbf", 3, "\xed\x9f\xbf", 0 },          /* U+D7FF, before surrogates */
-        { "\xee\x80\x80", 3, "\xee\x80\x80", 0 },          /* U+E000, after them */
-        { "\xc0\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd", 2 },  /* overlong NUL */
-        { "\xc1\xbf", 2, "\xef\xbf\xbd\xef\xbf\xbd", 2 },  /* overlong */
-        { "\xe0\x9f\xbf", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3 }, /* overlong 3 */
-        { "\xf0\x8f\xbf\xbf", 4,
-          "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 4 },     /* overlong 4 */
-        { "\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3 }, /* U+D800 */
-        { "\xf4\x90\x80\x80", 4,
-          "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 4 },     /* U+110000 */
-        { "\xf5\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd", 2 },
-        { "\xff", 1, "\xef\xbf\xbd", 1 },
-        { "\x80", 1, "\xef\xbf\xbd", 1 },
-        { "\xe2\x82", 2, "\xef\xbf\xbd", 1 },              /* cut at the end: one */
-        { "\xe2\x82z", 3, "\xef\xbf\xbdz", 1 },            /* cut before ASCII */
-        { "\xf0\x9f\x98", 3, "\xef\xbf\xbd", 1 },
-        { "\xe2\xe2\x82\xac", 4, "\xef\xbf\xbd\xe2\x82\xac", 1 },
-        { "a\0b", 3, "a\0b", 0 },
-        { "", 0, "", 0 },
+        {"plain", 5, "plain", 0},
+        {"\xc3\xa9", 2, "\xc3\xa9", 0},                 /* U+00E9 */
+        {"\xe2\x82\xac", 3, "\xe2\x82\xac", 0},         /* U+20AC */
+        {"\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80", 0}, /* U+1F600 */
+        {"\xf4\x8f\xbf\xbf", 4, "\xf4\x8f\xbf\xbf", 0}, /* U+10FFFF, the last */
+        {"\xed\x9f\xbf", 3, "\xed\x9f\xbf", 0},         /* U+D7FF, before surrogates */
+        {"\xee\x80\x80", 3, "\xee\x80\x80", 0},         /* U+E000, after them */
+        {"\xc0\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd", 2}, /* overlong NUL */
+        {"\xc1\xbf", 2, "\xef\xbf\xbd\xef\xbf\xbd", 2}, /* overlong */
+        {"\xe0\x9f\xbf", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3}, /* overlong 3 */
+        {"\xf0\x8f\xbf\xbf", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+         4},                                                            /* overlong 4 */
+        {"\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3}, /* U+D800 */
+        {"\xf4\x90\x80\x80", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+         4}, /* U+110000 */
+        {"\xf5\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd", 2},
+        {"\xff", 1, "\xef\xbf\xbd", 1},
+        {"\x80", 1, "\xef\xbf\xbd", 1},
+        {"\xe2\x82", 2, "\xef\xbf\xbd", 1},   /* cut at the end: one */
+        {"\xe2\x82z", 3, "\xef\xbf\xbdz", 1}, /* cut before ASCII */
+        {"\xf0\x9f\x98", 3, "\xef\xbf\xbd", 1},
+        {"\xe2\xe2\x82\xac", 4, "\xef\xbf\xbd\xe2\x82\xac", 1},
+        {"a\0b", 3, "a\0b", 0},
+        {"", 0, "", 0},
     };
     char out[64];
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -477,7 +477,7 @@ static void test_append_and_reopen(void **state)
     fclose(f);
 
     char errbuf[SW_ERRBUF_SIZE] = "";
-    struct report_config cfg = { path, 0, false };
+    struct report_config cfg = {path, 0, false};
     struct report *r = report_new(&cfg, errbuf);
     assert_non_null(r);
     struct sw_event ev;
@@ -525,7 +525,7 @@ static void test_dev_full(void **state)
 {
     (void)state;
     char errbuf[SW_ERRBUF_SIZE];
-    struct report_config cfg = { "/dev/full", 0, true };
+    struct report_config cfg = {"/dev/full", 0, true};
     struct report *r = report_new(&cfg, errbuf);
     if (r == NULL)
         skip();
@@ -566,7 +566,7 @@ static void test_stdout(void **state)
     assert_int_equal(dup2(fds[1], 1), 1);
     close(fds[1]);
     char errbuf[SW_ERRBUF_SIZE];
-    struct report_config cfg = { "-", 0, false };
+    struct report_config cfg = {"-", 0, false};
     struct report *r = report_new(&cfg, errbuf);
     struct sw_event ev;
     not_found_event(&ev);
@@ -591,17 +591,17 @@ static void test_format_time(void **state)
         sw_time t;
         const char *s;
     } t[] = {
-        { 0, "1970-01-01T00:00:00.000000Z" },
-        { 1, "1970-01-01T00:00:00.000001Z" },
-        { 999999, "1970-01-01T00:00:00.999999Z" },
-        { 1000000, "1970-01-01T00:00:01.000000Z" },
-        { -1, "1969-12-31T23:59:59.999999Z" },
-        { -1000000, "1969-12-31T23:59:59.000000Z" },
-        { T0, "2026-11-28T18:16:41.123456Z" },
-        { INT64_C(2147483647999999), "2038-01-19T03:14:07.999999Z" },
-        { INT64_C(2147483648000000), "2038-01-19T03:14:08.000000Z" },
-        { INT64_C(4102444800000001), "2100-01-01T00:00:00.000001Z" },
-        { INT64_C(253402300799999999), "9999-12-31T23:59:59.999999Z" },
+        {0, "1970-01-01T00:00:00.000000Z"},
+        {1, "1970-01-01T00:00:00.000001Z"},
+        {999999, "1970-01-01T00:00:00.999999Z"},
+        {1000000, "1970-01-01T00:00:01.000000Z"},
+        {-1, "1969-12-31T23:59:59.999999Z"},
+        {-1000000, "1969-12-31T23:59:59.000000Z"},
+        {T0, "2026-11-28T18:16:41.123456Z"},
+        {INT64_C(2147483647999999), "2038-01-19T03:14:07.999999Z"},
+        {INT64_C(2147483648000000), "2038-01-19T03:14:08.000000Z"},
+        {INT64_C(4102444800000001), "2100-01-01T00:00:00.000001Z"},
+        {INT64_C(253402300799999999), "9999-12-31T23:59:59.999999Z"},
     };
     char buf[32];
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
