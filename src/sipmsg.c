@@ -1,31 +1,308 @@
-/* sipmsg.c - STUB, replaced by the sipmsg work. */
+/*
+ * sipmsg.c - one framed SIP message -> struct sip_msg: the fast-path choice
+ * and the only file that includes libosip2 (library osipparser2; never the
+ * osip transaction layer).
+ *
+ * Every message goes through our scanner (sipscan.c). Only the messages that
+ * can feed an event go through libosip2 as well (it costs many times the
+ * scanner): REFER requests, NOTIFY requests of the `refer` event package,
+ * responses whose CSeq method is REFER, and 404/604 responses; SIPMSG_FULL
+ * sends every message there. For those, libosip2 is the authority for what it
+ * parses well - Call-ID, From/To URIs and tags, Refer-To (as it splits the
+ * header), bodies including multipart - and overrides the scanner's field
+ * when it produced a value. When libosip2 rejects a message the scanner
+ * accepted, the scanner's fields stand (counted in osip_errors): an event is
+ * never lost to libosip2's strictness. Messages libosip2 5.3 is known to
+ * mishandle (a MIME part with two Content-Type headers leaks memory in it,
+ * found by fuzzing; see sipscan_osip_hazard) are kept from it and counted
+ * the same way.
+ *
+ * After sipmsg_parse, whatever it returns, every field of struct sip_msg is
+ * defined: each char array holds a NUL-terminated string ("" when absent; the
+ * bytes after the NUL are unspecified, so compare strings, not structs),
+ * numbers are 0, sub_expires -1, enums *_ABSENT, bools false unless found.
+ * After SIPMSG_INVALID the fields are defined but not meaningful.
+ *
+ * Differences kept on purpose: request_uri is always the scanner's (as sent);
+ * libosip2 rebuilds From/To URIs and decodes escapes of unreserved characters
+ * ("%41lice" -> "Alice"), equivalent per RFC 3261 §19.1.4.
+ *
+ * A message is refused (SIPMSG_INVALID, sip_parse_errors) when its start line
+ * is not a request or status line, it has no Call-ID, or no CSeq of a number
+ * below 2^31 and a method: the tracker can match nothing without them.
+ */
 #include "sipwatch/sipmsg.h"
 
+#include <stdarg.h>
+#include <stdlib.h> /* osip_free() is free() */
 #include <string.h>
+#include <strings.h>
+
+#include <osipparser2/osip_parser.h>
+#include <osipparser2/osip_port.h>
+
+#include "sipmsg_int.h"
+#include "sipwatch/ascii.h"
+
+/* libosip2 5.3 writes its parse errors to stdout (our NDJSON stream) unless a
+ * trace hook is set; this one drops them. */
+static void osip_trace_sink(const char *fi, int li, osip_trace_level_t level, const char *chfr,
+                            va_list ap)
+{
+    (void)fi;
+    (void)li;
+    (void)level;
+    (void)chfr;
+    (void)ap;
+}
+
+static bool g_init;
 
 int sipmsg_global_init(void)
 {
+    if (g_init)
+        return 0;
+    /* Before parser_init(): its own setup may trace. Level 0 = no level
+     * enabled; the sink catches whatever is traced regardless. */
+    osip_trace_initialize_func(TRACE_LEVEL0, osip_trace_sink);
+    if (parser_init() != 0)
+        return -1;
+    g_init = true;
     return 0;
 }
 
+/* libosip2 5.3 has no parser_free(): parser_init() only fills static tables. */
 void sipmsg_global_free(void)
 {
+}
+
+/* Overwrites a field the scanner filled; a cut the scanner already counted
+ * (the field is full) is not counted twice. */
+static void put_str(struct sip_msg *m, char *dst, size_t cap, const char *s)
+{
+    unsigned before = m->truncated_fields;
+    bool was_full = strnlen(dst, cap) == cap - 1;
+    sipscan_put(m, dst, cap, sw_bytes_make(s, strlen(s)));
+    if (was_full)
+        m->truncated_fields = before;
+}
+
+static bool needs_full(const struct sip_msg *m)
+{
+    if (m->is_request) {
+        if (strcmp(m->method, "REFER") == 0)
+            return true;
+        return strcmp(m->method, "NOTIFY") == 0 && strcmp(m->event, "refer") == 0;
+    }
+    return m->status == 404 || m->status == 604 || strcmp(m->cseq_method, "REFER") == 0;
+}
+
+static void osip_uri_into(struct sip_msg *m, osip_uri_t *u, char *dst)
+{
+    char *s = NULL;
+    if (u == NULL || osip_uri_to_str(u, &s) != 0 || s == NULL)
+        return;
+    if (s[0] != '\0')
+        put_str(m, dst, SIPMSG_MAX_FIELD, s);
+    osip_free(s);
+}
+
+static void osip_tag_into(struct sip_msg *m, osip_from_t *f, char *dst)
+{
+    osip_generic_param_t *tag = NULL;
+    if (f != NULL && osip_from_get_tag(f, &tag) == 0 && tag != NULL && tag->gvalue != NULL)
+        put_str(m, dst, SIPMSG_MAX_TOKEN * 2, tag->gvalue);
+}
+
+static bool ct_is(const osip_content_type_t *ct, const char *type, const char *subtype)
+{
+    return ct != NULL && ct->type != NULL && ct->subtype != NULL &&
+           strcasecmp(ct->type, type) == 0 &&
+           (subtype == NULL || strcasecmp(ct->subtype, subtype) == 0);
+}
+
+/* The sipfrag status from libosip2's bodies: the message body itself when
+ * its type is message/sipfrag, else the first multipart part of that type. */
+static void osip_sipfrag(struct sip_msg *m, const osip_message_t *om)
+{
+    bool multi = ct_is(om->content_type, "multipart", NULL);
+    if (!multi && !ct_is(om->content_type, "message", "sipfrag"))
+        return;
+    int n = osip_list_size(&om->bodies);
+    for (int i = 0; i < n; i++) {
+        const osip_body_t *b = osip_list_get(&om->bodies, i);
+        if (b == NULL || b->body == NULL)
+            continue;
+        if (multi && !ct_is(b->content_type, "message", "sipfrag"))
+            continue;
+        int keep = m->sipfrag_status;
+        m->sipfrag_status = 0;
+        if (!sipscan_sipfrag(m, sw_bytes_make(b->body, b->length)))
+            m->sipfrag_status = keep;
+        return;
+    }
+}
+
+static const osip_header_t *osip_header(const osip_message_t *om, const char *a, const char *b)
+{
+    osip_header_t *h = NULL;
+    if (osip_message_header_get_byname(om, a, 0, &h) >= 0 && h != NULL)
+        return h;
+    h = NULL;
+    if (osip_message_header_get_byname(om, b, 0, &h) >= 0 && h != NULL)
+        return h;
+    return NULL;
+}
+
+/* Runs libosip2 and overrides the fields it is the authority for. Returns
+ * false if it rejected the message. */
+static bool full_parse(struct sw_bytes raw, struct sip_msg *m)
+{
+    osip_message_t *om = NULL;
+    if (osip_message_init(&om) != 0)
+        return false;
+    if (osip_message_parse(om, (const char *)raw.p, raw.n) != 0) {
+        osip_message_free(om);
+        return false;
+    }
+    if (om->call_id != NULL) {
+        /* libosip2 splits the Call-ID at '@': rebuild the whole value */
+        char *s = NULL;
+        if (osip_call_id_to_str(om->call_id, &s) == 0 && s != NULL && s[0] != '\0')
+            put_str(m, m->call_id, sizeof m->call_id, s);
+        osip_free(s);
+    }
+    if (om->from != NULL) {
+        osip_uri_into(m, om->from->url, m->from_uri);
+        osip_tag_into(m, om->from, m->from_tag);
+    }
+    if (om->to != NULL) {
+        osip_uri_into(m, om->to->url, m->to_uri);
+        osip_tag_into(m, om->to, m->to_tag);
+    }
+    /* Refer-To comes back as an unknown header, under its short name when
+     * sent compact; its URI is cut out the same way as the scanner does. */
+    const osip_header_t *h = osip_header(om, "refer-to", "r");
+    if (h != NULL && h->hvalue != NULL) {
+        m->refer_replaces = false;
+        sipscan_refer_to(m, sw_bytes_make(h->hvalue, strlen(h->hvalue)));
+    }
+    osip_sipfrag(m, om);
+    osip_message_free(om);
+    return true;
 }
 
 enum sipmsg_result sipmsg_parse(struct sw_bytes raw, unsigned flags, struct sip_msg *out,
                                 struct sipmsg_stats *st)
 {
-    memset(out, 0, sizeof *out);
-    return SIPMSG_INVALID;
+    struct sipscan_info info;
+    st->messages++;
+    enum sipscan_result r = sipscan_parse(raw, out, &info);
+    if (r != SIPSCAN_OK) {
+        if (r == SIPSCAN_NUL)
+            st->nul_bytes++;
+        st->invalid++;
+        return SIPMSG_INVALID;
+    }
+    if (out->is_request)
+        st->requests++;
+    else
+        st->responses++;
+    if ((flags & SIPMSG_FULL) || needs_full(out)) {
+        st->full_parse++;
+        out->full_parse = true;
+        /* A message libosip2 is known to mishandle counts as refused. */
+        if (sipscan_osip_hazard(raw, &info) || !full_parse(raw, out))
+            st->osip_errors++;
+    } else {
+        st->fast_path++;
+    }
+    st->truncated_fields += out->truncated_fields;
+    return SIPMSG_OK;
 }
 
-void sipmsg_uri_user_host(const char *uri, char *user, size_t user_cap, char *host,
-                          size_t host_cap)
+static void copy_cstr(char *dst, size_t cap, const char *s, size_t n)
 {
-    user[0] = '\0';
-    host[0] = '\0';
+    if (cap == 0)
+        return;
+    n = SW_MIN(n, cap - 1);
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+void sipmsg_uri_user_host(const char *uri, char *user, size_t user_cap, char *host, size_t host_cap)
+{
+    if (user_cap > 0)
+        user[0] = '\0';
+    if (host_cap > 0)
+        host[0] = '\0';
+    if (uri == NULL)
+        return;
+    struct sw_bytes u = ascii_trim(sw_bytes_make(uri, strlen(uri)));
+    if (u.n > 0 && u.p[0] == '<') {
+        u.p++;
+        u.n--;
+        const uint8_t *gt = memchr(u.p, '>', u.n);
+        if (gt != NULL)
+            u.n = (size_t)(gt - u.p);
+        u = ascii_trim(u);
+    }
+    bool tel = false;
+    if (ascii_istarts(u, "sip:")) {
+        u.p += 4, u.n -= 4;
+    } else if (ascii_istarts(u, "sips:")) {
+        u.p += 5, u.n -= 5;
+    } else if (ascii_istarts(u, "tel:")) {
+        u.p += 4, u.n -= 4;
+        tel = true;
+    }
+    /* URI headers ('?...') may hold '@' (Replaces=id@host): not ours */
+    const uint8_t *q = memchr(u.p, '?', u.n);
+    if (q != NULL)
+        u.n = (size_t)(q - u.p);
+    if (tel) {
+        /* tel: the subscriber number, parameters (phone-context) dropped */
+        const uint8_t *sc = memchr(u.p, ';', u.n);
+        copy_cstr(user, user_cap, (const char *)u.p, sc != NULL ? (size_t)(sc - u.p) : u.n);
+        return;
+    }
+    const uint8_t *at = memchr(u.p, '@', u.n);
+    struct sw_bytes hp = u;
+    if (at != NULL) {
+        /* userinfo: user [':' password], user parameters after ';' */
+        size_t un = (size_t)(at - u.p);
+        for (size_t i = 0; i < un; i++) {
+            if (u.p[i] == ':' || u.p[i] == ';') {
+                un = i;
+                break;
+            }
+        }
+        copy_cstr(user, user_cap, (const char *)u.p, un);
+        hp.p = at + 1;
+        hp.n = u.n - (size_t)(at + 1 - u.p);
+    }
+    size_t hn;
+    if (hp.n > 0 && hp.p[0] == '[') {
+        const uint8_t *rb = memchr(hp.p, ']', hp.n);
+        hn = rb != NULL ? (size_t)(rb - hp.p) - 1 : hp.n - 1;
+        copy_cstr(host, host_cap, (const char *)hp.p + 1, hn);
+        return;
+    }
+    for (hn = 0; hn < hp.n; hn++)
+        if (hp.p[hn] == ':' || hp.p[hn] == ';' || hp.p[hn] == '>' || ascii_is_ws(hp.p[hn]))
+            break;
+    copy_cstr(host, host_cap, (const char *)hp.p, hn);
 }
 
 void sipmsg_counters(const struct sipmsg_stats *st, struct sw_counters *out)
 {
+    sw_counters_add(out, "sip_messages", st->messages);
+    sw_counters_add(out, "sip_requests", st->requests);
+    sw_counters_add(out, "sip_responses", st->responses);
+    sw_counters_add(out, "sip_fast_path", st->fast_path);
+    sw_counters_add(out, "sip_full_parse", st->full_parse);
+    sw_counters_add(out, "sip_parse_errors", st->invalid);
+    sw_counters_add(out, "sip_osip_errors", st->osip_errors);
+    sw_counters_add(out, "sip_nul_bytes", st->nul_bytes);
+    sw_counters_add(out, "sip_truncated_fields", st->truncated_fields);
 }

@@ -25,6 +25,10 @@ struct report;
 
 /* Opens the output. Returns NULL with errbuf filled on failure. */
 struct report *report_new(const struct report_config *cfg, char errbuf[SW_ERRBUF_SIZE]);
+/* Writes to an open stream the caller owns (tests, fuzzing: a memstream or
+ * tmpfile); cfg->path is ignored, report_reopen is a no-op, report_free
+ * flushes but does not close it. Returns NULL on OOM. */
+struct report *report_new_stream(FILE *f, const struct report_config *cfg);
 /* Flushes and closes (stdout is flushed, not closed). NULL is fine. */
 void report_free(struct report *r);
 

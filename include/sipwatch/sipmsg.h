@@ -7,8 +7,11 @@
  *  - a scanner of our own, bounds-checked, reads the start line and the
  *    headers the tracker needs (compact forms included) from every message;
  *  - libosip2's parser (osip_message_parse) runs only on the messages that
- *    feed an event: REFER and NOTIFY requests, responses to REFER, and 404 /
- *    604 responses; it is the authority for those (URIs, multipart bodies).
+ *    feed an event: REFER requests, NOTIFY requests of the `refer` event
+ *    package, responses to REFER, and 404 / 604 responses; it is the
+ *    authority for those (Call-ID, From/To URIs and tags, multipart bodies).
+ *    When it refuses a message the scanner accepted, the scanner's fields
+ *    stand (osip_errors): an event is never lost to its strictness.
  *    SIPMSG_FULL forces it on every message (tests, --no-fast-path).
  * This is the only file that includes libosip2; nothing of it escapes.
  * RFCs: 3261 (§7, §20 compact forms), 3515 (Refer-To, sipfrag), 3892
@@ -86,7 +89,9 @@ struct sip_msg {
 
 enum sipmsg_result {
     SIPMSG_OK = 0,
-    SIPMSG_INVALID,     /* not a usable SIP message (counted) */
+    SIPMSG_INVALID,     /* not a usable SIP message (counted): no request or
+                         * status line, no Call-ID, no CSeq below 2^31 with a
+                         * method, or a NUL in the start line or headers */
 };
 
 #define SIPMSG_FULL 0x01  /* run libosip2 on every message */
@@ -107,8 +112,9 @@ struct sipmsg_stats {
 int sipmsg_global_init(void);
 void sipmsg_global_free(void);
 
-/* Parses `raw` (one framed message, borrowed) into *out (fully overwritten).
- * Counts into *st. */
+/* Parses `raw` (one framed message, borrowed) into *out (fully overwritten:
+ * every string is NUL-terminated, "" when absent; bytes after the NUL are
+ * unspecified, so compare fields, not structs). Counts into *st. */
 enum sipmsg_result sipmsg_parse(struct sw_bytes raw, unsigned flags, struct sip_msg *out,
                                 struct sipmsg_stats *st);
 

@@ -1,12 +1,208 @@
-/* fuzz_report.c - libFuzzer target for report (placeholder until the module lands). */
+/*
+ * fuzz_report.c - libFuzzer target for report: events whose strings, times
+ * and numbers come from the input are written to a memstream; every line
+ * must parse back with json_loads, one line per event written.
+ *
+ * Input: byte 0 picks the event type (and the mask), bytes 1..8 the time;
+ * the rest is split at NUL bytes into the strings the event carries.
+ */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "sipwatch/report.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#define CHECK(x)                                                                                   \
+    do {                                                                                           \
+        if (!(x))                                                                                  \
+            abort();                                                                               \
+    } while (0)
+
+#define MAX_STR 48
+
+static char *strs[MAX_STR];
+static size_t n_strs;
+
+static const char *str(size_t i)
+{
+    if (n_strs == 0)
+        return NULL;
+    const char *s = strs[i % n_strs];
+    return s[0] == '\x01' ? NULL : s; /* a leading 0x01 stands for "unknown" */
+}
+
+static sw_time tm(uint64_t v, size_t k)
+{
+    v = v * 6364136223846793005u + 1442695040888963407u * (k + 1);
+    if ((v & 7) == 0)
+        return SW_TIME_NONE;
+    return (sw_time)(v >> 3) - (sw_time)(UINT64_C(1) << 59);
+}
+
+static void fill(struct sw_event *ev, uint8_t sel, uint64_t v)
+{
+    size_t k = 0;
+    ev->ts = (sw_time)(v >> 1);
+    ev->call_id = str(k++);
+    ev->has_tuple = (sel & 0x10) != 0;
+    ev->tuple.src.family = (sel & 0x20) ? 6 : 4;
+    ev->tuple.dst.family = (sel & 0x40) ? 4 : 0;
+    memcpy(ev->tuple.src.a, &v, sizeof v);
+    ev->tuple.sport = (uint16_t)v;
+    ev->tuple.dport = (uint16_t)(v >> 16);
+    ev->tuple.transport = (uint8_t)(v % 9);
+    switch (ev->type) {
+    case SW_EVENT_TRANSFER: {
+        struct sw_event_transfer *x = &ev->u.transfer;
+        x->outcome = (enum sw_transfer_outcome)(v % (SW_OUTCOME__COUNT + 1));
+        x->refer_to = str(k++);
+        x->referred_by = str(k++);
+        x->replaces = (v & 2) != 0;
+        x->refer_cseq = (uint32_t)(v >> 7);
+        x->refer_status = (int)(v % 700);
+        x->refer_reason = str(k++);
+        x->notify_count = (unsigned)(v >> 40);
+        x->final_status = (int)((v >> 3) % 700);
+        x->final_reason = str(k++);
+        x->refer_time = tm(v, 1);
+        x->accepted_time = tm(v, 2);
+        x->wait = tm(v, 3);
+        x->subscription_state = str(k++);
+        x->truncated = (v & 4) != 0;
+        break;
+    }
+    case SW_EVENT_USER_NOT_FOUND: {
+        struct sw_event_not_found *x = &ev->u.not_found;
+        x->method = str(k++);
+        x->request_uri = str(k++);
+        x->user = str(k++);
+        x->domain = str(k++);
+        x->from = str(k++);
+        x->to = str(k++);
+        x->user_agent = str(k++);
+        x->server = str(k++);
+        x->status = (int)(v % 1000);
+        x->reason = str(k++);
+        x->warning = str(k++);
+        x->rtt = tm(v, 4);
+        break;
+    }
+    case SW_EVENT_SCAN: {
+        struct sw_event_scan *x = &ev->u.scan;
+        x->src_ip = str(k++);
+        x->count = v;
+        x->distinct_users = v >> 5;
+        x->n_users = n_strs % (SW_SCAN_MAX_SAMPLE + 1);
+        for (size_t i = 0; i < x->n_users; i++)
+            x->users[i] = str(k++);
+        x->n_methods = (v >> 8) % (SW_SCAN_MAX_LIST + 1);
+        for (size_t i = 0; i < x->n_methods; i++)
+            x->methods[i] = str(k++);
+        x->n_user_agents = (v >> 12) % (SW_SCAN_MAX_LIST + 1);
+        for (size_t i = 0; i < x->n_user_agents; i++)
+            x->user_agents[i] = str(k++);
+        x->first_time = tm(v, 5);
+        x->last_time = tm(v, 6);
+        x->window = tm(v, 7);
+        break;
+    }
+    case SW_EVENT_STATS:
+    case SW_EVENT__COUNT:
+        break;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    (void)data;
-    (void)size;
+    if (size < 9)
+        return 0;
+    uint8_t sel = data[0];
+    uint64_t v = 0;
+    memcpy(&v, data + 1, 8);
+    data += 9;
+    size -= 9;
+
+    n_strs = 0;
+    size_t pos = 0;
+    while (pos <= size && n_strs < MAX_STR) {
+        const uint8_t *z = pos < size ? memchr(data + pos, 0, size - pos) : NULL;
+        size_t end = z != NULL ? (size_t)(z - data) : size;
+        char *s = malloc(end - pos + 1);
+        CHECK(s != NULL);
+        memcpy(s, data + pos, end - pos);
+        s[end - pos] = '\0';
+        strs[n_strs++] = s;
+        pos = end + 1;
+    }
+
+    struct sw_counters counters;
+    struct sw_not_found_summary nf;
+    struct sw_transfer_summary xs;
+    memset(&nf, 0, sizeof nf);
+    memset(&xs, 0, sizeof xs);
+    counters.n = 0;
+    for (size_t i = 0; i < n_strs && i < SW_COUNTERS_MAX; i++)
+        sw_counters_add(&counters, strs[i], v + i); /* names from the input too */
+    for (size_t i = 0; i < SW_SUMMARY_TOP && i < n_strs; i++) {
+        nf.top_users[i] = (struct sw_top_entry){str(i), v >> i};
+        nf.top_sources[i] = (struct sw_top_entry){str(i + 1), i};
+    }
+    nf.n_top_users = SW_MIN(n_strs, (size_t)SW_SUMMARY_TOP);
+    nf.n_top_sources = nf.n_top_users;
+    xs.by_outcome[v % SW_OUTCOME__COUNT] = v;
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CHECK(f != NULL);
+    struct report_config cfg = {NULL, (sel & 0x80) ? (unsigned)(sel >> 4) & 0xf : 0,
+                                (sel & 0x08) != 0};
+    struct report *r = report_new_stream(f, &cfg);
+    CHECK(r != NULL);
+    for (unsigned t = 0; t < SW_EVENT__COUNT; t++) {
+        struct sw_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = (enum sw_event_type)((t + sel) % SW_EVENT__COUNT);
+        fill(&ev, sel, v);
+        if (ev.type == SW_EVENT_STATS) {
+            ev.u.stats.counters = (sel & 1) ? NULL : &counters;
+            ev.u.stats.not_found = (sel & 2) ? NULL : &nf;
+            ev.u.stats.transfers = (sel & 4) ? NULL : &xs;
+            ev.u.stats.final = (v & 1) != 0;
+        }
+        CHECK(report_event(r, &ev) == 0);
+    }
+    struct sw_counters rc;
+    rc.n = 0;
+    report_counters(r, &rc);
+    report_free(r);
+    fclose(f);
+
+    /* every line parses back; as many lines as events written */
+    uint64_t lines = 0;
+    size_t p = 0;
+    while (p < len) {
+        char *nl = memchr(buf + p, '\n', len - p);
+        CHECK(nl != NULL);
+        json_error_t err;
+        json_t *j = json_loadb(buf + p, (size_t)(nl - (buf + p)), 0, &err);
+        CHECK(j != NULL && json_is_object(j));
+        CHECK(json_object_get(j, "timestamp") != NULL && json_object_get(j, "proto") != NULL);
+        json_decref(j);
+        lines++;
+        p = (size_t)(nl - buf) + 1;
+    }
+    CHECK(rc.n == 5 && strcmp(rc.v[0].name, "events_written") == 0);
+    CHECK(rc.v[0].value == lines);
+    CHECK(rc.v[0].value + rc.v[1].value == SW_EVENT__COUNT);
+    free(buf);
+    for (size_t i = 0; i < n_strs; i++)
+        free(strs[i]);
     return 0;
 }

@@ -1,4 +1,6 @@
-/* test_report.c - unit tests of report (placeholder until the module lands). */
+/* test_report.c - unit tests of report: exact NDJSON lines per event type,
+ * UTF-8 repair, the event mask, the output file (append, reopen, errors) and
+ * time formatting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,18 +8,626 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
 #include "sipwatch/report.h"
 
-static void test_header_compiles(void **state)
+#define T0 INT64_C(1795889801123456) /* 2026-11-28T18:16:41.123456Z */
+
+static char *mem_buf;
+static size_t mem_len;
+
+/* A report on a memstream; the caller closes `*f` to read mem_buf. */
+static struct report *mem_report(FILE **f, unsigned mask)
+{
+    struct report_config cfg = {NULL, mask, false};
+    free(mem_buf);
+    mem_buf = NULL;
+    mem_len = 0;
+    *f = open_memstream(&mem_buf, &mem_len);
+    assert_non_null(*f);
+    struct report *r = report_new_stream(*f, &cfg);
+    assert_non_null(r);
+    return r;
+}
+
+/* Renders one event and returns the text written (owned by mem_buf). */
+static const char *render(const struct sw_event *ev, struct sw_counters *counters)
+{
+    FILE *f;
+    struct report *r = mem_report(&f, 0);
+    assert_int_equal(report_event(r, ev), 0);
+    if (counters != NULL) {
+        counters->n = 0;
+        report_counters(r, counters);
+    }
+    report_free(r);
+    fclose(f);
+    return mem_buf;
+}
+
+static uint64_t counter(const struct sw_counters *c, const char *name)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].name, name) == 0)
+            return c->v[i].value;
+    fail_msg("no counter %s", name);
+    return 0;
+}
+
+static void tuple_v4(struct sw_event *ev, const char *src, uint16_t sport, const char *dst,
+                     uint16_t dport, enum sw_transport tr)
+{
+    ev->has_tuple = true;
+    ev->tuple.src.family = 4;
+    ev->tuple.dst.family = 4;
+    assert_int_equal(inet_pton(AF_INET, src, ev->tuple.src.a), 1);
+    assert_int_equal(inet_pton(AF_INET, dst, ev->tuple.dst.a), 1);
+    ev->tuple.sport = sport;
+    ev->tuple.dport = dport;
+    ev->tuple.transport = (uint8_t)tr;
+}
+
+static void transfer_event(struct sw_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->type = SW_EVENT_TRANSFER;
+    ev->ts = T0;
+    ev->call_id = "refer-1@192.0.2.1";
+    tuple_v4(ev, "192.0.2.1", 5060, "192.0.2.4", 5080, SW_TRANSPORT_UDP);
+    struct sw_event_transfer *x = &ev->u.transfer;
+    x->outcome = SW_OUTCOME_COMPLETED;
+    x->refer_to = "sip:carol@example.com?Replaces=a%40b";
+    x->referred_by = "<sip:alice@example.com>";
+    x->replaces = true;
+    x->refer_cseq = 93809824;
+    x->refer_status = 202;
+    x->refer_reason = "Accepted";
+    x->notify_count = 2;
+    x->final_status = 200;
+    x->final_reason = "OK";
+    x->refer_time = T0 - 2500000 - 300000;
+    x->accepted_time = T0 - 2500000;
+    x->wait = 2500000;
+    x->subscription_state = "terminated;reason=noresource";
+}
+
+static void test_transfer_line(void **state)
 {
     (void)state;
-    assert_true(1);
+    struct sw_event ev;
+    transfer_event(&ev);
+    assert_string_equal(
+        render(&ev, NULL),
+        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"transfer\","
+        "\"call_id\":\"refer-1@192.0.2.1\",\"src_ip\":\"192.0.2.1\",\"src_port\":5060,"
+        "\"dest_ip\":\"192.0.2.4\",\"dest_port\":5080,\"proto\":\"UDP\",\"transfer\":{"
+        "\"outcome\":\"completed\",\"refer_to\":\"sip:carol@example.com?Replaces=a%40b\","
+        "\"referred_by\":\"<sip:alice@example.com>\",\"replaces\":true,\"refer_cseq\":93809824,"
+        "\"refer_status\":202,\"refer_reason\":\"Accepted\",\"notify_count\":2,"
+        "\"final_status\":200,\"final_reason\":\"OK\","
+        "\"refer_time\":\"2026-11-28T18:16:38.323456Z\","
+        "\"accepted_time\":\"2026-11-28T18:16:38.623456Z\",\"wait_s\":2.5,"
+        "\"subscription_state\":\"terminated;reason=noresource\"}}\n");
+}
+
+static void test_transfer_unknowns(void **state)
+{
+    (void)state;
+    struct sw_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = SW_EVENT_TRANSFER;
+    ev.ts = 0;
+    ev.call_id = NULL;
+    struct sw_event_transfer *x = &ev.u.transfer;
+    x->outcome = SW_OUTCOME_NO_RESPONSE;
+    x->refer_time = SW_TIME_NONE;
+    x->accepted_time = SW_TIME_NONE;
+    x->wait = 32000104;
+    x->truncated = true;
+    assert_string_equal(
+        render(&ev, NULL),
+        "{\"timestamp\":\"1970-01-01T00:00:00.000000Z\",\"event_type\":\"transfer\","
+        "\"call_id\":null,\"src_ip\":null,\"src_port\":null,\"dest_ip\":null,\"dest_port\":null,"
+        "\"proto\":null,\"transfer\":{\"outcome\":\"no_response\",\"refer_to\":null,"
+        "\"referred_by\":null,\"replaces\":false,\"refer_cseq\":0,\"refer_status\":null,"
+        "\"refer_reason\":null,\"notify_count\":0,\"final_status\":null,\"final_reason\":null,"
+        "\"refer_time\":null,\"accepted_time\":null,\"wait_s\":32.000104,"
+        "\"subscription_state\":null,\"truncated\":true}}\n");
+    x->wait = SW_TIME_NONE;
+    x->truncated = false;
+    const char *s = render(&ev, NULL);
+    assert_non_null(strstr(s, "\"wait_s\":null,\"subscription_state\":null}}\n"));
+    assert_null(strstr(s, "truncated"));
+}
+
+static void not_found_event(struct sw_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->type = SW_EVENT_USER_NOT_FOUND;
+    ev->ts = T0;
+    ev->call_id = "scan-1";
+    ev->has_tuple = true;
+    ev->tuple.src.family = 6;
+    assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", ev->tuple.src.a), 1);
+    ev->tuple.dst.family = 6;
+    assert_int_equal(inet_pton(AF_INET6, "2001:db8::5", ev->tuple.dst.a), 1);
+    ev->tuple.sport = 5062;
+    ev->tuple.dport = 5060;
+    ev->tuple.transport = SW_TRANSPORT_TCP;
+    struct sw_event_not_found *x = &ev->u.not_found;
+    x->method = "INVITE";
+    x->request_uri = "sip:100@203.0.113.5";
+    x->user = "100";
+    x->domain = "203.0.113.5";
+    x->from = "\"100\" <sip:100@198.51.100.7>;tag=s1";
+    x->to = "<sip:100@203.0.113.5>";
+    x->user_agent = "friendly-scanner";
+    x->server = "Asterisk PBX 18";
+    x->status = 404;
+    x->reason = "Not Found";
+    x->warning = NULL;
+    x->rtt = 12345;
+}
+
+static void test_not_found_line(void **state)
+{
+    (void)state;
+    struct sw_event ev;
+    not_found_event(&ev);
+    assert_string_equal(
+        render(&ev, NULL),
+        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"user_not_found\","
+        "\"call_id\":\"scan-1\",\"src_ip\":\"2001:db8::7\",\"src_port\":5062,"
+        "\"dest_ip\":\"2001:db8::5\",\"dest_port\":5060,\"proto\":\"TCP\",\"user_not_found\":{"
+        "\"method\":\"INVITE\",\"request_uri\":\"sip:100@203.0.113.5\",\"user\":\"100\","
+        "\"domain\":\"203.0.113.5\",\"from\":\"\\\"100\\\" <sip:100@198.51.100.7>;tag=s1\","
+        "\"to\":\"<sip:100@203.0.113.5>\",\"user_agent\":\"friendly-scanner\","
+        "\"server\":\"Asterisk PBX 18\",\"status\":404,\"reason\":\"Not Found\","
+        "\"warning\":null,\"rtt_ms\":12.345}}\n");
+    ev.u.not_found.rtt = SW_TIME_NONE;
+    ev.u.not_found.status = 0;
+    const char *s = render(&ev, NULL);
+    assert_non_null(strstr(s, "\"status\":null,"));
+    assert_non_null(strstr(s, "\"rtt_ms\":null}}\n"));
+}
+
+static void test_scan_line(void **state)
+{
+    (void)state;
+    struct sw_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = SW_EVENT_SCAN;
+    ev.ts = T0;
+    ev.call_id = NULL;
+    tuple_v4(&ev, "198.51.100.7", 5060, "203.0.113.5", 5060, SW_TRANSPORT_UDP);
+    struct sw_event_scan *x = &ev.u.scan;
+    x->src_ip = "198.51.100.7";
+    x->count = 25;
+    x->distinct_users = 3;
+    x->users[0] = "100";
+    x->users[1] = "101";
+    x->users[2] = "admin";
+    x->n_users = 3;
+    x->methods[0] = "REGISTER";
+    x->n_methods = 1;
+    x->n_user_agents = 0;
+    x->first_time = T0 - 60000000;
+    x->last_time = T0;
+    x->window = SW_SEC(60);
+    assert_string_equal(
+        render(&ev, NULL),
+        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"scan\",\"call_id\":null,"
+        "\"src_ip\":\"198.51.100.7\",\"src_port\":5060,\"dest_ip\":\"203.0.113.5\","
+        "\"dest_port\":5060,\"proto\":\"UDP\",\"scan\":{\"src_ip\":\"198.51.100.7\",\"count\":25,"
+        "\"distinct_users\":3,\"users\":[\"100\",\"101\",\"admin\"],\"methods\":[\"REGISTER\"],"
+        "\"user_agents\":[],\"first_time\":\"2026-11-28T18:15:41.123456Z\","
+        "\"last_time\":\"2026-11-28T18:16:41.123456Z\",\"window_s\":60.0}}\n");
+    /* a lying count never reads past the arrays */
+    x->n_users = 1000;
+    x->n_methods = 1000;
+    for (size_t i = 0; i < SW_SCAN_MAX_SAMPLE; i++)
+        x->users[i] = "u";
+    for (size_t i = 0; i < SW_SCAN_MAX_LIST; i++)
+        x->methods[i] = "M";
+    json_t *j = json_loads(render(&ev, NULL), 0, NULL);
+    assert_non_null(j);
+    json_t *sc = json_object_get(j, "scan");
+    assert_int_equal(json_array_size(json_object_get(sc, "users")), SW_SCAN_MAX_SAMPLE);
+    assert_int_equal(json_array_size(json_object_get(sc, "methods")), SW_SCAN_MAX_LIST);
+    json_decref(j);
+}
+
+static void test_stats_line(void **state)
+{
+    (void)state;
+    struct sw_counters c;
+    c.n = 0;
+    sw_counters_add(&c, "packets", 10);
+    sw_counters_add(&c, "sip_messages", 7);
+    sw_counters_add(&c, "huge", UINT64_MAX);
+    struct sw_transfer_summary xs;
+    memset(&xs, 0, sizeof xs);
+    xs.by_outcome[SW_OUTCOME_COMPLETED] = 2;
+    xs.by_outcome[SW_OUTCOME_EVICTED] = 1;
+    struct sw_not_found_summary nf;
+    memset(&nf, 0, sizeof nf);
+    nf.status_404 = 5;
+    nf.status_604 = 1;
+    nf.top_users[0] = (struct sw_top_entry){"100", 4};
+    nf.top_users[1] = (struct sw_top_entry){"bad\xff", 2};
+    nf.n_top_users = 2;
+    nf.top_sources[0] = (struct sw_top_entry){"198.51.100.7", 6};
+    nf.n_top_sources = 1;
+    struct sw_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = SW_EVENT_STATS;
+    ev.ts = T0;
+    ev.call_id = "ignored";
+    ev.has_tuple = false;
+    ev.u.stats.counters = &c;
+    ev.u.stats.transfers = &xs;
+    ev.u.stats.not_found = &nf;
+    ev.u.stats.final = true;
+    struct sw_counters rc;
+    assert_string_equal(
+        render(&ev, &rc),
+        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"stats\",\"call_id\":null,"
+        "\"src_ip\":null,\"src_port\":null,\"dest_ip\":null,\"dest_port\":null,\"proto\":null,"
+        "\"stats\":{\"packets\":10,\"sip_messages\":7,\"huge\":9223372036854775807,"
+        "\"transfers\":{\"completed\":2,\"failed\":0,\"no_notify\":0,\"notify_incomplete\":0,"
+        "\"rejected\":0,\"no_response\":0,\"notify_not_requested\":0,\"evicted\":1},"
+        "\"not_found\":{\"404\":5,\"604\":1,\"top_users\":[{\"user\":\"100\",\"count\":4},"
+        "{\"user\":\"bad\xef\xbf\xbd\",\"count\":2}],"
+        "\"top_sources\":[{\"src_ip\":\"198.51.100.7\",\"count\":6}]},\"final\":true}}\n");
+    assert_int_equal(counter(&rc, "utf8_repaired"), 1);
+    assert_int_equal(counter(&rc, "events_written"), 1);
+    ev.u.stats.transfers = NULL;
+    ev.u.stats.not_found = NULL;
+    ev.u.stats.counters = NULL;
+    ev.u.stats.final = false;
+    assert_string_equal(render(&ev, NULL),
+                        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"stats\","
+                        "\"call_id\":null,\"src_ip\":null,\"src_port\":null,\"dest_ip\":null,"
+                        "\"dest_port\":null,\"proto\":null,\"stats\":{\"transfers\":null,"
+                        "\"not_found\":null,\"final\":false}}\n");
+}
+
+/* Every string field of every event type carries invalid UTF-8 and control
+ * characters; every line parses back, every key is there, and the repair
+ * count is exact. */
+static void test_invalid_utf8_everywhere(void **state)
+{
+    (void)state;
+    static const char bad[] = "a\xc0\x80z\x01\x1f\"\\\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82";
+    /* one U+FFFD per maximal ill-formed subpart: C0, 80, ED, A0, 80, F4, 90,
+     * 80, 80, E2 82 = 10 */
+    const unsigned per = 10;
+    struct sw_event ev;
+    struct sw_counters rc;
+
+    transfer_event(&ev);
+    ev.call_id = bad;
+    ev.u.transfer.refer_to = ev.u.transfer.referred_by = ev.u.transfer.refer_reason = bad;
+    ev.u.transfer.final_reason = ev.u.transfer.subscription_state = bad;
+    json_t *j = json_loads(render(&ev, &rc), 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(counter(&rc, "utf8_repaired"), 6 * per);
+    assert_int_equal(counter(&rc, "json_errors"), 0);
+    const char *cid = json_string_value(json_object_get(j, "call_id"));
+    assert_non_null(cid);
+    assert_string_equal(cid, "a\xef\xbf\xbd\xef\xbf\xbdz\x01\x1f\"\\\xef\xbf\xbd\xef\xbf\xbd"
+                             "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                             "\xef\xbf\xbd");
+    assert_non_null(
+        json_string_value(json_object_get(json_object_get(j, "transfer"), "subscription_state")));
+    json_decref(j);
+    /* control characters are escaped, never raw */
+    assert_non_null(strstr(mem_buf, "\\u0001\\u001F\\\"\\\\"));
+    assert_null(memchr(mem_buf, '\x01', strlen(mem_buf)));
+
+    not_found_event(&ev);
+    ev.u.not_found.method = ev.u.not_found.request_uri = ev.u.not_found.user = bad;
+    ev.u.not_found.domain = ev.u.not_found.from = ev.u.not_found.to = bad;
+    ev.u.not_found.user_agent = ev.u.not_found.server = ev.u.not_found.reason = bad;
+    ev.u.not_found.warning = bad;
+    j = json_loads(render(&ev, &rc), 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(counter(&rc, "utf8_repaired"), 10 * per);
+    assert_int_equal(json_object_size(json_object_get(j, "user_not_found")), 12);
+    json_decref(j);
+
+    memset(&ev, 0, sizeof ev);
+    ev.type = SW_EVENT_SCAN;
+    ev.u.scan.src_ip = bad;
+    ev.u.scan.users[0] = bad;
+    ev.u.scan.n_users = 1;
+    ev.u.scan.methods[0] = bad;
+    ev.u.scan.n_methods = 1;
+    ev.u.scan.user_agents[0] = bad;
+    ev.u.scan.user_agents[1] = "\xff\xfe";
+    ev.u.scan.n_user_agents = 2;
+    ev.u.scan.first_time = ev.u.scan.last_time = ev.u.scan.window = SW_TIME_NONE;
+    j = json_loads(render(&ev, &rc), 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(counter(&rc, "utf8_repaired"), 4 * per + 2);
+    json_t *ua = json_object_get(json_object_get(j, "scan"), "user_agents");
+    assert_string_equal(json_string_value(json_array_get(ua, 1)), "\xef\xbf\xbd\xef\xbf\xbd");
+    json_decref(j);
+}
+
+static void test_utf8_repair_table(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *out;
+        unsigned bad;
+    } t[] = {
+        {"plain", 5, "plain", 0},
+        {"\xc3\xa9", 2, "\xc3\xa9", 0},                 /* U+00E9 */
+        {"\xe2\x82\xac", 3, "\xe2\x82\xac", 0},         /* U+20AC */
+        {"\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80", 0}, /* U+1F600 */
+        {"\xf4\x8f\xbf\xbf", 4, "\xf4\x8f\xbf\xbf", 0}, /* U+10FFFF, the last */
+        {"\xed\x9f\xbf", 3, "\xed\x9f\xbf", 0},         /* U+D7FF, before surrogates */
+        {"\xee\x80\x80", 3, "\xee\x80\x80", 0},         /* U+E000, after them */
+        {"\xc0\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd", 2}, /* overlong NUL */
+        {"\xc1\xbf", 2, "\xef\xbf\xbd\xef\xbf\xbd", 2}, /* overlong */
+        {"\xe0\x9f\xbf", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3}, /* overlong 3 */
+        {"\xf0\x8f\xbf\xbf", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+         4},                                                            /* overlong 4 */
+        {"\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3}, /* U+D800 */
+        {"\xf4\x90\x80\x80", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+         4}, /* U+110000 */
+        {"\xf5\x80", 2, "\xef\xbf\xbd\xef\xbf\xbd", 2},
+        {"\xff", 1, "\xef\xbf\xbd", 1},
+        {"\x80", 1, "\xef\xbf\xbd", 1},
+        {"\xe2\x82", 2, "\xef\xbf\xbd", 1},   /* cut at the end: one */
+        {"\xe2\x82z", 3, "\xef\xbf\xbdz", 1}, /* cut before ASCII */
+        {"\xf0\x9f\x98", 3, "\xef\xbf\xbd", 1},
+        {"\xe2\xe2\x82\xac", 4, "\xef\xbf\xbd\xe2\x82\xac", 1},
+        {"a\0b", 3, "a\0b", 0},
+        {"", 0, "", 0},
+    };
+    char out[64];
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        unsigned bad = 99;
+        size_t n = report_utf8_repair(t[i].in, t[i].n, out, sizeof out, &bad);
+        size_t en = strlen(t[i].out);
+        if (t[i].n == 3 && t[i].in[1] == '\0')
+            en = 3;
+        if (n != en || memcmp(out, t[i].out, n) != 0 || bad != t[i].bad || out[n] != '\0')
+            fail_msg("case %zu: length %zu, %u repaired", i, n, bad);
+    }
+    /* the output is never cut inside a sequence */
+    assert_int_equal(report_utf8_repair("ab\xe2\x82\xac", 5, out, 5, NULL), 2);
+    assert_string_equal(out, "ab");
+    assert_int_equal(report_utf8_repair("ab\xe2\x82\xac", 5, out, 6, NULL), 5);
+    assert_int_equal(report_utf8_repair("ab\xff", 3, out, 5, NULL), 2);
+    assert_int_equal(report_utf8_repair("ab\xff", 3, out, 6, NULL), 5);
+    assert_int_equal(report_utf8_repair("abc", 3, out, 1, NULL), 0);
+    assert_string_equal(out, "");
+}
+
+static void test_event_mask(void **state)
+{
+    (void)state;
+    FILE *f;
+    struct report *r = mem_report(&f, 1u << SW_EVENT_USER_NOT_FOUND);
+    struct sw_event ev;
+    transfer_event(&ev);
+    assert_int_equal(report_event(r, &ev), 0);
+    not_found_event(&ev);
+    assert_int_equal(report_event(r, &ev), 0);
+    ev.type = SW_EVENT_STATS;
+    memset(&ev.u, 0, sizeof ev.u);
+    assert_int_equal(report_event(r, &ev), 0);
+    ev.type = SW_EVENT__COUNT;
+    assert_int_equal(report_event(r, &ev), 0);
+    struct sw_counters c;
+    c.n = 0;
+    report_counters(r, &c);
+    assert_int_equal(c.n, 5);
+    assert_string_equal(c.v[0].name, "events_written");
+    assert_string_equal(c.v[1].name, "events_suppressed");
+    assert_string_equal(c.v[2].name, "write_errors");
+    assert_string_equal(c.v[3].name, "utf8_repaired");
+    assert_string_equal(c.v[4].name, "json_errors");
+    assert_int_equal(c.v[0].value, 1);
+    assert_int_equal(c.v[1].value, 2);
+    assert_int_equal(c.v[4].value, 1); /* the type out of range */
+    report_free(r);
+    fclose(f);
+    assert_non_null(strstr(mem_buf, "\"event_type\":\"user_not_found\""));
+    assert_non_null(strchr(mem_buf, '\n'));
+    assert_ptr_equal(strchr(mem_buf, '\n'), mem_buf + mem_len - 1);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void test_append_and_reopen(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_report.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], moved[256];
+    snprintf(path, sizeof path, "%s/events.ndjson", dir);
+    snprintf(moved, sizeof moved, "%s/events.ndjson.1", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"old\":1}\n", f);
+    fclose(f);
+
+    char errbuf[SW_ERRBUF_SIZE] = "";
+    struct report_config cfg = {path, 0, false};
+    struct report *r = report_new(&cfg, errbuf);
+    assert_non_null(r);
+    struct sw_event ev;
+    not_found_event(&ev);
+    assert_int_equal(report_event(r, &ev), 0);
+    assert_int_equal(report_flush(r), 0);
+    char *s = slurp(path);
+    assert_non_null(s);
+    assert_memory_equal(s, "{\"old\":1}\n{\"timestamp\":", 23);
+
+    /* logrotate moved it: reopen creates a new file, the old one is kept */
+    assert_int_equal(rename(path, moved), 0);
+    assert_int_equal(report_reopen(r, errbuf), 0);
+    transfer_event(&ev);
+    assert_int_equal(report_event(r, &ev), 0);
+    assert_int_equal(report_flush(r), 0);
+    s = slurp(path);
+    assert_non_null(s);
+    assert_memory_equal(s, "{\"timestamp\":", 13);
+    assert_non_null(strstr(s, "\"event_type\":\"transfer\""));
+    assert_null(strstr(s, "user_not_found"));
+    s = slurp(moved);
+    assert_non_null(strstr(s, "user_not_found"));
+    assert_null(strstr(s, "\"transfer\""));
+
+    /* reopen failing (directory gone) keeps the old stream */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(unlink(moved), 0);
+    assert_int_equal(rmdir(dir), 0);
+    assert_int_equal(report_reopen(r, errbuf), -1);
+    assert_non_null(strstr(errbuf, "cannot open output "));
+    assert_non_null(strstr(errbuf, "No such file or directory"));
+    assert_int_equal(report_event(r, &ev), 0);
+    report_free(r);
+
+    /* report_new on an impossible path fails with the message */
+    errbuf[0] = '\0';
+    cfg.path = "/nonexistent-dir/x.ndjson";
+    assert_null(report_new(&cfg, errbuf));
+    assert_string_equal(errbuf,
+                        "cannot open output /nonexistent-dir/x.ndjson: No such file or directory");
+}
+
+static void test_dev_full(void **state)
+{
+    (void)state;
+    char errbuf[SW_ERRBUF_SIZE];
+    struct report_config cfg = {"/dev/full", 0, true};
+    struct report *r = report_new(&cfg, errbuf);
+    if (r == NULL)
+        skip();
+    struct sw_event ev;
+    transfer_event(&ev);
+    errno = 0;
+    assert_int_equal(report_event(r, &ev), -1);
+    assert_int_equal(errno, ENOSPC);
+    assert_int_equal(report_event(r, &ev), -1);
+    struct sw_counters c;
+    c.n = 0;
+    report_counters(r, &c);
+    assert_int_equal(counter(&c, "write_errors"), 2);
+    assert_int_equal(counter(&c, "events_written"), 0);
+    report_free(r);
+
+    /* without line buffering the error shows at flush time */
+    cfg.line_buffered = false;
+    r = report_new(&cfg, errbuf);
+    assert_non_null(r);
+    assert_int_equal(report_event(r, &ev), 0);
+    assert_int_equal(report_flush(r), -1);
+    c.n = 0;
+    report_counters(r, &c);
+    assert_int_equal(counter(&c, "write_errors"), 1);
+    report_free(r);
+}
+
+/* "-" (and NULL) write to fd 1, whole lines. */
+static void test_stdout(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(stdout);
+    int saved = dup(1);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fds[1], 1), 1);
+    close(fds[1]);
+    char errbuf[SW_ERRBUF_SIZE];
+    struct report_config cfg = {"-", 0, false};
+    struct report *r = report_new(&cfg, errbuf);
+    struct sw_event ev;
+    not_found_event(&ev);
+    int rc = r != NULL ? report_event(r, &ev) : -2;
+    report_free(r);
+    dup2(saved, 1);
+    close(saved);
+    char buf[4096];
+    ssize_t n = read(fds[0], buf, sizeof buf - 1);
+    close(fds[0]);
+    assert_int_equal(rc, 0);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_memory_equal(buf, "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\"", 42);
+    assert_int_equal(buf[n - 1], '\n');
+}
+
+static void test_format_time(void **state)
+{
+    (void)state;
+    static const struct {
+        sw_time t;
+        const char *s;
+    } t[] = {
+        {0, "1970-01-01T00:00:00.000000Z"},
+        {1, "1970-01-01T00:00:00.000001Z"},
+        {999999, "1970-01-01T00:00:00.999999Z"},
+        {1000000, "1970-01-01T00:00:01.000000Z"},
+        {-1, "1969-12-31T23:59:59.999999Z"},
+        {-1000000, "1969-12-31T23:59:59.000000Z"},
+        {T0, "2026-11-28T18:16:41.123456Z"},
+        {INT64_C(2147483647999999), "2038-01-19T03:14:07.999999Z"},
+        {INT64_C(2147483648000000), "2038-01-19T03:14:08.000000Z"},
+        {INT64_C(4102444800000001), "2100-01-01T00:00:00.000001Z"},
+        {INT64_C(253402300799999999), "9999-12-31T23:59:59.999999Z"},
+    };
+    char buf[32];
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        assert_string_equal(report_format_time(t[i].t, buf), t[i].s);
+    /* the extremes fit in 32 bytes */
+    assert_true(strlen(report_format_time(INT64_MAX, buf)) < 32);
+    assert_true(strlen(report_format_time(INT64_MIN + 1, buf)) < 32);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header_compiles),
+        cmocka_unit_test(test_transfer_line),
+        cmocka_unit_test(test_transfer_unknowns),
+        cmocka_unit_test(test_not_found_line),
+        cmocka_unit_test(test_scan_line),
+        cmocka_unit_test(test_stats_line),
+        cmocka_unit_test(test_invalid_utf8_everywhere),
+        cmocka_unit_test(test_utf8_repair_table),
+        cmocka_unit_test(test_event_mask),
+        cmocka_unit_test(test_append_and_reopen),
+        cmocka_unit_test(test_dev_full),
+        cmocka_unit_test(test_stdout),
+        cmocka_unit_test(test_format_time),
     };
-    return cmocka_run_group_tests_name("report", tests, NULL, NULL);
+    int rc = cmocka_run_group_tests_name("report", tests, NULL, NULL);
+    free(mem_buf);
+    return rc;
 }

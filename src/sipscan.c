@@ -1,0 +1,850 @@
+/*
+ * sipscan.c - sipwatch's own SIP scanner: the fast path that runs on every
+ * message. One pass over the header lines (memchr for line ends), bounded
+ * copies of the fields struct sip_msg carries, nothing allocated.
+ *
+ * Owns: nothing (stateless). Does not: validate URIs or header grammar beyond
+ * what the tracker needs, decode percent-escapes, or look at SDP. libosip2
+ * (sipmsg.c) re-parses the messages that feed events.
+ *
+ * RFC 3261 §7.3.1 (header folding: a line starting with SP/HTAB continues the
+ * previous one; names are case-insensitive, whitespace allowed before ':'),
+ * §7.5 (CRLFs before the start line are ignored), §20 (compact forms),
+ * §20.16 (CSeq below 2^31); RFC 3515 / 3892 / 4488 (Refer-To, Referred-By,
+ * Refer-Sub); RFC 6665 (Event id, Subscription-State); RFC 3420 (sipfrag);
+ * RFC 2046 §5.1 (multipart boundaries).
+ */
+#include "sipmsg_int.h"
+
+#include <string.h>
+
+#include "sipwatch/ascii.h"
+
+#define CSEQ_MAX UINT64_C(2147483647) /* RFC 3261 §8.1.1.5: below 2^31 */
+#define BOUNDARY_MAX 200              /* RFC 2046 allows 70; be lenient, not unbounded */
+
+enum hdr {
+    H_NONE = 0,
+    H_CALLID,
+    H_CSEQ,
+    H_VIA,
+    H_FROM,
+    H_TO,
+    H_UA,
+    H_SERVER,
+    H_WARNING,
+    H_REFER_TO,
+    H_REFERRED_BY,
+    H_REFER_SUB,
+    H_EVENT,
+    H_SUBSTATE,
+    H_CTYPE,
+    H_CLEN,
+    H_COUNT_
+};
+
+struct scan {
+    struct sip_msg *m;
+    struct sipscan_info *info;
+    uint32_t seen; /* bit per enum hdr: the first instance of a header wins */
+    bool cseq_ok;
+    bool has_clen;
+    uint64_t clen;
+};
+
+static inline bool is_lws(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static inline struct sw_bytes sub(struct sw_bytes b, size_t from, size_t to)
+{
+    struct sw_bytes r = {b.p != NULL ? b.p + from : NULL, to - from};
+    return r;
+}
+
+static const struct sw_bytes empty_view = {NULL, 0};
+
+/* ascii_is_token as a table: header names are the scanner's hottest loop. */
+static bool tok_table[256];
+static bool tok_ready;
+
+static void tok_init(void)
+{
+    for (unsigned c = 0; c < 256; c++)
+        tok_table[c] = ascii_is_token((uint8_t)c);
+    tok_ready = true;
+}
+
+/* Case-insensitive comparison with a lowercase literal of known length. */
+static inline bool name_is(const uint8_t *s, const char *lower, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ascii_lower(s[i]) != (uint8_t)lower[i])
+            return false;
+    return true;
+}
+
+#define NAME_IS(s, lit) name_is((s), (lit), sizeof(lit) - 1)
+
+static enum hdr hdr_lookup(const uint8_t *s, size_t n)
+{
+    switch (n) {
+    case 1:
+        switch (ascii_lower(s[0])) {
+        case 'i':
+            return H_CALLID;
+        case 'f':
+            return H_FROM;
+        case 't':
+            return H_TO;
+        case 'v':
+            return H_VIA;
+        case 'l':
+            return H_CLEN;
+        case 'c':
+            return H_CTYPE;
+        case 'r':
+            return H_REFER_TO; /* RFC 3515 */
+        case 'b':
+            return H_REFERRED_BY; /* RFC 3892 */
+        case 'o':
+            return H_EVENT; /* RFC 6665 */
+        default:
+            return H_NONE;
+        }
+    case 2:
+        return NAME_IS(s, "to") ? H_TO : H_NONE;
+    case 3:
+        return NAME_IS(s, "via") ? H_VIA : H_NONE;
+    case 4:
+        if (NAME_IS(s, "from"))
+            return H_FROM;
+        return NAME_IS(s, "cseq") ? H_CSEQ : H_NONE;
+    case 5:
+        return NAME_IS(s, "event") ? H_EVENT : H_NONE;
+    case 6:
+        return NAME_IS(s, "server") ? H_SERVER : H_NONE;
+    case 7:
+        if (NAME_IS(s, "call-id"))
+            return H_CALLID;
+        return NAME_IS(s, "warning") ? H_WARNING : H_NONE;
+    case 8:
+        return NAME_IS(s, "refer-to") ? H_REFER_TO : H_NONE;
+    case 9:
+        return NAME_IS(s, "refer-sub") ? H_REFER_SUB : H_NONE;
+    case 10:
+        return NAME_IS(s, "user-agent") ? H_UA : H_NONE;
+    case 11:
+        return NAME_IS(s, "referred-by") ? H_REFERRED_BY : H_NONE;
+    case 12:
+        return NAME_IS(s, "content-type") ? H_CTYPE : H_NONE;
+    case 14:
+        return NAME_IS(s, "content-length") ? H_CLEN : H_NONE;
+    case 18:
+        return NAME_IS(s, "subscription-state") ? H_SUBSTATE : H_NONE;
+    default:
+        return H_NONE;
+    }
+}
+
+void sipscan_put(struct sip_msg *m, char *dst, size_t cap, struct sw_bytes v)
+{
+    v = ascii_trim(v);
+    if (!ascii_copy(dst, cap, v))
+        m->truncated_fields++;
+    size_t n = v.n < cap - 1 ? v.n : cap - 1;
+    /* Folded values keep their line breaks inside; libosip2 turns each CR
+     * and LF into SP, and so do we, so that both parsers agree. (A CR alone
+     * cannot be inside: lines end at LF and the CR before it is cut.) */
+    if (n > 0 && memchr(dst, '\n', n) != NULL) {
+        for (size_t i = 0; i < n; i++)
+            if (dst[i] == '\r' || dst[i] == '\n')
+                dst[i] = ' ';
+    }
+}
+
+/* Skips a quoted string starting at v.p[i] == '"'; returns the index after
+ * the closing quote (or v.n). */
+static size_t skip_quoted(struct sw_bytes v, size_t i)
+{
+    for (i++; i < v.n; i++) {
+        if (v.p[i] == '\\')
+            i++;
+        else if (v.p[i] == '"')
+            return i + 1;
+    }
+    return v.n;
+}
+
+/* Finds parameter `name` (lowercase) in a ";a=b;name=v" list: the view may
+ * start anywhere before the first ';'. Values end at ';', ',' or LWS; a
+ * quoted value is returned with its quotes. *val = "" for a bare name. */
+static bool param_find(struct sw_bytes ps, const char *name, struct sw_bytes *val)
+{
+    size_t k = strlen(name);
+    size_t i = 0;
+    while (i < ps.n) {
+        if (ps.p[i] == '"') {
+            i = skip_quoted(ps, i);
+            continue;
+        }
+        if (ps.p[i] != ';') {
+            i++;
+            continue;
+        }
+        i++;
+        while (i < ps.n && is_lws(ps.p[i]))
+            i++;
+        size_t ns = i;
+        while (i < ps.n && ascii_is_token(ps.p[i]))
+            i++;
+        size_t ne = i;
+        while (i < ps.n && is_lws(ps.p[i]))
+            i++;
+        if (ne - ns != k || !name_is(ps.p + ns, name, k))
+            continue;
+        *val = empty_view;
+        if (i < ps.n && ps.p[i] == '=') {
+            i++;
+            while (i < ps.n && is_lws(ps.p[i]))
+                i++;
+            size_t vs = i;
+            if (i < ps.n && ps.p[i] == '"')
+                i = skip_quoted(ps, i);
+            else
+                while (i < ps.n && !is_lws(ps.p[i]) && ps.p[i] != ';' && ps.p[i] != ',')
+                    i++;
+            *val = sub(ps, vs, i);
+        }
+        return true;
+    }
+    return false;
+}
+
+/* The first token of a value (up to ';', ',' or LWS), after leading LWS. */
+static struct sw_bytes first_token(struct sw_bytes v, size_t *end)
+{
+    size_t i = 0;
+    while (i < v.n && is_lws(v.p[i]))
+        i++;
+    size_t s = i;
+    while (i < v.n && !is_lws(v.p[i]) && v.p[i] != ';' && v.p[i] != ',')
+        i++;
+    if (end != NULL)
+        *end = i;
+    return sub(v, s, i);
+}
+
+static bool parse_u32(struct sw_bytes v, uint64_t max, uint64_t *out)
+{
+    return ascii_parse_uint(ascii_trim(v), max, out);
+}
+
+/* Position of the first '<' outside a quoted display name, or v.n. */
+static size_t find_laquot(struct sw_bytes v)
+{
+    size_t i = 0;
+    while (i < v.n) {
+        if (v.p[i] == '"') {
+            i = skip_quoted(v, i);
+            continue;
+        }
+        if (v.p[i] == '<')
+            return i;
+        i++;
+    }
+    return v.n;
+}
+
+/* name-addr / addr-spec (RFC 3261 §20.10, §20.20): the URI alone and the
+ * header parameters after it (a `tag` there is the dialog tag; one inside
+ * <> would be a URI parameter). */
+static void nameaddr_split(struct sw_bytes v, struct sw_bytes *uri, struct sw_bytes *params)
+{
+    v = ascii_trim(v);
+    size_t lt = find_laquot(v);
+    if (lt < v.n) {
+        const uint8_t *gt = memchr(v.p + lt + 1, '>', v.n - lt - 1);
+        size_t e = gt != NULL ? (size_t)(gt - v.p) : v.n;
+        *uri = ascii_trim(sub(v, lt + 1, e));
+        *params = gt != NULL ? sub(v, e + 1, v.n) : empty_view;
+        return;
+    }
+    const uint8_t *sc = memchr(v.p, ';', v.n);
+    size_t e = sc != NULL ? (size_t)(sc - v.p) : v.n;
+    *uri = ascii_trim(sub(v, 0, e));
+    *params = sub(v, e, v.n);
+}
+
+static void on_nameaddr(struct sip_msg *m, struct sw_bytes v, char *val, char *uri, char *tag)
+{
+    struct sw_bytes u, ps, t;
+    sipscan_put(m, val, SIPMSG_MAX_FIELD, v);
+    nameaddr_split(v, &u, &ps);
+    sipscan_put(m, uri, SIPMSG_MAX_FIELD, u);
+    if (param_find(ps, "tag", &t))
+        sipscan_put(m, tag, SIPMSG_MAX_TOKEN * 2, t);
+}
+
+void sipscan_refer_to(struct sip_msg *m, struct sw_bytes v)
+{
+    struct sw_bytes u;
+    v = ascii_trim(v);
+    size_t lt = find_laquot(v);
+    if (lt < v.n) {
+        const uint8_t *gt = memchr(v.p + lt + 1, '>', v.n - lt - 1);
+        u = sub(v, lt + 1, gt != NULL ? (size_t)(gt - v.p) : v.n);
+    } else if (memchr(v.p, '?', v.n) != NULL) {
+        /* Without <> a URI with headers is not RFC 3261 grammar, but it is
+         * sent: its Replaces value holds ';', so keep the whole value. */
+        u = v;
+    } else {
+        const uint8_t *sc = memchr(v.p, ';', v.n);
+        u = sub(v, 0, sc != NULL ? (size_t)(sc - v.p) : v.n);
+    }
+    u = ascii_trim(u);
+    sipscan_put(m, m->refer_to, SIPMSG_MAX_FIELD, u);
+
+    /* URI headers start at '?' (or an escaped "%3F" when the whole URI was
+     * escaped once more); Replaces= may be escaped too (RFC 3891 §7). */
+    size_t q = 0;
+    while (q < u.n && u.p[q] != '?')
+        q++;
+    size_t qe = ascii_ifind(u, "%3f");
+    if (qe < q)
+        q = qe;
+    if (q >= u.n)
+        return;
+    struct sw_bytes h = sub(u, q, u.n);
+    size_t r = ascii_ifind(h, "replaces");
+    while (r < h.n) {
+        struct sw_bytes after = sub(h, r + 8, h.n);
+        if (ascii_starts(after, "=") || ascii_istarts(after, "%3d")) {
+            m->refer_replaces = true;
+            return;
+        }
+        struct sw_bytes rest = sub(h, r + 8, h.n);
+        size_t r2 = ascii_ifind(rest, "replaces");
+        r = r2 < rest.n ? r + 8 + r2 : h.n;
+    }
+}
+
+/* "SIP/2.0 NNN Reason" (reason may be empty); status 100..699. */
+static bool status_line(struct sw_bytes line, int *status, struct sw_bytes *reason)
+{
+    if (!ascii_istarts(line, "SIP/"))
+        return false;
+    size_t i = 4;
+    while (i < line.n && !ascii_is_ws(line.p[i]))
+        i++;
+    while (i < line.n && ascii_is_ws(line.p[i]))
+        i++;
+    if (line.n - i < 3 || !ascii_is_digit(line.p[i]) || !ascii_is_digit(line.p[i + 1]) ||
+        !ascii_is_digit(line.p[i + 2]))
+        return false;
+    int s = (line.p[i] - '0') * 100 + (line.p[i + 1] - '0') * 10 + (line.p[i + 2] - '0');
+    i += 3;
+    if (s < 100 || s > 699 || (i < line.n && !ascii_is_ws(line.p[i])))
+        return false;
+    *status = s;
+    *reason = ascii_trim(sub(line, i, line.n));
+    return true;
+}
+
+/* One line of `b` starting at `pos`: the view without CR LF, *next after LF. */
+static struct sw_bytes line_at(struct sw_bytes b, size_t pos, size_t *next)
+{
+    const uint8_t *lf = memchr(b.p + pos, '\n', b.n - pos);
+    size_t le = lf != NULL ? (size_t)(lf - b.p) : b.n;
+    *next = lf != NULL ? le + 1 : b.n;
+    if (le > pos && b.p[le - 1] == '\r')
+        le--;
+    return sub(b, pos, le);
+}
+
+bool sipscan_sipfrag(struct sip_msg *m, struct sw_bytes body)
+{
+    size_t i = 0, next;
+    while (i < body.n && (body.p[i] == '\r' || body.p[i] == '\n'))
+        i++;
+    if (i >= body.n)
+        return false;
+    struct sw_bytes reason, line = line_at(body, i, &next);
+    int st;
+    if (!status_line(line, &st, &reason))
+        return false;
+    m->sipfrag_status = st;
+    sipscan_put(m, m->sipfrag_reason, SIPMSG_MAX_FIELD, reason);
+    return true;
+}
+
+/* The media type of a Content-Type value, parameters and LWS dropped. */
+static struct sw_bytes media_type(struct sw_bytes ct)
+{
+    const uint8_t *sc = ct.n > 0 ? memchr(ct.p, ';', ct.n) : NULL;
+    return ascii_trim(sub(ct, 0, sc != NULL ? (size_t)(sc - ct.p) : ct.n));
+}
+
+bool sipscan_is_sipfrag_type(struct sw_bytes ct)
+{
+    return ascii_ieq(media_type(ct), "message/sipfrag");
+}
+
+/* Offset of the next "--boundary" at a line start at or after pos, or b.n. */
+static size_t find_delim(struct sw_bytes b, size_t pos, struct sw_bytes bd)
+{
+    while (pos + 2 + bd.n <= b.n) {
+        const uint8_t *d = memchr(b.p + pos, '-', b.n - pos);
+        if (d == NULL)
+            return b.n;
+        size_t o = (size_t)(d - b.p);
+        if (o + 2 + bd.n > b.n)
+            return b.n;
+        if ((o == 0 || b.p[o - 1] == '\n') && b.p[o + 1] == '-' &&
+            memcmp(b.p + o + 2, bd.p, bd.n) == 0)
+            return o;
+        pos = o + 1;
+    }
+    return b.n;
+}
+
+/* RFC 3515 NOTIFYs may carry the sipfrag as one part of a multipart body:
+ * the first message/sipfrag part counts. A cut last part is used as it is. */
+static void multipart_scan(struct sip_msg *m, struct sw_bytes ct, struct sw_bytes body)
+{
+    struct sw_bytes bd;
+    if (!param_find(ct, "boundary", &bd))
+        return;
+    if (bd.n >= 2 && bd.p[0] == '"' && bd.p[bd.n - 1] == '"')
+        bd = sub(bd, 1, bd.n - 1);
+    if (bd.n == 0 || bd.n > BOUNDARY_MAX)
+        return;
+    size_t pos = find_delim(body, 0, bd);
+    while (pos < body.n) {
+        size_t after = pos + 2 + bd.n, part;
+        if (after + 2 <= body.n && body.p[after] == '-' && body.p[after + 1] == '-')
+            return; /* close delimiter */
+        (void)line_at(body, after, &part);
+        size_t end = find_delim(body, part, bd);
+        struct sw_bytes pb = sub(body, part, end);
+        /* The CRLF before a delimiter belongs to the delimiter. */
+        if (end < body.n && pb.n > 0 && pb.p[pb.n - 1] == '\n')
+            pb.n--;
+        if (end < body.n && pb.n > 0 && pb.p[pb.n - 1] == '\r')
+            pb.n--;
+        struct sw_bytes pct = empty_view;
+        size_t i = 0, next;
+        while (i < pb.n) {
+            struct sw_bytes l = line_at(pb, i, &next);
+            i = next;
+            if (l.n == 0)
+                break;
+            const uint8_t *colon = memchr(l.p, ':', l.n);
+            if (colon == NULL)
+                continue;
+            struct sw_bytes name = ascii_trim(sub(l, 0, (size_t)(colon - l.p)));
+            if ((ascii_ieq(name, "content-type") || ascii_ieq(name, "c")) && pct.p == NULL)
+                pct = sub(l, (size_t)(colon - l.p) + 1, l.n);
+        }
+        if (sipscan_is_sipfrag_type(pct)) {
+            (void)sipscan_sipfrag(m, sub(pb, i, pb.n));
+            return;
+        }
+        pos = end;
+    }
+}
+
+static void on_cseq(struct scan *s, struct sw_bytes v)
+{
+    uint64_t n = 0;
+    size_t i = 0, ds;
+    while (i < v.n && is_lws(v.p[i]))
+        i++;
+    ds = i;
+    while (i < v.n && ascii_is_digit(v.p[i]))
+        i++;
+    if (!ascii_parse_uint(sub(v, ds, i), CSEQ_MAX, &n))
+        return;
+    if (i >= v.n || !is_lws(v.p[i]))
+        return;
+    struct sw_bytes meth = ascii_trim(sub(v, i, v.n));
+    if (meth.n == 0)
+        return;
+    for (size_t k = 0; k < meth.n; k++)
+        if (!ascii_is_token(meth.p[k]))
+            return;
+    s->m->cseq = (uint32_t)n;
+    sipscan_put(s->m, s->m->cseq_method, SIPMSG_MAX_TOKEN, meth);
+    s->cseq_ok = true;
+}
+
+static void on_via(struct sip_msg *m, struct sw_bytes v)
+{
+    /* The first value of the first Via only: values are comma-separated. */
+    size_t i = 0;
+    while (i < v.n && v.p[i] != ',') {
+        if (v.p[i] == '"')
+            i = skip_quoted(v, i);
+        else
+            i++;
+    }
+    struct sw_bytes b;
+    if (param_find(sub(v, 0, i), "branch", &b))
+        sipscan_put(m, m->branch, sizeof m->branch, b);
+}
+
+static void on_event(struct sip_msg *m, struct sw_bytes v)
+{
+    size_t end;
+    struct sw_bytes pkg = first_token(v, &end);
+    size_t n = SW_MIN(pkg.n, sizeof m->event - 1);
+    for (size_t i = 0; i < n; i++)
+        m->event[i] = (char)ascii_lower(pkg.p[i]);
+    m->event[n] = '\0';
+    if (n < pkg.n)
+        m->truncated_fields++;
+    struct sw_bytes id;
+    uint64_t x;
+    if (param_find(sub(v, end, v.n), "id", &id) && parse_u32(id, UINT32_MAX, &x)) {
+        m->has_event_id = true;
+        m->event_id = (uint32_t)x;
+    }
+}
+
+static void on_substate(struct sip_msg *m, struct sw_bytes v)
+{
+    size_t end;
+    sipscan_put(m, m->subscription_state, SIPMSG_MAX_FIELD, v);
+    struct sw_bytes st = first_token(v, &end);
+    if (ascii_ieq(st, "active"))
+        m->substate = SIPMSG_SUBSTATE_ACTIVE;
+    else if (ascii_ieq(st, "pending"))
+        m->substate = SIPMSG_SUBSTATE_PENDING;
+    else if (ascii_ieq(st, "terminated"))
+        m->substate = SIPMSG_SUBSTATE_TERMINATED;
+    else
+        m->substate = SIPMSG_SUBSTATE_OTHER;
+    struct sw_bytes e;
+    uint64_t x;
+    if (param_find(sub(v, end, v.n), "expires", &e) && parse_u32(e, UINT32_MAX, &x))
+        m->sub_expires = (int64_t)x;
+}
+
+static void on_header(struct scan *s, enum hdr id, struct sw_bytes v)
+{
+    struct sip_msg *m = s->m;
+    uint32_t bit = 1u << id;
+    if (id == H_CTYPE && s->info->n_ctype++ == 0)
+        s->info->ctype = ascii_trim(v);
+    if (id == H_NONE || (s->seen & bit))
+        return;
+    s->seen |= bit;
+    switch (id) {
+    case H_CALLID:
+        sipscan_put(m, m->call_id, sizeof m->call_id, v);
+        break;
+    case H_CSEQ:
+        on_cseq(s, v);
+        break;
+    case H_VIA:
+        on_via(m, v);
+        break;
+    case H_FROM:
+        on_nameaddr(m, v, m->from, m->from_uri, m->from_tag);
+        break;
+    case H_TO:
+        on_nameaddr(m, v, m->to, m->to_uri, m->to_tag);
+        break;
+    case H_UA:
+        sipscan_put(m, m->user_agent, sizeof m->user_agent, v);
+        break;
+    case H_SERVER:
+        sipscan_put(m, m->server, sizeof m->server, v);
+        break;
+    case H_WARNING:
+        sipscan_put(m, m->warning, sizeof m->warning, v);
+        break;
+    case H_REFER_TO:
+        sipscan_refer_to(m, v);
+        break;
+    case H_REFERRED_BY:
+        sipscan_put(m, m->referred_by, sizeof m->referred_by, v);
+        break;
+    case H_REFER_SUB: {
+        struct sw_bytes t = first_token(v, NULL);
+        if (ascii_ieq(t, "true"))
+            m->refer_sub = SIPMSG_REFER_SUB_TRUE;
+        else if (ascii_ieq(t, "false"))
+            m->refer_sub = SIPMSG_REFER_SUB_FALSE;
+        break;
+    }
+    case H_EVENT:
+        on_event(m, v);
+        break;
+    case H_SUBSTATE:
+        on_substate(m, v);
+        break;
+    case H_CTYPE:
+        break; /* every one is counted, the first kept (below) */
+    case H_CLEN:
+        s->has_clen = parse_u32(v, UINT64_MAX / 2, &s->clen);
+        break;
+    case H_NONE:
+    case H_COUNT_:
+        break;
+    }
+}
+
+static bool start_line(struct sip_msg *m, struct sw_bytes line)
+{
+    struct sw_bytes reason;
+    if (ascii_starts(line, "SIP/")) {
+        if (!status_line(line, &m->status, &reason))
+            return false;
+        m->is_request = false;
+        sipscan_put(m, m->reason, sizeof m->reason, reason);
+        return true;
+    }
+    /* Method SP Request-URI SP SIP-Version (RFC 3261 §7.1) */
+    size_t i = 0;
+    while (i < line.n && ascii_is_token(line.p[i]))
+        i++;
+    if (i == 0 || i >= line.n || line.p[i] != ' ')
+        return false;
+    struct sw_bytes meth = sub(line, 0, i);
+    size_t us = ++i;
+    while (i < line.n && !ascii_is_ws(line.p[i]))
+        i++;
+    if (i == us || i >= line.n)
+        return false;
+    struct sw_bytes uri = sub(line, us, i);
+    struct sw_bytes ver = ascii_trim(sub(line, i, line.n));
+    if (!ascii_istarts(ver, "SIP/") || ver.n < 5)
+        return false;
+    m->is_request = true;
+    sipscan_put(m, m->method, sizeof m->method, meth);
+    sipscan_put(m, m->request_uri, sizeof m->request_uri, uri);
+    return true;
+}
+
+/* Defines every field without clearing the whole ~8 KB struct: each string
+ * gets its NUL, each scalar its "absent" value. The bytes after a string's
+ * NUL are unspecified. */
+static void msg_reset(struct sip_msg *m)
+{
+    m->is_request = false;
+    m->method[0] = '\0';
+    m->status = 0;
+    m->reason[0] = '\0';
+    m->request_uri[0] = '\0';
+    m->call_id[0] = '\0';
+    m->cseq = 0;
+    m->cseq_method[0] = '\0';
+    m->branch[0] = '\0';
+    m->from[0] = '\0';
+    m->to[0] = '\0';
+    m->from_uri[0] = '\0';
+    m->to_uri[0] = '\0';
+    m->from_tag[0] = '\0';
+    m->to_tag[0] = '\0';
+    m->user_agent[0] = '\0';
+    m->server[0] = '\0';
+    m->warning[0] = '\0';
+    m->refer_to[0] = '\0';
+    m->referred_by[0] = '\0';
+    m->refer_replaces = false;
+    m->refer_sub = SIPMSG_REFER_SUB_ABSENT;
+    m->event[0] = '\0';
+    m->has_event_id = false;
+    m->event_id = 0;
+    m->subscription_state[0] = '\0';
+    m->substate = SIPMSG_SUBSTATE_ABSENT;
+    m->sub_expires = -1;
+    m->sipfrag_status = 0;
+    m->sipfrag_reason[0] = '\0';
+    m->full_parse = false;
+    m->truncated_fields = 0;
+}
+
+enum sipscan_result sipscan_parse(struct sw_bytes raw, struct sip_msg *m, struct sipscan_info *info)
+{
+    struct scan s = {m, info, 0, false, false, 0};
+    if (!tok_ready)
+        tok_init();
+    msg_reset(m);
+    info->head_len = raw.n;
+    info->body = empty_view;
+    info->ctype = empty_view;
+    info->n_ctype = 0;
+    if (raw.n == 0 || raw.p == NULL)
+        return SIPSCAN_INVALID;
+
+    size_t pos = 0, next;
+    while (pos < raw.n && (raw.p[pos] == '\r' || raw.p[pos] == '\n'))
+        pos++;
+    if (pos >= raw.n)
+        return SIPSCAN_INVALID;
+    bool ok = start_line(m, line_at(raw, pos, &next));
+    pos = next;
+
+    enum hdr cur = H_NONE;
+    struct sw_bytes val = empty_view;
+    bool blank = false;
+    while (pos < raw.n) {
+        struct sw_bytes l = line_at(raw, pos, &next);
+        if (l.n == 0) {
+            blank = true;
+            pos = next;
+            break;
+        }
+        if (ascii_is_ws(l.p[0])) {
+            /* folded: the value now runs to the end of this line */
+            if (cur != H_NONE)
+                val.n = (size_t)(l.p + l.n - val.p);
+            pos = next;
+            continue;
+        }
+        on_header(&s, cur, val);
+        size_t i = 0;
+        while (i < l.n && tok_table[l.p[i]])
+            i++;
+        size_t ne = i;
+        while (i < l.n && ascii_is_ws(l.p[i]))
+            i++;
+        if (ne == 0 || i >= l.n || l.p[i] != ':') {
+            cur = H_NONE; /* not a header line: ignored, as its continuations */
+        } else {
+            cur = hdr_lookup(l.p, ne);
+            val = sub(l, i + 1, l.n);
+        }
+        pos = next;
+    }
+    on_header(&s, cur, val);
+    info->head_len = blank ? pos : raw.n;
+
+    /* libosip2 stops at a NUL in the headers yet returns success; a NUL has
+     * no business there, and our copies would be cut at it. */
+    if (memchr(raw.p, '\0', info->head_len) != NULL)
+        return SIPSCAN_NUL;
+    if (!ok || !(s.seen & (1u << H_CALLID)) || m->call_id[0] == '\0' || !s.cseq_ok)
+        return SIPSCAN_INVALID;
+
+    if (blank) {
+        size_t avail = raw.n - info->head_len;
+        size_t bn = s.has_clen && s.clen < avail ? (size_t)s.clen : avail;
+        info->body = sub(raw, info->head_len, info->head_len + bn);
+    }
+    if (info->body.n > 0 && info->ctype.n > 0) {
+        if (sipscan_is_sipfrag_type(info->ctype))
+            (void)sipscan_sipfrag(m, info->body);
+        else if (ascii_istarts(media_type(info->ctype), "multipart/"))
+            multipart_scan(m, info->ctype, info->body);
+    }
+    return SIPSCAN_OK;
+}
+
+/* RFC 2046 bchars, the quotes around a quoted value aside. */
+static bool is_bchar(uint8_t c)
+{
+    if (ascii_is_alpha(c) || ascii_is_digit(c))
+        return true;
+    return memchr("'()+_,-./:=? ", c, 13) != NULL && c != '\0';
+}
+
+/* Does a Content-Type header name as libosip2 matches it (a prefix, after
+ * LWS) start at b.p[i]? Returns its offset, or b.n. */
+static size_t ct_at(struct sw_bytes b, size_t i)
+{
+    while (i < b.n && is_lws(b.p[i]))
+        i++;
+    return ascii_istarts(sub(b, i, b.n), "content-type") ? i : b.n;
+}
+
+/*
+ * libosip2 5.3 leaks memory when one MIME part has two Content-Type headers
+ * (osip_body_set_contenttype overwrites the first). Its multipart walk: parts
+ * split at every occurrence of "--boundary" in everything after the headers
+ * (Content-Length ignored); a part starts one or two bytes after it; part
+ * header names match by the prefix "content-type", case-insensitively; the
+ * part headers end at a line end followed by CR or LF. We mirror that walk,
+ * erring on the side of "hazard": counting more candidates than libosip2
+ * would only keeps a message from it. A boundary with bytes outside RFC 2046
+ * bchars, or two Content-Type headers on the message, count as a hazard too
+ * (libosip2 could then split differently from us).
+ */
+bool sipscan_osip_hazard(struct sw_bytes raw, const struct sipscan_info *info)
+{
+    if (info->n_ctype > 1)
+        return true;
+    if (!ascii_istarts(media_type(info->ctype), "multipart/"))
+        return false;
+    struct sw_bytes bd;
+    if (!param_find(info->ctype, "boundary", &bd))
+        return false; /* libosip2 refuses a multipart body without one */
+    if (bd.n >= 2 && bd.p[0] == '"' && bd.p[bd.n - 1] == '"')
+        bd = sub(bd, 1, bd.n - 1);
+    if (bd.n == 0 || bd.n > BOUNDARY_MAX)
+        return true;
+    for (size_t i = 0; i < bd.n; i++)
+        if (!is_bchar(bd.p[i]))
+            return true;
+    /* the raw value must be exactly what param_find returned (no ',' or
+     * space cut it short) */
+    const uint8_t *after = bd.p + bd.n + (bd.p[-1] == '"' ? 1 : 0);
+    const uint8_t *ct_end = info->ctype.p + info->ctype.n;
+    while (after < ct_end && ascii_is_ws(*after))
+        after++;
+    if (after < ct_end && *after != ';')
+        return true;
+
+    struct sw_bytes b = sub(raw, info->head_len, raw.n);
+    size_t pos = 0;
+    bool in_part = false;
+    while (pos < b.n) {
+        /* next "--boundary" */
+        size_t d = pos;
+        while (d + 2 + bd.n <= b.n) {
+            const uint8_t *h = memchr(b.p + d, '-', b.n - d);
+            if (h == NULL) {
+                d = b.n;
+                break;
+            }
+            d = (size_t)(h - b.p);
+            if (d + 2 + bd.n <= b.n && b.p[d + 1] == '-' && memcmp(b.p + d + 2, bd.p, bd.n) == 0)
+                break;
+            d++;
+        }
+        if (d + 2 + bd.n > b.n)
+            d = b.n;
+        if (in_part) {
+            /* the part [pos, d): count Content-Type candidates in its headers */
+            struct sw_bytes part = sub(b, pos, d);
+            unsigned n = 0;
+            size_t last = part.n, at;
+            for (size_t i = 0; i < part.n && i < 3; i++) {
+                if ((at = ct_at(part, i)) < part.n && at != last) {
+                    n++;
+                    last = at;
+                }
+            }
+            for (size_t i = 0; i + 1 < part.n; i++) {
+                uint8_t c = part.p[i], c2 = part.p[i + 1];
+                bool eol2 = (c == '\r' || c == '\n') && (c2 == '\r' || c2 == '\n');
+                if (eol2 && !(c == '\r' && c2 == '\n'))
+                    break; /* end of the part's headers */
+                if ((c == '\r' || c == '\n') && (at = ct_at(part, i + 1)) < part.n && at != last) {
+                    n++;
+                    last = at;
+                }
+            }
+            if (n > 1)
+                return true;
+        }
+        if (d >= b.n)
+            break;
+        in_part = true;
+        pos = d + 2 + bd.n;
+    }
+    return false;
+}
