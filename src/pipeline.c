@@ -45,7 +45,9 @@ struct pipeline {
     sw_time next_stats;
     sw_time last_coarse;         /* ipfrag/tcpstream timers run once per second */
     struct sw_tuple cur_tuple;   /* tuple of the bytes being framed */
-    uint64_t packets, hep_stream_errors, stream_app_oom, clock_backwards;
+    size_t stream_bytes;         /* partial messages held by all stream framers */
+    size_t stream_bytes_peak;
+    uint64_t packets, hep_stream_errors, stream_app_oom, clock_backwards, stream_bytes_dropped;
     unsigned depth;              /* reassembled-datagram recursion guard */
 };
 
@@ -65,6 +67,7 @@ void pipeline_config_default(struct pipeline_config *cfg)
     cfg->tcp.idle_timeout = TCPSTREAM_DEFAULT_IDLE_TIMEOUT;
     tracker_config_default(&cfg->tracker);
     cfg->max_msg = SIPFRAME_DEFAULT_MAX_MSG;
+    cfg->max_stream_bytes = PIPELINE_DEFAULT_MAX_STREAM_BYTES;
 }
 
 /* One framed SIP message travelling along p->cur_tuple. */
@@ -116,6 +119,8 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
     struct stream_app *app = *slot;
     if (flags & TCPSTREAM_CLOSE) {
         if (app != NULL) {
+            if (app->fs != NULL)
+                p->stream_bytes -= sipframe_stream_buffered(app->fs);
             sipframe_stream_free(app->fs);
             free(app->hep);
             free(app);
@@ -148,8 +153,24 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
         return;
     }
     p->cur_tuple = *t;
+    size_t before = sipframe_stream_buffered(app->fs);
     sipframe_stream_feed(app->fs, data, (flags & TCPSTREAM_GAP_BEFORE) ? SIPFRAME_GAP : 0,
                          on_message, p, &p->frame_stats);
+    size_t after = sipframe_stream_buffered(app->fs);
+    p->stream_bytes = p->stream_bytes - before + after;
+    if (p->stream_bytes > p->cfg.max_stream_bytes) {
+        /* Many streams each holding a partial message: the total cap drops
+         * this one's partial message; it resyncs on its next start line. */
+        struct sipframe_stream *fresh = sipframe_stream_new(p->cfg.max_msg, true);
+        if (fresh != NULL) {
+            p->stream_bytes -= after;
+            p->stream_bytes_dropped += after;
+            sipframe_stream_free(app->fs);
+            app->fs = fresh;
+        }
+    }
+    if (p->stream_bytes > p->stream_bytes_peak)
+        p->stream_bytes_peak = p->stream_bytes;
 }
 
 static void handle_decoded(struct pipeline *p, enum decode_result r, struct decode_packet *pkt)
@@ -277,6 +298,9 @@ void pipeline_emit_stats(struct pipeline *p, bool final)
     tracker_counters(p->tracker, &c);
     sw_counters_add(&c, "hep_stream_errors", p->hep_stream_errors);
     sw_counters_add(&c, "stream_state_oom", p->stream_app_oom);
+    sw_counters_add(&c, "sip_stream_bytes_held", p->stream_bytes);
+    sw_counters_add(&c, "sip_stream_bytes_peak", p->stream_bytes_peak);
+    sw_counters_add(&c, "sip_stream_bytes_dropped", p->stream_bytes_dropped);
     sw_counters_add(&c, "clock_backwards", p->clock_backwards);
     sw_counters_add(&c, "internal_assert", sw_assert_failures);
 

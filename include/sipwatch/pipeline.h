@@ -23,6 +23,9 @@ struct pipeline_config {
     struct tcpstream_config tcp;
     struct tracker_config tracker;
     size_t max_msg;           /* SIP message size cap; default SIPFRAME_DEFAULT_MAX_MSG */
+    size_t max_stream_bytes;  /* partial messages held by all TCP streams together;
+                               * default 64 MiB (over it, the stream that crossed
+                               * it drops its partial message and resyncs) */
     unsigned sipmsg_flags;    /* SIPMSG_FULL to disable the fast path */
     sw_time stats_interval;   /* periodic stats events on capture time; 0 = only final */
     /* Counters of stages the pipeline does not own (capture, report), put
@@ -30,6 +33,8 @@ struct pipeline_config {
     void (*extra_counters)(void *ctx, struct sw_counters *out);
     void *extra_ctx;
 };
+
+#define PIPELINE_DEFAULT_MAX_STREAM_BYTES ((size_t)64 << 20)
 
 /* Fills *cfg with every stage's defaults. */
 void pipeline_config_default(struct pipeline_config *cfg);

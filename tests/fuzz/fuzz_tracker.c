@@ -218,7 +218,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(counter(t, "transfers_active") == 0);
     CHECK(counter(t, "transactions_active") == 0);
     if (counter(t, "tracker_oom") == 0)
-        CHECK(counter(t, "transfers") == f.transfers);
+        CHECK(counter(t, "transfers_seen") == f.transfers);
     struct sw_not_found_summary nf;
     struct sw_transfer_summary xs;
     tracker_summary(t, &nf, &xs);

@@ -1,23 +1,326 @@
-/* test_pipeline.c - unit tests of pipeline (placeholder until the module lands). */
+/*
+ * test_pipeline.c - the stages wired together on hand-built frames: the same
+ * transfer delivered over UDP, over TCP cut and packed differently, and in IP
+ * fragments gives the same event; timers fire on capture time; the clock
+ * never moves backwards; the stats event carries every stage's counters.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "sipwatch/pipeline.h"
+#include "sipwatch/sipmsg.h"
 
-static void test_header_compiles(void **state)
+/* ---- recorded events ---- */
+struct rec {
+    enum sw_event_type type;
+    sw_time ts;
+    char call_id[128];
+    int outcome;
+    int status;
+    unsigned notify_count;
+    bool truncated;
+    char user[64];
+    uint16_t sport, dport;
+    uint64_t sip_messages;
+    uint64_t clock_backwards;
+};
+static struct rec recs[64];
+static size_t n_recs;
+
+static uint64_t counter(const struct sw_counters *c, const char *name)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].name, name) == 0)
+            return c->v[i].value;
+    return UINT64_MAX;
+}
+
+static void record(void *ctx, const struct sw_event *ev)
+{
+    (void)ctx;
+    if (n_recs == 64)
+        return;
+    struct rec *r = &recs[n_recs++];
+    memset(r, 0, sizeof *r);
+    r->type = ev->type;
+    r->ts = ev->ts;
+    if (ev->call_id != NULL)
+        snprintf(r->call_id, sizeof r->call_id, "%s", ev->call_id);
+    r->sport = ev->tuple.sport;
+    r->dport = ev->tuple.dport;
+    if (ev->type == SW_EVENT_TRANSFER) {
+        r->outcome = (int)ev->u.transfer.outcome;
+        r->status = ev->u.transfer.final_status;
+        r->notify_count = ev->u.transfer.notify_count;
+        r->truncated = ev->u.transfer.truncated;
+    } else if (ev->type == SW_EVENT_USER_NOT_FOUND) {
+        r->status = ev->u.not_found.status;
+        snprintf(r->user, sizeof r->user, "%s", ev->u.not_found.user ? ev->u.not_found.user : "");
+    } else if (ev->type == SW_EVENT_STATS) {
+        r->sip_messages = counter(ev->u.stats.counters, "sip_messages");
+        r->clock_backwards = counter(ev->u.stats.counters, "clock_backwards");
+    }
+}
+
+/* ---- frame builders (Ethernet / IPv4 / UDP or TCP) ---- */
+static uint8_t frame[70000];
+
+static size_t put_eth_ip(uint8_t *f, uint8_t proto, size_t l4len, uint16_t id, uint16_t fragword,
+                         int dir)
+{
+    static const uint8_t eth[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00 };
+    memcpy(f, eth, sizeof eth);
+    uint8_t *ip = f + 14;
+    size_t tot = 20 + l4len;
+    uint8_t a = dir == 0 ? 1 : 2, b = dir == 0 ? 2 : 1;
+    uint8_t h[20] = { 0x45, 0, (uint8_t)(tot >> 8), (uint8_t)tot, (uint8_t)(id >> 8), (uint8_t)id,
+                      (uint8_t)(fragword >> 8), (uint8_t)fragword, 64, proto, 0, 0,
+                      192, 0, 2, a, 192, 0, 2, b };
+    memcpy(ip, h, 20);
+    return 34;
+}
+
+static size_t udp_frame(const char *sip, int dir)
+{
+    size_t n = strlen(sip);
+    size_t off = put_eth_ip(frame, 17, 8 + n, 1, 0, dir);
+    uint8_t u[8] = { 0x13, 0xc4, 0x13, 0xc4, (uint8_t)((8 + n) >> 8), (uint8_t)(8 + n), 0, 0 };
+    memcpy(frame + off, u, 8);
+    memcpy(frame + off + 8, sip, n);
+    return off + 8 + n;
+}
+
+static size_t tcp_frame(const uint8_t *data, size_t n, uint32_t seq, uint8_t flags, int dir)
+{
+    size_t off = put_eth_ip(frame, 6, 20 + n, 1, 0, dir);
+    uint16_t sp = dir == 0 ? 40000 : 5060, dp = dir == 0 ? 5060 : 40000;
+    uint8_t t[20] = { (uint8_t)(sp >> 8), (uint8_t)sp, (uint8_t)(dp >> 8), (uint8_t)dp,
+                      (uint8_t)(seq >> 24), (uint8_t)(seq >> 16), (uint8_t)(seq >> 8), (uint8_t)seq,
+                      0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0 };
+    memcpy(frame + off, t, 20);
+    memcpy(frame + off + 20, data, n);
+    return off + 20 + n;
+}
+
+#define CALLID "xfer-1@192.0.2.1"
+static const char *REFER =
+    "REFER sip:bob@192.0.2.2 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-r1\r\n"
+    "From: <sip:alice@192.0.2.1>;tag=a1\r\nTo: <sip:bob@192.0.2.2>;tag=b1\r\n"
+    "Call-ID: " CALLID "\r\nCSeq: 2 REFER\r\n"
+    "Refer-To: <sip:carol@192.0.2.3>\r\nReferred-By: <sip:alice@192.0.2.1>\r\n"
+    "Content-Length: 0\r\n\r\n";
+static const char *ACCEPTED =
+    "SIP/2.0 202 Accepted\r\n"
+    "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-r1\r\n"
+    "From: <sip:alice@192.0.2.1>;tag=a1\r\nTo: <sip:bob@192.0.2.2>;tag=b1\r\n"
+    "Call-ID: " CALLID "\r\nCSeq: 2 REFER\r\nContent-Length: 0\r\n\r\n";
+static const char *NOTIFY =
+    "NOTIFY sip:alice@192.0.2.1 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 192.0.2.2:5060;branch=z9hG4bK-n1\r\n"
+    "From: <sip:bob@192.0.2.2>;tag=b1\r\nTo: <sip:alice@192.0.2.1>;tag=a1\r\n"
+    "Call-ID: " CALLID "\r\nCSeq: 10 NOTIFY\r\nEvent: refer;id=2\r\n"
+    "Subscription-State: terminated;reason=noresource\r\n"
+    "Content-Type: message/sipfrag;version=2.0\r\nContent-Length: 16\r\n\r\n"
+    "SIP/2.0 200 OK\r\n";
+
+static struct pipeline *mk(sw_time notify_timeout)
+{
+    struct pipeline_config cfg;
+    pipeline_config_default(&cfg);
+    if (notify_timeout > 0)
+        cfg.tracker.notify_timeout = notify_timeout;
+    char err[SW_ERRBUF_SIZE];
+    n_recs = 0;
+    struct pipeline *p = pipeline_new(&cfg, record, NULL, err);
+    assert_non_null(p);
+    return p;
+}
+
+static const sw_time T0 = INT64_C(1700000000000000);
+
+static void finish(struct pipeline *p)
+{
+    pipeline_finish(p);
+    pipeline_emit_stats(p, true);
+    pipeline_free(p);
+}
+
+static const struct rec *find(enum sw_event_type t)
+{
+    for (size_t i = 0; i < n_recs; i++)
+        if (recs[i].type == t)
+            return &recs[i];
+    return NULL;
+}
+
+static void assert_completed_transfer(uint16_t sport)
+{
+    const struct rec *r = find(SW_EVENT_TRANSFER);
+    assert_non_null(r);
+    assert_string_equal(r->call_id, CALLID);
+    assert_int_equal(r->outcome, SW_OUTCOME_COMPLETED);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->notify_count, 1);
+    assert_false(r->truncated);
+    assert_int_equal(r->sport, sport);
+    assert_true(r->ts == T0 + 20000); /* the NOTIFY's time */
+    const struct rec *s = &recs[n_recs - 1];
+    assert_int_equal(s->type, SW_EVENT_STATS);
+    assert_int_equal(s->sip_messages, 3);
+}
+
+static void test_udp_transfer(void **state)
 {
     (void)state;
-    assert_true(1);
+    struct pipeline *p = mk(0);
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(REFER, 0)), T0);
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(ACCEPTED, 1)), T0 + 10000);
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(NOTIFY, 1)), T0 + 20000);
+    finish(p);
+    assert_int_equal(n_recs, 2);
+    assert_completed_transfer(5060);
+}
+
+/* The three messages as one TCP byte stream per direction, cut into 40-byte
+ * segments, the second and third segment swapped, one duplicated. */
+static void test_tcp_transfer_segmented(void **state)
+{
+    (void)state;
+    struct pipeline *p = mk(0);
+    uint8_t syn = 0x02, ack = 0x10;
+    pipeline_frame(p, 1, sw_bytes_make(frame, tcp_frame(NULL, 0, 999, syn, 0)), T0 - 2);
+    pipeline_frame(p, 1, sw_bytes_make(frame, tcp_frame(NULL, 0, 4999, syn | ack, 1)), T0 - 1);
+    const char *msgs[3] = { REFER, ACCEPTED, NOTIFY };
+    int dirs[3] = { 0, 1, 1 };
+    uint32_t seq[2] = { 1000, 5000 };
+    sw_time ts[3] = { T0, T0 + 10000, T0 + 20000 };
+    for (int m = 0; m < 3; m++) {
+        size_t n = strlen(msgs[m]);
+        const uint8_t *b = (const uint8_t *)msgs[m];
+        size_t cuts = (n + 39) / 40;
+        for (size_t k = 0; k < cuts; k++) {
+            size_t i = k;
+            if (k == 1 && cuts > 2)
+                i = 2;
+            else if (k == 2)
+                i = 1;
+            size_t off = i * 40, len = SW_MIN((size_t)40, n - off);
+            size_t fl = tcp_frame(b + off, len, seq[dirs[m]] + (uint32_t)off, ack, dirs[m]);
+            pipeline_frame(p, 1, sw_bytes_make(frame, fl), ts[m]);
+            if (k == 0)
+                pipeline_frame(p, 1, sw_bytes_make(frame, fl), ts[m]); /* duplicate */
+        }
+        seq[dirs[m]] += (uint32_t)n;
+    }
+    finish(p);
+    assert_completed_transfer(40000);
+}
+
+/* The REFER in three IPv4 fragments, delivered last-first. */
+static void test_fragmented_refer(void **state)
+{
+    (void)state;
+    struct pipeline *p = mk(0);
+    size_t n = strlen(REFER);
+    static uint8_t dgram[2048];
+    uint8_t u[8] = { 0x13, 0xc4, 0x13, 0xc4, (uint8_t)((8 + n) >> 8), (uint8_t)(8 + n), 0, 0 };
+    memcpy(dgram, u, 8);
+    memcpy(dgram + 8, REFER, n);
+    size_t total = 8 + n, chunk = 104; /* multiple of 8 */
+    size_t nfrag = (total + chunk - 1) / chunk;
+    for (size_t k = nfrag; k-- > 0;) {
+        size_t off = k * chunk, len = SW_MIN(chunk, total - off);
+        uint16_t fw = (uint16_t)((off / 8) | (k + 1 < nfrag ? 0x2000 : 0));
+        size_t h = put_eth_ip(frame, 17, len, 77, fw, 0);
+        memcpy(frame + h, dgram + off, len);
+        pipeline_frame(p, 1, sw_bytes_make(frame, h + len), T0 - (sw_time)(nfrag - k));
+    }
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(ACCEPTED, 1)), T0 + 10000);
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(NOTIFY, 1)), T0 + 20000);
+    finish(p);
+    assert_int_equal(n_recs, 2);
+    assert_completed_transfer(5060);
+}
+
+/* no NOTIFY: the timer fires at its deadline, on capture time, when a later
+ * packet moves the clock past it. */
+static void test_no_notify_timer_on_capture_time(void **state)
+{
+    (void)state;
+    struct pipeline *p = mk(SW_SEC(2));
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(REFER, 0)), T0);
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(ACCEPTED, 1)), T0 + 10000);
+    assert_int_equal(n_recs, 0);
+    pipeline_advance(p, T0 + SW_SEC(60));
+    assert_int_equal(n_recs, 1);
+    assert_int_equal(recs[0].outcome, SW_OUTCOME_NO_NOTIFY);
+    assert_true(recs[0].ts == T0 + 10000 + SW_SEC(2));
+    assert_false(recs[0].truncated);
+    finish(p);
+}
+
+static void test_clock_never_backwards(void **state)
+{
+    (void)state;
+    struct pipeline *p = mk(0);
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(REFER, 0)), T0 + SW_SEC(5));
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(ACCEPTED, 1)), T0); /* older */
+    assert_true(pipeline_now(p) == T0 + SW_SEC(5));
+    finish(p);
+    const struct rec *s = &recs[n_recs - 1];
+    assert_int_equal(s->type, SW_EVENT_STATS);
+    assert_int_equal(s->clock_backwards, 1);
+    const struct rec *r = find(SW_EVENT_TRANSFER);
+    assert_non_null(r);
+    assert_int_equal(r->outcome, SW_OUTCOME_NO_NOTIFY);
+    assert_true(r->truncated);
+}
+
+static void test_not_found(void **state)
+{
+    (void)state;
+    struct pipeline *p = mk(0);
+    const char *inv = "INVITE sip:4711@192.0.2.2 SIP/2.0\r\n"
+                      "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-i1\r\n"
+                      "From: <sip:alice@192.0.2.1>;tag=a9\r\nTo: <sip:4711@192.0.2.2>\r\n"
+                      "Call-ID: nf-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    const char *nf = "SIP/2.0 404 Not Found\r\n"
+                     "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-i1\r\n"
+                     "From: <sip:alice@192.0.2.1>;tag=a9\r\nTo: <sip:4711@192.0.2.2>;tag=x\r\n"
+                     "Call-ID: nf-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(inv, 0)), T0);
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(nf, 1)), T0 + 1000);
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(nf, 1)), T0 + 501000); /* retransmission */
+    finish(p);
+    assert_int_equal(n_recs, 2);
+    assert_int_equal(recs[0].type, SW_EVENT_USER_NOT_FOUND);
+    assert_int_equal(recs[0].status, 404);
+    assert_string_equal(recs[0].user, "4711");
+    assert_string_equal(recs[0].call_id, "nf-1");
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return sipmsg_global_init();
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header_compiles),
+        cmocka_unit_test(test_udp_transfer),
+        cmocka_unit_test(test_tcp_transfer_segmented),
+        cmocka_unit_test(test_fragmented_refer),
+        cmocka_unit_test(test_no_notify_timer_on_capture_time),
+        cmocka_unit_test(test_clock_never_backwards),
+        cmocka_unit_test(test_not_found),
     };
-    return cmocka_run_group_tests_name("pipeline", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("pipeline", tests, setup, NULL);
 }
