@@ -104,7 +104,8 @@ static size_t tcp_frame(const uint8_t *data, size_t n, uint32_t seq, uint8_t fla
                       (uint8_t)(seq >> 24), (uint8_t)(seq >> 16), (uint8_t)(seq >> 8), (uint8_t)seq,
                       0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0 };
     memcpy(frame + off, t, 20);
-    memcpy(frame + off + 20, data, n);
+    if (n > 0)
+        memcpy(frame + off + 20, data, n);
     return off + 20 + n;
 }
 
