@@ -23,7 +23,7 @@
 
 #include "sipwatch/types.h"
 
-#define SIPFRAME_DEFAULT_MAX_MSG ((size_t)64 << 10)
+#define SIPFRAME_DEFAULT_MAX_MSG ((size_t)256 << 10)
 
 enum sipframe_result {
     SIPFRAME_MESSAGE,    /* the first *len bytes of `in` are one message */

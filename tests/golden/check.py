@@ -17,6 +17,27 @@ import subprocess
 import sys
 
 
+def flatten(v, prefix=""):
+    if isinstance(v, dict):
+        out = {}
+        for k, x in v.items():
+            out.update(flatten(x, f"{prefix}{k}."))
+        return out
+    return {prefix.rstrip("."): v}
+
+
+def json_diff(got, want):
+    """The fields that differ between two event lines, or both lines whole."""
+    try:
+        g, w = flatten(json.loads(got)), flatten(json.loads(want))
+    except ValueError:
+        return f"\n#   got:  {got.decode(errors='replace')}\n#   want: {want.decode(errors='replace')}"
+    keys = [k for k in list(w) + [k for k in g if k not in w] if g.get(k, "<absent>") != w.get(k, "<absent>")]
+    if not keys:
+        return "same fields, different order or formatting"
+    return "; ".join(f"{k}: got {g.get(k, '<absent>')!r}, want {w.get(k, '<absent>')!r}" for k in keys[:12])
+
+
 def run(sipwatch, pcaps, args, root):
     cmd = [sipwatch]
     for p in pcaps:
@@ -88,7 +109,7 @@ def main():
                 g = got_l[k] if k < len(got_l) else b"<none>"
                 w = want_l[k] if k < len(want_l) else b"<none>"
                 if g != w:
-                    problems.append(f"line {k + 1} differs:\n#   got:  {g.decode(errors='replace')}\n#   want: {w.decode(errors='replace')}")
+                    problems.append(f"line {k + 1} differs: " + json_diff(g, w))
                     break
         if problems:
             failed += 1
