@@ -45,6 +45,57 @@ for i, p in enumerate(rdpcap(sys.argv[1]), 1):
 PY
 }
 
+LIST_PY='
+import json, sys
+
+def find(o, key):
+    """every value of `key` anywhere under o, in document order"""
+    out = []
+    if isinstance(o, dict):
+        for k, v in o.items():
+            if k == key and not isinstance(v, (dict, list)):
+                out.append(v)
+            elif isinstance(v, (dict, list)):
+                out += find(v, key)
+    elif isinstance(o, list):
+        for x in o:
+            out += find(x, key)
+    return out
+
+def one(o, key):
+    v = find(o, key)
+    return v[-1] if v else ""
+
+frames = json.load(sys.stdin)
+unframed = []
+for fr in frames:
+    L = fr["_source"]["layers"]
+    num = one(L.get("frame", {}), "frame.number")
+    t = float(one(L.get("frame", {}), "frame.time_relative") or 0)
+    src = one(L.get("ip", {}), "ip.src") or "[%s]" % one(L.get("ipv6", {}), "ipv6.src")
+    port = one(L.get("udp", {}), "udp.srcport") or one(L.get("tcp", {}), "tcp.srcport")
+    msgs = L.get("sip", [])
+    if isinstance(msgs, dict):
+        msgs = [msgs]
+    for i, m in enumerate(msgs):
+        what = one(m, "sip.Method") or one(m, "sip.Status-Code")
+        if not what:
+            unframed.append(num)      # SIP-port data that is not the start of a message
+            continue
+        extra = ""
+        for k, label in (("sip.Event", "Event"), ("sip.Subscription-State", "Sub-State"),
+                         ("sipfrag.line", "frag"), ("sip.Refer-Sub", "Refer-Sub")):
+            v = one(m, k)
+            if v:
+                extra += " %s=%s" % (label, json.dumps(v) if label == "frag" else v)
+        if one(m, "sip.resend") == "1":
+            extra += " (resend)"
+        print("  %3s %9.3f  %-22s %-8s %-12s %s%s" % (num if i == 0 else "+", t, "%s:%s" % (src, port),
+              what, one(m, "sip.CSeq"), one(m, "sip.Call-ID"), extra))
+if unframed:
+    print("  (%d frame(s) of data tshark could not frame as SIP: %s)" % (len(unframed), " ".join(unframed)))
+'
+
 for f in "${files[@]}"; do
   n=$(capinfos -c -M "$f" 2>/dev/null | awk '/Number of packets/ {print $NF}')
   lt=$(capinfos -E "$f" 2>/dev/null | awk -F': *' '/encapsulation/ {print $2}')
@@ -55,19 +106,15 @@ for f in "${files[@]}"; do
       hep_list "$f"
       continue ;;
   esac
-  tshark -r "$f" -Y sip -T fields -E separator='|' -E occurrence=f \
-    -e frame.number -e frame.time_relative -e ip.src -e ipv6.src -e udp.srcport -e tcp.srcport \
-    -e sip.Method -e sip.Status-Code -e sip.CSeq -e sip.Call-ID -e sip.Event \
--e sip.Subscription-State -e sipfrag.line -e sip.resend -e sip.Refer-Sub 2>/dev/null |
-  awk -F'|' '{
-    src = ($3 != "" ? $3 : "[" $4 "]") ":" ($5 != "" ? $5 : $6)
-    what = ($7 != "" ? $7 : $8)
-    extra = ""
-    if ($11 != "") extra = extra " Event=" $11
-    if ($12 != "") extra = extra " Sub-State=" $12
-    if ($13 != "") extra = extra " frag=\"" $13 "\""
-    if ($15 != "") extra = extra " Refer-Sub=" $15
-    if ($14 == "1") extra = extra " (resend)"
-    printf "  %3s %9.3f  %-22s %-8s %-12s %s%s\n", $1, $2, src, what, $9, $10, extra
-  }'
+  # SIP on TCP port 15060 is found by tshark's heuristic only when a segment holds a whole
+  # start line: say what the port carries. WebSocket: the HTTP upgrade on port 15080.
+  opts=(-d tcp.port==15060,sip -o tcp.reassemble_out_of_order:TRUE)
+  case $f in
+    *websocket*) opts+=(-d tcp.port==15080,http) ;;
+  esac
+  # JSON with --no-duplicate-keys: a frame holding several SIP messages gives a list of them
+  # (shown one a line, the second and later marked "+"); addresses and ports are the innermost
+  # ones (after a tunnel).
+  tshark -r "$f" "${opts[@]}" -Y sip -T json --no-duplicate-keys \
+    -J "frame ip ipv6 udp tcp sip" 2>/dev/null | /usr/bin/python3 -c "$LIST_PY"
 done
