@@ -480,6 +480,34 @@ size_t sipframe_stream_buffered(const struct sipframe_stream *fs)
     return fs->n + ws_buffered(&fs->ws);
 }
 
+/* True if every line after the start line, up to the blank line, is a header
+ * line ("token *WS :") or a folded continuation. Used only while resyncing. */
+static bool headers_plausible(struct sw_bytes m)
+{
+    const uint8_t *lf = memchr(m.p, '\n', m.n);
+    size_t i = lf != NULL ? (size_t)(lf - m.p) + 1 : m.n;
+    while (i < m.n) {
+        if (m.p[i] == '\r' || m.p[i] == '\n')
+            return true; /* the blank line: the header block ended well */
+        if (!ascii_is_ws(m.p[i])) {
+            size_t k = i;
+            while (k < m.n && ascii_is_token(m.p[k]))
+                k++;
+            if (k == i)
+                return false;
+            while (k < m.n && ascii_is_ws(m.p[k]))
+                k++;
+            if (k >= m.n || m.p[k] != ':')
+                return false;
+        }
+        lf = memchr(m.p + i, '\n', m.n - i);
+        if (lf == NULL)
+            return true;
+        i = (size_t)(lf - m.p) + 1;
+    }
+    return true;
+}
+
 static void resync(struct sipframe_stream *fs, struct sipframe_stats *st)
 {
     if (!fs->resyncing)
@@ -538,6 +566,18 @@ static size_t frame_loop(struct sipframe_stream *fs, const uint8_t *p, size_t n,
         memset(&fs->fst, 0, sizeof fs->fst);
         switch (r) {
         case FR_MESSAGE:
+            if (fs->resyncing && !headers_plausible(sw_bytes_make(p + off, len))) {
+                /* A start line found while resyncing but not followed by
+                 * header lines: typically the sipfrag body ("SIP/2.0 100
+                 * Trying") of a NOTIFY whose head was lost. Taking it would
+                 * swallow the next real message as its headers: skip just that
+                 * line and look again. */
+                const uint8_t *lf = memchr(p + off, '\n', len);
+                len = lf != NULL ? (size_t)(lf - (p + off)) + 1 : len;
+                st->junk_bytes += len;
+                st->resync_false_starts++;
+                break;
+            }
             st->messages++;
             fs->resyncing = false;
             sink(ctx, sw_bytes_make(p + off, len), SW_TRANSPORT_TCP);
@@ -768,6 +808,7 @@ void sipframe_counters(const struct sipframe_stats *st, struct sw_counters *out)
     sw_counters_add(out, "sip_keepalives", st->keepalives);
     sw_counters_add(out, "sip_junk_bytes", st->junk_bytes);
     sw_counters_add(out, "sip_resyncs", st->resyncs);
+    sw_counters_add(out, "sip_resync_false_starts", st->resync_false_starts);
     sw_counters_add(out, "sip_too_big", st->too_big);
     sw_counters_add(out, "sip_bad_length", st->bad_length);
     sw_counters_add(out, "sip_truncated", st->truncated);

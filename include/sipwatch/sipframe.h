@@ -55,6 +55,9 @@ struct sipframe_stats {
     uint64_t keepalives;     /* CRLF keep-alives skipped */
     uint64_t junk_bytes;     /* bytes skipped while resyncing */
     uint64_t resyncs;        /* times a stream had to look for a start line */
+    uint64_t resync_false_starts; /* start lines skipped while resyncing: not
+                                   * followed by headers (a lost message's
+                                   * sipfrag body) */
     uint64_t too_big;        /* messages over max_msg */
     uint64_t bad_length;     /* unusable Content-Length */
     uint64_t truncated;      /* datagram bodies shorter than Content-Length */

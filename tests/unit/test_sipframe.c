@@ -317,6 +317,33 @@ static void test_stream_gap_drops_partial(void **state)
     sipframe_stream_free(fs);
 }
 
+/* A gap inside a NOTIFY's headers: what follows is its sipfrag body, whose
+ * "SIP/2.0 100 Trying" looks like a status line. It must not be taken for a
+ * message (that would swallow the next NOTIFY as its headers). */
+static void test_stream_gap_before_sipfrag_body(void **state)
+{
+    (void)state;
+    struct rec r = {.n = 0};
+    struct sipframe_stats st;
+    memset(&st, 0, sizeof st);
+    struct sipframe_stream *fs = stream_new(false);
+    sipframe_stream_feed(fs, S("NOTIFY sip:a@a SIP/2.0\r\nCall-ID: x\r\n"), 0, rec_sink, &r, &st);
+    const char *next = "NOTIFY sip:a@a SIP/2.0\r\nCall-ID: x\r\nCSeq: 102 NOTIFY\r\n"
+                       "Content-Type: message/sipfrag\r\nContent-Length: 16\r\n\r\n"
+                       "SIP/2.0 200 OK\r\n";
+    char after[512];
+    snprintf(after, sizeof after, "SIP/2.0 100 Trying\r\n%s", next);
+    sipframe_stream_feed(fs, S(after), SIPFRAME_GAP, rec_sink, &r, &st);
+    assert_int_equal(r.n, 1);
+    assert_msg(&r, 0, next);
+    assert_int_equal(st.resync_false_starts, 1);
+    /* whereas a real message after a gap is taken at once */
+    sipframe_stream_feed(fs, S(next), SIPFRAME_GAP, rec_sink, &r, &st);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(st.resync_false_starts, 1);
+    sipframe_stream_free(fs);
+}
+
 static void test_stream_too_big_and_bad_length_resync(void **state)
 {
     (void)state;
@@ -631,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_stream_junk_then_message),
         cmocka_unit_test(test_stream_midstream_inside_body),
         cmocka_unit_test(test_stream_gap_drops_partial),
+        cmocka_unit_test(test_stream_gap_before_sipfrag_body),
         cmocka_unit_test(test_stream_too_big_and_bad_length_resync),
         cmocka_unit_test(test_stream_buffer_stays_bounded),
         cmocka_unit_test(test_stream_binary_junk_is_not_held),
