@@ -44,7 +44,7 @@
 
 #include <xxhash.h>
 #define HASH_FUNCTION(keyptr, keylen, hashv)                                                       \
-    (hashv) = (unsigned)XXH3_64bits_withSeed(keyptr, keylen, 0x1f4a9c2bu)
+    (hashv) = (unsigned)XXH3_64bits_withSeed(keyptr, keylen, sw_hash_seed)
 #include <uthash.h>
 
 #define IPFRAG_MAX_DATAGRAM 65535u

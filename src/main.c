@@ -343,6 +343,7 @@ int main(int argc, char **argv)
     }
     if (user != NULL)
         drop_privileges(user);
+    sw_hash_seed_init();
     if (sipmsg_global_init() != 0)
         die("cannot initialise the SIP parser");
 

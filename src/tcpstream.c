@@ -34,10 +34,9 @@
 
 #include "sipwatch/decode.h"
 
-#define TCPSTREAM_HASH_SEED UINT64_C(0x7463707374726d31)
 #undef HASH_FUNCTION
 #define HASH_FUNCTION(keyptr, keylen, hashv)                                                       \
-    (hashv) = (unsigned)XXH3_64bits_withSeed(keyptr, keylen, TCPSTREAM_HASH_SEED)
+    (hashv) = (unsigned)XXH3_64bits_withSeed(keyptr, keylen, sw_hash_seed)
 #include <uthash.h>
 
 /* Payload sizes above this are not TCP segments (IPv4/IPv6 without jumbograms

@@ -10,9 +10,8 @@
 
 #include <xxhash.h>
 
-#define TRACKER_HASH_SEED UINT64_C(0x53495057415443)
 #define HASH_FUNCTION(keyptr, keylen, hashv)                                                       \
-    (hashv) = (unsigned)XXH3_64bits_withSeed(keyptr, keylen, TRACKER_HASH_SEED)
+    (hashv) = (unsigned)XXH3_64bits_withSeed(keyptr, keylen, sw_hash_seed)
 /* A failed table allocation must be a counted drop, never exit(): with this
  * uthash leaves the item out and sets item->hh.tbl to NULL. */
 #define HASH_NONFATAL_OOM 1

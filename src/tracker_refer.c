@@ -423,7 +423,7 @@ static uint64_t copy_hash(const struct sip_msg *m, const struct sw_tuple *tu)
     memcpy(buf, m->branch, n);
     memcpy(buf + n, &tu->src, sizeof tu->src);
     memcpy(buf + n + sizeof tu->src, &tu->sport, sizeof tu->sport);
-    return XXH3_64bits(buf, n + sizeof tu->src + sizeof tu->sport);
+    return XXH3_64bits_withSeed(buf, n + sizeof tu->src + sizeof tu->sport, sw_hash_seed);
 }
 
 static struct xfer *xfer_create(struct tracker *t, const struct tracker_key *k, uint32_t cseq,
@@ -641,7 +641,7 @@ static struct xfer *notify_target(struct tracker *t, struct xcall *c, const stru
 
 static uint64_t notifier_hash(const struct sip_msg *m)
 {
-    return XXH3_64bits(m->from_tag, tracker_len(m->from_tag, sizeof m->from_tag));
+    return XXH3_64bits_withSeed(m->from_tag, tracker_len(m->from_tag, sizeof m->from_tag), sw_hash_seed);
 }
 
 /* The entry for this (notifier, CSeq) if it was already counted. */

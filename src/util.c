@@ -8,10 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "sipwatch/event.h"
 
 uint64_t sw_assert_failures;
+uint64_t sw_hash_seed = UINT64_C(0x9e3779b97f4a7c15);
+
+void sw_hash_seed_init(void)
+{
+    uint64_t seed;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed)
+        sw_hash_seed = seed;
+}
 
 void sw_assert_fail(const char *expr, const char *file, int line)
 {

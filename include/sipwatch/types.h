@@ -105,6 +105,13 @@ void sw_assert_fail(const char *expr, const char *file, int line);
 #endif
 #define SW_ASSERT(x) ((void)SW_FAILS(x))
 
+/* The seed of every hash table's hash (XXH3). main() draws it at random
+ * (sw_hash_seed_init) so that keys chosen by a sender (Call-IDs, ports)
+ * cannot be made to collide; nothing sipwatch writes depends on it, since
+ * tables are iterated in insertion order. */
+extern uint64_t sw_hash_seed;
+void sw_hash_seed_init(void);
+
 #define SW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define SW_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SW_MAX(a, b) ((a) > (b) ? (a) : (b))
