@@ -138,6 +138,18 @@ def main():
     t.check("two files read as one timeline", p.returncode == 0 and p.stdout.count(b"\n") == 1,
             repr(p.stdout[:200]))
 
+    # privilege drop: inputs and output are opened first, then -Z drops root
+    if os.geteuid() == 0:
+        out2 = os.path.join(d, "dropped.ndjson")
+        p = t.run(["-r", good, "-o", out2, "-Z", "nobody"])
+        t.check("-Z nobody: runs after dropping root", p.returncode == 0
+                and b'"stats"' in open(out2, "rb").read(), f"exit {p.returncode} {p.stderr!r}")
+        t.error_case("-Z unknown user", ["-r", good, "-Z", "no-such-user-x"], "no such user")
+    p = t.run(["-r", good, "--stats-interval", "0.5"])
+    kinds = [json.loads(l)["stats"].get("final") for l in p.stdout.decode().splitlines()]
+    t.check("--stats-interval: periodic stats on capture time, then the final one",
+            p.returncode == 0 and kinds == [False, True], repr(kinds))
+
     print(f"1..{t.n}")
     print("\n".join(t.lines))
     return 1 if t.failed else 0
