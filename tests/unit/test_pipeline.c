@@ -307,6 +307,89 @@ static void test_not_found(void **state)
     assert_string_equal(recs[0].call_id, "nf-1");
 }
 
+/* HEP v3 over TCP (port 9060): records cut across segments and packed two
+ * in one; the SIP inside gives the same transfer, with HEP's addresses. */
+static size_t hep3_record(uint8_t *out, const char *sip, sw_time ts)
+{
+    size_t n = 6;
+    memcpy(out, "HEP3", 4);
+#define CHUNK(type, len)                                                                           \
+    do {                                                                                           \
+        out[n] = 0;                                                                                \
+        out[n + 1] = 0;                                                                            \
+        out[n + 2] = 0;                                                                            \
+        out[n + 3] = (type);                                                                       \
+        out[n + 4] = (uint8_t)((6 + (len)) >> 8);                                                  \
+        out[n + 5] = (uint8_t)(6 + (len));                                                         \
+        n += 6;                                                                                    \
+    } while (0)
+    CHUNK(1, 1);
+    out[n++] = 2; /* IPv4 */
+    CHUNK(2, 1);
+    out[n++] = 17; /* UDP */
+    CHUNK(3, 4);
+    memcpy(out + n, (const uint8_t[]){ 198, 51, 100, 1 }, 4);
+    n += 4;
+    CHUNK(4, 4);
+    memcpy(out + n, (const uint8_t[]){ 198, 51, 100, 2 }, 4);
+    n += 4;
+    CHUNK(7, 2);
+    out[n++] = 0x13;
+    out[n++] = 0xc4;
+    CHUNK(8, 2);
+    out[n++] = 0x13;
+    out[n++] = 0xc4;
+    uint32_t sec = (uint32_t)(ts / SW_USEC_PER_SEC), usec = (uint32_t)(ts % SW_USEC_PER_SEC);
+    CHUNK(9, 4);
+    for (int i = 3; i >= 0; i--)
+        out[n++] = (uint8_t)(sec >> (8 * i));
+    CHUNK(10, 4);
+    for (int i = 3; i >= 0; i--)
+        out[n++] = (uint8_t)(usec >> (8 * i));
+    CHUNK(11, 1);
+    out[n++] = 1; /* SIP */
+    size_t len = strlen(sip);
+    CHUNK(15, len);
+    memcpy(out + n, sip, len);
+    n += len;
+#undef CHUNK
+    out[4] = (uint8_t)(n >> 8);
+    out[5] = (uint8_t)n;
+    return n;
+}
+
+static size_t hep_tcp_frame(const uint8_t *data, size_t n, uint32_t seq)
+{
+    size_t off = put_eth_ip(frame, 6, 20 + n, 1, 0, 0);
+    uint8_t t[20] = { 0xc3, 0x50, 0x23, 0x64, (uint8_t)(seq >> 24), (uint8_t)(seq >> 16),
+                      (uint8_t)(seq >> 8), (uint8_t)seq, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff,
+                      0, 0, 0, 0 }; /* 50000 -> 9060 */
+    memcpy(frame + off, t, 20);
+    memcpy(frame + off + 20, data, n);
+    return off + 20 + n;
+}
+
+static void test_hep3_over_tcp(void **state)
+{
+    (void)state;
+    struct pipeline *p = mk(0);
+    static uint8_t stream[8192];
+    size_t n = hep3_record(stream, REFER, T0);
+    n += hep3_record(stream + n, ACCEPTED, T0 + 10000);
+    n += hep3_record(stream + n, NOTIFY, T0 + 20000);
+    /* segment 1: the first record and half of the second; 2: the rest */
+    size_t cut = 400;
+    pipeline_frame(p, 1, sw_bytes_make(frame, hep_tcp_frame(stream, cut, 1)), T0 + 30000);
+    pipeline_frame(p, 1, sw_bytes_make(frame, hep_tcp_frame(stream + cut, n - cut, 1 + (uint32_t)cut)),
+                   T0 + 40000);
+    finish(p);
+    const struct rec *r = find(SW_EVENT_TRANSFER);
+    assert_non_null(r);
+    assert_int_equal(r->outcome, SW_OUTCOME_COMPLETED);
+    assert_int_equal(r->notify_count, 1);
+    assert_int_equal(r->sport, 5060); /* HEP's inner ports, not the TCP carrier's */
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -322,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_no_notify_timer_on_capture_time),
         cmocka_unit_test(test_clock_never_backwards),
         cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_hep3_over_tcp),
     };
     return cmocka_run_group_tests_name("pipeline", tests, setup, NULL);
 }
