@@ -376,6 +376,13 @@ int main(int argc, char **argv)
             if (report_reopen(rep, errbuf) != 0)
                 fprintf(stderr, "sipwatch: warning: %s\n", errbuf);
         }
+        if (report_last_errno(rep) == EPIPE) {
+            /* The reader of our output went away (a log shipper died, `| head`):
+             * nothing we write can arrive any more. */
+            fprintf(stderr, "sipwatch: cannot write events: %s\n", strerror(EPIPE));
+            rc = 1;
+            break;
+        }
         if (cr == CAPTURE_FRAME) {
             pipeline_frame(pl, fr.linktype, fr.data, fr.ts);
         } else if (cr == CAPTURE_IDLE) {
@@ -394,9 +401,9 @@ int main(int argc, char **argv)
     pipeline_finish(pl);
     pipeline_emit_stats(pl, true);
     pipeline_free(pl);
-    if (report_flush(rep) != 0) {
+    if (report_flush(rep) != 0 && rc == 0) {
         fprintf(stderr, "sipwatch: error writing events: %s\n", strerror(errno));
-        rc = rc ? rc : 1;
+        rc = 1;
     }
     report_free(rep);
     capture_close(cap);

@@ -43,6 +43,7 @@ struct report {
     char *fix; /* UTF-8 repair scratch */
     size_t fix_cap;
     uint64_t written, suppressed, write_errors, utf8_repaired, json_errors;
+    int last_errno; /* of the last failed write, 0 if none */
 };
 
 /* Opens path for append (or a dup of stdout) with a big buffer. */
@@ -116,6 +117,7 @@ static int flush_out(struct report *r)
     if (fflush(r->out) != 0) {
         int e = errno;
         r->write_errors++;
+        r->last_errno = e;
         clearerr(r->out);
         errno = e;
         return -1;
@@ -526,6 +528,7 @@ int report_event(struct report *r, const struct sw_event *ev)
     if (fwrite(r->line, 1, n, r->out) != n) {
         int e = errno;
         r->write_errors++;
+        r->last_errno = e;
         clearerr(r->out);
         errno = e;
         return -1;
@@ -534,6 +537,11 @@ int report_event(struct report *r, const struct sw_event *ev)
         return -1;
     r->written++;
     return 0;
+}
+
+int report_last_errno(const struct report *r)
+{
+    return r->last_errno;
 }
 
 void report_emit(void *report, const struct sw_event *ev)

@@ -43,6 +43,9 @@ void report_emit(void *report, const struct sw_event *ev);
 int report_reopen(struct report *r, char errbuf[SW_ERRBUF_SIZE]);
 int report_flush(struct report *r);
 
+/* errno of the last failed write (EPIPE: the reader went away), 0 if none. */
+int report_last_errno(const struct report *r);
+
 /* Formats capture time as RFC 3339 UTC with microseconds and 'Z'
  * ("2026-11-28T18:16:41.123456Z"); buf must hold 32 bytes. */
 char *report_format_time(sw_time t, char buf[32]);

@@ -150,6 +150,15 @@ def main():
     t.check("--stats-interval: periodic stats on capture time, then the final one",
             p.returncode == 0 and kinds == [False, True], repr(kinds))
 
+    # the reader goes away (a dead log shipper, `| head`): exit 1, one line
+    sample = os.path.join(a.root, "pcaps", "sample.pcap")
+    p = subprocess.run(["bash", "-c", f"'{t.sw}' -r '{sample}' | true; echo $?${{PIPESTATUS[0]}}"],
+                       capture_output=True, timeout=60)
+    errl = [l for l in p.stderr.decode(errors="replace").splitlines() if l.strip()]
+    t.check("closed output pipe: exit 1, one 'Broken pipe' line",
+            p.stdout.decode().strip().endswith("1") and len(errl) == 1 and "Broken pipe" in errl[0],
+            f"{p.stdout!r} {p.stderr!r}")
+
     print(f"1..{t.n}")
     print("\n".join(t.lines))
     return 1 if t.failed else 0
