@@ -149,9 +149,9 @@ static void hnames_init(void)
  * cannot continue a token (or the end of the line)? `avail` (>= n) bytes are
  * readable from l: whole words are read when they fit, the bytes past the
  * name masked off. */
-static inline bool name_at(const uint8_t *l, size_t n, size_t avail, const struct hname *h)
+static inline bool name_at(const uint8_t *l, size_t n, size_t avail, const struct hname *h,
+                           size_t k)
 {
-    size_t k = h->len;
     if (n < k)
         return false;
     if (avail >= ((k + 7) & ~(size_t)7)) {
@@ -167,7 +167,8 @@ static inline bool name_at(const uint8_t *l, size_t n, size_t avail, const struc
     return n == k || !tok_table[l[k]];
 }
 
-#define NAME_AT(idx) name_at(l, n, avail, &hnames[idx])
+/* k: the name's length as a constant, so that the word loop unrolls */
+#define NAME_AT(idx, k) name_at(l, n, avail, &hnames[idx], (k))
 
 /*
  * The header a line starts (RFC 3261 §7.3.1: token, optional SP/HTAB, ':')
@@ -182,35 +183,40 @@ static enum hdr classify(const uint8_t *l, size_t n, size_t avail, struct sw_byt
     enum hdr id = H_NONE;
     size_t k = 0;
     bool compact = n == 1 || !tok_table[l[1]];
+    /* the second byte tells apart the names sharing a first one; OR 0x20
+     * folds only letters, and the full comparison follows anyway */
+    uint8_t c1 = n > 1 ? (uint8_t)(l[1] | 0x20) : 0;
     switch (l[0] | 0x20) { /* only 'A'-'Z' become letters this way */
     case 'c':
         if (compact)
             id = H_CTYPE, k = 1;
-        else if (NAME_AT(N_CALLID))
+        else if (c1 == 'a' && NAME_AT(N_CALLID, 7))
             id = H_CALLID, k = 7;
-        else if (NAME_AT(N_CSEQ))
+        else if (c1 == 's' && NAME_AT(N_CSEQ, 4))
             id = H_CSEQ, k = 4;
-        else if (NAME_AT(N_CLEN))
+        else if (c1 != 'o' || n < 12 || (l[7] != '-'))
+            break;
+        else if ((l[8] | 0x20) == 'l' && NAME_AT(N_CLEN, 14))
             id = H_CLEN, k = 14;
-        else if (NAME_AT(N_CTYPE))
+        else if ((l[8] | 0x20) == 't' && NAME_AT(N_CTYPE, 12))
             id = H_CTYPE, k = 12;
         break;
     case 'f':
         if (compact)
             id = H_FROM, k = 1;
-        else if (NAME_AT(N_FROM))
+        else if (NAME_AT(N_FROM, 4))
             id = H_FROM, k = 4;
         break;
     case 't':
         if (compact)
             id = H_TO, k = 1;
-        else if (NAME_AT(N_TO))
+        else if (NAME_AT(N_TO, 2))
             id = H_TO, k = 2;
         break;
     case 'v':
         if (compact)
             id = H_VIA, k = 1;
-        else if (NAME_AT(N_VIA))
+        else if (NAME_AT(N_VIA, 3))
             id = H_VIA, k = 3;
         break;
     case 'i':
@@ -224,11 +230,13 @@ static enum hdr classify(const uint8_t *l, size_t n, size_t avail, struct sw_byt
     case 'r':
         if (compact)
             id = H_REFER_TO, k = 1; /* RFC 3515 */
-        else if (NAME_AT(N_REFER_TO))
+        else if (c1 != 'e')
+            break;
+        else if (NAME_AT(N_REFER_TO, 8))
             id = H_REFER_TO, k = 8;
-        else if (NAME_AT(N_REFER_SUB))
+        else if (NAME_AT(N_REFER_SUB, 9))
             id = H_REFER_SUB, k = 9;
-        else if (NAME_AT(N_REFERRED_BY))
+        else if (NAME_AT(N_REFERRED_BY, 11))
             id = H_REFERRED_BY, k = 11;
         break;
     case 'b':
@@ -240,21 +248,21 @@ static enum hdr classify(const uint8_t *l, size_t n, size_t avail, struct sw_byt
             id = H_EVENT, k = 1; /* RFC 6665 */
         break;
     case 'e':
-        if (NAME_AT(N_EVENT))
+        if (c1 == 'v' && NAME_AT(N_EVENT, 5))
             id = H_EVENT, k = 5;
         break;
     case 's':
-        if (NAME_AT(N_SERVER))
+        if (c1 == 'e' && NAME_AT(N_SERVER, 6))
             id = H_SERVER, k = 6;
-        else if (NAME_AT(N_SUBSTATE))
+        else if (c1 == 'u' && NAME_AT(N_SUBSTATE, 18))
             id = H_SUBSTATE, k = 18;
         break;
     case 'w':
-        if (NAME_AT(N_WARNING))
+        if (c1 == 'a' && NAME_AT(N_WARNING, 7))
             id = H_WARNING, k = 7;
         break;
     case 'u':
-        if (NAME_AT(N_UA))
+        if (c1 == 's' && NAME_AT(N_UA, 10))
             id = H_UA, k = 10;
         break;
     default:
@@ -667,7 +675,7 @@ static void on_substate(struct sip_msg *m, struct sw_bytes v)
 /* A header line and its continuations, once whole: every Content-Type is
  * counted (the first kept), the first instance of each tracked header is
  * kept for process(), Content-Length read at once. */
-static void record(struct scan *s, enum hdr id, struct sw_bytes v, bool folded)
+static inline void record(struct scan *s, enum hdr id, struct sw_bytes v, bool folded)
 {
     if (id == H_NONE)
         return;
