@@ -74,7 +74,8 @@ void pipeline_config_default(struct pipeline_config *cfg)
 static void on_message(void *ctx, struct sw_bytes msg, enum sw_transport transport)
 {
     struct pipeline *p = ctx;
-    if (sipmsg_parse(msg, p->cfg.sipmsg_flags, &p->msg, &p->msg_stats) != SIPMSG_OK)
+    /* SIPMSG_LAZY: the tracker reads only the fields it promises (tracker.h) */
+    if (sipmsg_parse(msg, p->cfg.sipmsg_flags | SIPMSG_LAZY, &p->msg, &p->msg_stats) != SIPMSG_OK)
         return;
     struct sw_tuple t = p->cur_tuple;
     t.transport = (uint8_t)transport;

@@ -63,6 +63,18 @@ static const char *const known_methods[] = {
     "UPDATE", "SUBSCRIBE", "NOTIFY", "PUBLISH", "INFO",     "REFER",   "MESSAGE",
 };
 
+/* ascii_is_token as a table (RFC 3261 token characters) */
+static const bool tok_table[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static bool is_ctl(uint8_t c)
 {
     return (c < 0x20 && c != '\t') || c == 0x7f;
@@ -92,7 +104,7 @@ static size_t request_line_method(const uint8_t *p, size_t n)
     if (n < 11 || memcmp(p + n - 8, " SIP/2.0", 8) != 0)
         return 0;
     size_t m = 0;
-    while (m < n && ascii_is_token(p[m]))
+    while (m < n && tok_table[p[m]])
         m++;
     if (m == 0 || m + 1 >= n - 8 || p[m] != ' ')
         return 0;
@@ -128,6 +140,50 @@ static size_t known_suffix(const uint8_t *m, size_t n)
             return n - k;
     }
     return 0;
+}
+
+/* Exactly one of the known methods (then known_suffix() is 0). */
+static bool known_method(const uint8_t *m, size_t n)
+{
+    switch (n) {
+    case 3:
+        return memcmp(m, "ACK", 3) == 0 || memcmp(m, "BYE", 3) == 0;
+    case 4:
+        return memcmp(m, "INFO", 4) == 0;
+    case 5:
+        return memcmp(m, "PRACK", 5) == 0 || memcmp(m, "REFER", 5) == 0;
+    case 6:
+        return memcmp(m, "INVITE", 6) == 0 || memcmp(m, "CANCEL", 6) == 0 ||
+               memcmp(m, "UPDATE", 6) == 0 || memcmp(m, "NOTIFY", 6) == 0;
+    case 7:
+        return memcmp(m, "OPTIONS", 7) == 0 || memcmp(m, "PUBLISH", 7) == 0 ||
+               memcmp(m, "MESSAGE", 7) == 0;
+    case 8:
+        return memcmp(m, "REGISTER", 8) == 0;
+    case 9:
+        return memcmp(m, "SUBSCRIBE", 9) == 0;
+    default:
+        return false;
+    }
+}
+
+/*
+ * The common case, decided without find_start()'s scans: the whole line
+ * (without CR/LF) is a start line that find_start() would take at offset 0.
+ * It then holds no control character (so find_start looks at all of it); a
+ * request line's method is then the token before its only SP pair and must
+ * not end in a known method after junk; a status line must not also end in
+ * " SIP/2.0" (find_start would try it as a request line first). When this
+ * says false, find_start() decides.
+ */
+static bool plain_start_line(const uint8_t *p, size_t n)
+{
+    if (n < 11 || !is_upper(p[0]))
+        return false;
+    if (p[0] == 'S' && memcmp(p, "SIP/2.0 ", 8) == 0)
+        return status_line_ok(p, n) && memcmp(p + n - 8, " SIP/2.0", 8) != 0;
+    size_t m = request_line_method(p, n);
+    return m > 0 && (known_method(p, m) || known_suffix(p, m) == 0);
 }
 
 /* Where in this line (without CR/LF) a start line begins, if anywhere.
@@ -182,13 +238,34 @@ static bool find_start(const uint8_t *p, size_t n, size_t *off)
     return false;
 }
 
+/* Does the line start with "content-length", in any case? Two overlapping
+ * 8-byte words (n >= 14); OR 0x20 folds the letters only. */
+static bool is_content_length(const uint8_t *p, size_t n)
+{
+    static const uint8_t lit[14] = {'c', 'o', 'n', 't', 'e', 'n', 't',
+                                    '-', 'l', 'e', 'n', 'g', 't', 'h'};
+    static const uint8_t fold[14] = {0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+                                     0,    0x20, 0x20, 0x20, 0x20, 0x20, 0x20};
+    if (n < 14)
+        return false;
+    uint64_t x0, x1, l0, l1, f0, f1;
+    memcpy(&x0, p, 8);
+    memcpy(&x1, p + 6, 8);
+    memcpy(&l0, lit, 8);
+    memcpy(&l1, lit + 6, 8);
+    memcpy(&f0, fold, 8);
+    memcpy(&f1, fold + 6, 8);
+    return (x0 | f0) == l0 && (x1 | f1) == l1;
+}
+
 /* A header line: records Content-Length / `l` values. */
 static void header_line(struct fstate *s, const uint8_t *p, size_t n, size_t max)
 {
     size_t i;
-    if (n >= 1 && (p[0] == 'l' || p[0] == 'L') && (n == 1 || !ascii_is_token(p[1])))
+    uint8_t c0 = p[0] | 0x20; /* a letter only if p[0] is one */
+    if (c0 == 'l' && (n == 1 || !tok_table[p[1]]))
         i = 1;
-    else if (ascii_istarts(sw_bytes_make(p, n), "content-length"))
+    else if (c0 == 'c' && is_content_length(p, n))
         i = 14;
     else
         return;
@@ -269,7 +346,7 @@ static enum fr frame(const uint8_t *p, size_t n, size_t max, bool stream, size_t
         }
         size_t ll = (e > 0 && p[e - 1] == '\r') ? e - 1 : e;
         size_t off = 0;
-        if (!find_start(p, ll, &off)) {
+        if (!plain_start_line(p, ll) && !find_start(p, ll, &off)) {
             *len = e < n ? e + 1 : n;
             return FR_JUNK;
         }
@@ -381,8 +458,22 @@ static void frame_datagram(struct sw_bytes d, size_t max_msg, enum sw_transport 
 {
     if (d.n == 0)
         return;
+    /* Most datagrams start with their start line: then it is examined once
+     * here, and frame() resumes after it, as find_start() would have taken
+     * it at offset 0 (a plain start line holds "SIP/2.0" too). */
+    struct fstate first;
+    memset(&first, 0, sizeof first);
+    if (is_upper(d.p[0])) {
+        const uint8_t *lf = memchr(d.p, '\n', d.n);
+        size_t e = lf != NULL ? (size_t)(lf - d.p) : d.n;
+        size_t ll = (e > 0 && d.p[e - 1] == '\r') ? e - 1 : e;
+        if (plain_start_line(d.p, ll)) {
+            first.in_head = true;
+            first.line = first.scan = e < d.n ? e + 1 : d.n;
+        }
+    }
     /* the cheap reject for RTP, DNS, STUN...: no start line without "SIP/2.0" */
-    if (memmem(d.p, d.n, "SIP/2.0", 7) == NULL) {
+    if (!first.in_head && memmem(d.p, d.n, "SIP/2.0", 7) == NULL) {
         if (only_crlf(d))
             st->keepalives++;
         else
@@ -392,8 +483,8 @@ static void frame_datagram(struct sw_bytes d, size_t max_msg, enum sw_transport 
     size_t off = 0, junk = 0;
     bool sip = false;
     while (off < d.n) {
-        struct fstate s;
-        memset(&s, 0, sizeof s);
+        struct fstate s = first;
+        memset(&first, 0, sizeof first);
         size_t len = 0;
         unsigned notes = 0;
         enum fr r = frame(d.p + off, d.n - off, max_msg, false, 0, &s, &len, &notes);

@@ -87,16 +87,6 @@ static void put_str(struct sip_msg *m, char *dst, size_t cap, const char *s)
         m->truncated_fields = before;
 }
 
-static bool needs_full(const struct sip_msg *m)
-{
-    if (m->is_request) {
-        if (strcmp(m->method, "REFER") == 0)
-            return true;
-        return strcmp(m->method, "NOTIFY") == 0 && strcmp(m->event, "refer") == 0;
-    }
-    return m->status == 404 || m->status == 604 || strcmp(m->cseq_method, "REFER") == 0;
-}
-
 static void osip_uri_into(struct sip_msg *m, osip_uri_t *u, char *dst)
 {
     char *s = NULL;
@@ -197,7 +187,8 @@ enum sipmsg_result sipmsg_parse(struct sw_bytes raw, unsigned flags, struct sip_
 {
     struct sipscan_info info;
     st->messages++;
-    enum sipscan_result r = sipscan_parse(raw, out, &info);
+    enum sipscan_result r = sipscan_parse(raw, (flags & SIPMSG_LAZY) && !(flags & SIPMSG_FULL),
+                                          out, &info);
     if (r != SIPSCAN_OK) {
         if (r == SIPSCAN_NUL)
             st->nul_bytes++;
@@ -208,7 +199,7 @@ enum sipmsg_result sipmsg_parse(struct sw_bytes raw, unsigned flags, struct sip_
         st->requests++;
     else
         st->responses++;
-    if ((flags & SIPMSG_FULL) || needs_full(out)) {
+    if ((flags & SIPMSG_FULL) || sipscan_feeds_event(out)) {
         st->full_parse++;
         out->full_parse = true;
         /* A message libosip2 is known to mishandle counts as refused. */

@@ -24,9 +24,16 @@ struct sipscan_info {
 };
 
 /* Fills every field of *m (see sipmsg.c for what holds after a parse) from
- * `raw`. Returns SIPSCAN_OK when the start line, Call-ID and CSeq are usable. */
-enum sipscan_result sipscan_parse(struct sw_bytes raw, struct sip_msg *m,
+ * `raw`; with `lazy`, only those SIPMSG_LAZY promises (sipmsg.h) unless the
+ * message feeds an event. Returns SIPSCAN_OK when the start line, Call-ID
+ * and CSeq are usable. */
+enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg *m,
                                   struct sipscan_info *info);
+
+/* true if the message can feed an event: REFER and refer-NOTIFY requests,
+ * responses to REFER, 404 and 604 (libosip2 parses those). Reads method,
+ * event, status and cseq_method. */
+bool sipscan_feeds_event(const struct sip_msg *m);
 
 /* Bounded copy of a header value into dst (cap bytes, NUL-terminated); folding
  * CR/LF become SP, as libosip2 does. Counts a truncation in m. */

@@ -46,7 +46,9 @@ enum hdr {
 struct scan {
     struct sip_msg *m;
     struct sipscan_info *info;
-    uint32_t seen; /* bit per enum hdr: the first instance of a header wins */
+    uint32_t seen;              /* bit per enum hdr: the first instance of a header wins */
+    uint32_t folded;            /* bit per enum hdr: that first instance spans lines */
+    struct sw_bytes v[H_COUNT_]; /* the first instance's value, read after the loop */
     bool cseq_ok;
     bool has_clen;
     uint64_t clen;
@@ -68,100 +70,238 @@ static const struct sw_bytes empty_view = {NULL, 0};
 /* ascii_is_token as a table: header names are the scanner's hottest loop. */
 static bool tok_table[256];
 static bool tok_ready;
+static void hnames_init(void);
 
 static void tok_init(void)
 {
     for (unsigned c = 0; c < 256; c++)
         tok_table[c] = ascii_is_token((uint8_t)c);
+    hnames_init();
     tok_ready = true;
 }
 
-/* Case-insensitive comparison with a lowercase literal of known length. */
+/* Case-insensitive comparison with a lowercase literal of known length:
+ * letters match either case (OR 0x20 maps only 'A'-'Z' onto 'a'-'z'),
+ * anything else exactly. */
 static inline bool name_is(const uint8_t *s, const char *lower, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (ascii_lower(s[i]) != (uint8_t)lower[i])
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = (uint8_t)lower[i];
+        uint8_t fold = (c >= 'a' && c <= 'z') ? 0x20 : 0;
+        if ((uint8_t)(s[i] | fold) != c)
             return false;
+    }
     return true;
 }
 
 #define NAME_IS(s, lit) name_is((s), (lit), sizeof(lit) - 1)
 
-static enum hdr hdr_lookup(const uint8_t *s, size_t n)
+/* A tracked header name as 64-bit words, to compare 8 bytes at a time: a
+ * byte matches when (byte | fold) == lower, fold being 0x20 on letters. */
+struct hname {
+    const char *lower;
+    size_t len;
+    uint64_t w[3], fold[3], keep[3];
+};
+
+enum hname_idx {
+    N_CALLID, N_CSEQ, N_CLEN, N_CTYPE, N_FROM, N_TO, N_VIA, N_REFER_TO, N_REFER_SUB,
+    N_REFERRED_BY, N_EVENT, N_SERVER, N_SUBSTATE, N_WARNING, N_UA, N_COUNT_
+};
+
+static struct hname hnames[N_COUNT_] = {
+    [N_CALLID] = {"call-id", 7, {0}, {0}, {0}},
+    [N_CSEQ] = {"cseq", 4, {0}, {0}, {0}},
+    [N_CLEN] = {"content-length", 14, {0}, {0}, {0}},
+    [N_CTYPE] = {"content-type", 12, {0}, {0}, {0}},
+    [N_FROM] = {"from", 4, {0}, {0}, {0}},
+    [N_TO] = {"to", 2, {0}, {0}, {0}},
+    [N_VIA] = {"via", 3, {0}, {0}, {0}},
+    [N_REFER_TO] = {"refer-to", 8, {0}, {0}, {0}},
+    [N_REFER_SUB] = {"refer-sub", 9, {0}, {0}, {0}},
+    [N_REFERRED_BY] = {"referred-by", 11, {0}, {0}, {0}},
+    [N_EVENT] = {"event", 5, {0}, {0}, {0}},
+    [N_SERVER] = {"server", 6, {0}, {0}, {0}},
+    [N_SUBSTATE] = {"subscription-state", 18, {0}, {0}, {0}},
+    [N_WARNING] = {"warning", 7, {0}, {0}, {0}},
+    [N_UA] = {"user-agent", 10, {0}, {0}, {0}},
+};
+
+static void hnames_init(void)
 {
-    switch (n) {
-    case 1:
-        switch (ascii_lower(s[0])) {
-        case 'i':
-            return H_CALLID;
-        case 'f':
-            return H_FROM;
-        case 't':
-            return H_TO;
-        case 'v':
-            return H_VIA;
-        case 'l':
-            return H_CLEN;
-        case 'c':
-            return H_CTYPE;
-        case 'r':
-            return H_REFER_TO; /* RFC 3515 */
-        case 'b':
-            return H_REFERRED_BY; /* RFC 3892 */
-        case 'o':
-            return H_EVENT; /* RFC 6665 */
-        default:
-            return H_NONE;
+    for (size_t i = 0; i < N_COUNT_; i++) {
+        struct hname *h = &hnames[i];
+        uint8_t w[24] = {0}, fold[24] = {0}, keep[24] = {0};
+        SW_ASSERT(h->len <= sizeof w);
+        for (size_t k = 0; k < h->len && k < sizeof w; k++) {
+            uint8_t c = (uint8_t)h->lower[k];
+            w[k] = c;
+            fold[k] = (c >= 'a' && c <= 'z') ? 0x20 : 0;
+            keep[k] = 0xff;
         }
-    case 2:
-        return NAME_IS(s, "to") ? H_TO : H_NONE;
-    case 3:
-        return NAME_IS(s, "via") ? H_VIA : H_NONE;
-    case 4:
-        if (NAME_IS(s, "from"))
-            return H_FROM;
-        return NAME_IS(s, "cseq") ? H_CSEQ : H_NONE;
-    case 5:
-        return NAME_IS(s, "event") ? H_EVENT : H_NONE;
-    case 6:
-        return NAME_IS(s, "server") ? H_SERVER : H_NONE;
-    case 7:
-        if (NAME_IS(s, "call-id"))
-            return H_CALLID;
-        return NAME_IS(s, "warning") ? H_WARNING : H_NONE;
-    case 8:
-        return NAME_IS(s, "refer-to") ? H_REFER_TO : H_NONE;
-    case 9:
-        return NAME_IS(s, "refer-sub") ? H_REFER_SUB : H_NONE;
-    case 10:
-        return NAME_IS(s, "user-agent") ? H_UA : H_NONE;
-    case 11:
-        return NAME_IS(s, "referred-by") ? H_REFERRED_BY : H_NONE;
-    case 12:
-        return NAME_IS(s, "content-type") ? H_CTYPE : H_NONE;
-    case 14:
-        return NAME_IS(s, "content-length") ? H_CLEN : H_NONE;
-    case 18:
-        return NAME_IS(s, "subscription-state") ? H_SUBSTATE : H_NONE;
+        memcpy(h->w, w, sizeof w);
+        memcpy(h->fold, fold, sizeof fold);
+        memcpy(h->keep, keep, sizeof keep);
+    }
+}
+
+/* Is the header name of line l[0..n) exactly h: its bytes, then a byte that
+ * cannot continue a token (or the end of the line)? `avail` (>= n) bytes are
+ * readable from l: whole words are read when they fit, the bytes past the
+ * name masked off. */
+static inline bool name_at(const uint8_t *l, size_t n, size_t avail, const struct hname *h,
+                           size_t k)
+{
+    if (n < k)
+        return false;
+    if (avail >= ((k + 7) & ~(size_t)7)) {
+        for (size_t i = 0; i * 8 < k; i++) {
+            uint64_t x;
+            memcpy(&x, l + 8 * i, 8);
+            if (((x | h->fold[i]) & h->keep[i]) != h->w[i])
+                return false;
+        }
+    } else if (!name_is(l, h->lower, k)) {
+        return false;
+    }
+    return n == k || !tok_table[l[k]];
+}
+
+/* k: the name's length as a constant, so that the word loop unrolls */
+#define NAME_AT(idx, k) name_at(l, n, avail, &hnames[idx], (k))
+
+/*
+ * The header a line starts (RFC 3261 §7.3.1: token, optional SP/HTAB, ':')
+ * and its value after the colon. A header name is the longest token run at
+ * the start of the line, so a name we track is recognised by its first byte
+ * and a comparison or two; every other line - an untracked header or not a
+ * header at all - is H_NONE without looking at its name any further.
+ * `avail` (>= n) bytes are readable from l.
+ */
+static enum hdr classify(const uint8_t *l, size_t n, size_t avail, struct sw_bytes *val)
+{
+    enum hdr id = H_NONE;
+    size_t k = 0;
+    bool compact = n == 1 || !tok_table[l[1]];
+    /* the second byte tells apart the names sharing a first one; OR 0x20
+     * folds only letters, and the full comparison follows anyway */
+    uint8_t c1 = n > 1 ? (uint8_t)(l[1] | 0x20) : 0;
+    switch (l[0] | 0x20) { /* only 'A'-'Z' become letters this way */
+    case 'c':
+        if (compact)
+            id = H_CTYPE, k = 1;
+        else if (c1 == 'a' && NAME_AT(N_CALLID, 7))
+            id = H_CALLID, k = 7;
+        else if (c1 == 's' && NAME_AT(N_CSEQ, 4))
+            id = H_CSEQ, k = 4;
+        else if (c1 != 'o' || n < 12 || (l[7] != '-'))
+            break;
+        else if ((l[8] | 0x20) == 'l' && NAME_AT(N_CLEN, 14))
+            id = H_CLEN, k = 14;
+        else if ((l[8] | 0x20) == 't' && NAME_AT(N_CTYPE, 12))
+            id = H_CTYPE, k = 12;
+        break;
+    case 'f':
+        if (compact)
+            id = H_FROM, k = 1;
+        else if (NAME_AT(N_FROM, 4))
+            id = H_FROM, k = 4;
+        break;
+    case 't':
+        if (compact)
+            id = H_TO, k = 1;
+        else if (NAME_AT(N_TO, 2))
+            id = H_TO, k = 2;
+        break;
+    case 'v':
+        if (compact)
+            id = H_VIA, k = 1;
+        else if (NAME_AT(N_VIA, 3))
+            id = H_VIA, k = 3;
+        break;
+    case 'i':
+        if (compact)
+            id = H_CALLID, k = 1;
+        break;
+    case 'l':
+        if (compact)
+            id = H_CLEN, k = 1;
+        break;
+    case 'r':
+        if (compact)
+            id = H_REFER_TO, k = 1; /* RFC 3515 */
+        else if (c1 != 'e')
+            break;
+        else if (NAME_AT(N_REFER_TO, 8))
+            id = H_REFER_TO, k = 8;
+        else if (NAME_AT(N_REFER_SUB, 9))
+            id = H_REFER_SUB, k = 9;
+        else if (NAME_AT(N_REFERRED_BY, 11))
+            id = H_REFERRED_BY, k = 11;
+        break;
+    case 'b':
+        if (compact)
+            id = H_REFERRED_BY, k = 1; /* RFC 3892 */
+        break;
+    case 'o':
+        if (compact)
+            id = H_EVENT, k = 1; /* RFC 6665 */
+        break;
+    case 'e':
+        if (c1 == 'v' && NAME_AT(N_EVENT, 5))
+            id = H_EVENT, k = 5;
+        break;
+    case 's':
+        if (c1 == 'e' && NAME_AT(N_SERVER, 6))
+            id = H_SERVER, k = 6;
+        else if (c1 == 'u' && NAME_AT(N_SUBSTATE, 18))
+            id = H_SUBSTATE, k = 18;
+        break;
+    case 'w':
+        if (c1 == 'a' && NAME_AT(N_WARNING, 7))
+            id = H_WARNING, k = 7;
+        break;
+    case 'u':
+        if (c1 == 's' && NAME_AT(N_UA, 10))
+            id = H_UA, k = 10;
+        break;
     default:
+        break;
+    }
+    if (id == H_NONE)
         return H_NONE;
+    while (k < n && ascii_is_ws(l[k]))
+        k++;
+    if (k >= n || l[k] != ':')
+        return H_NONE; /* not a header line: ignored, as its continuations */
+    *val = sw_bytes_make(l + k + 1, n - k - 1);
+    return id;
+}
+
+/* Bounded copy of a trimmed value; `multiline` when the value may hold the
+ * line breaks of a folded header (which become SP, see sipscan_put). */
+static void put_view(struct sip_msg *m, char *dst, size_t cap, struct sw_bytes v, bool multiline)
+{
+    v = ascii_trim(v);
+    size_t n = v.n < cap - 1 ? v.n : cap - 1;
+    if (n < v.n)
+        m->truncated_fields++;
+    if (n > 0)
+        memcpy(dst, v.p, n);
+    dst[n] = '\0';
+    /* Folded values keep their line breaks inside; libosip2 turns each CR
+     * and LF into SP, and so do we, so that both parsers agree. (A CR alone
+     * cannot be inside: lines end at LF and the CR before it is cut.) */
+    if (multiline && n > 0 && memchr(dst, '\n', n) != NULL) {
+        for (size_t i = 0; i < n; i++)
+            if (dst[i] == '\r' || dst[i] == '\n')
+                dst[i] = ' ';
     }
 }
 
 void sipscan_put(struct sip_msg *m, char *dst, size_t cap, struct sw_bytes v)
 {
-    v = ascii_trim(v);
-    if (!ascii_copy(dst, cap, v))
-        m->truncated_fields++;
-    size_t n = v.n < cap - 1 ? v.n : cap - 1;
-    /* Folded values keep their line breaks inside; libosip2 turns each CR
-     * and LF into SP, and so do we, so that both parsers agree. (A CR alone
-     * cannot be inside: lines end at LF and the CR before it is cut.) */
-    if (n > 0 && memchr(dst, '\n', n) != NULL) {
-        for (size_t i = 0; i < n; i++)
-            if (dst[i] == '\r' || dst[i] == '\n')
-                dst[i] = ' ';
-    }
+    put_view(m, dst, cap, v, true);
 }
 
 /* Skips a quoted string starting at v.p[i] == '"'; returns the index after
@@ -277,14 +417,15 @@ static void nameaddr_split(struct sw_bytes v, struct sw_bytes *uri, struct sw_by
     *params = sub(v, e, v.n);
 }
 
-static void on_nameaddr(struct sip_msg *m, struct sw_bytes v, char *val, char *uri, char *tag)
+static void on_nameaddr(struct sip_msg *m, struct sw_bytes v, bool ml, char *val, char *uri,
+                        char *tag)
 {
     struct sw_bytes u, ps, t;
-    sipscan_put(m, val, SIPMSG_MAX_FIELD, v);
+    put_view(m, val, SIPMSG_MAX_FIELD, v, ml);
     nameaddr_split(v, &u, &ps);
-    sipscan_put(m, uri, SIPMSG_MAX_FIELD, u);
+    put_view(m, uri, SIPMSG_MAX_FIELD, u, ml);
     if (param_find(ps, "tag", &t))
-        sipscan_put(m, tag, SIPMSG_MAX_TOKEN * 2, t);
+        put_view(m, tag, SIPMSG_MAX_TOKEN * 2, t, ml);
 }
 
 void sipscan_refer_to(struct sip_msg *m, struct sw_bytes v)
@@ -455,7 +596,7 @@ static void multipart_scan(struct sip_msg *m, struct sw_bytes ct, struct sw_byte
     }
 }
 
-static void on_cseq(struct scan *s, struct sw_bytes v)
+static void on_cseq(struct scan *s, struct sw_bytes v, bool ml)
 {
     uint64_t n = 0;
     size_t i = 0, ds;
@@ -472,10 +613,10 @@ static void on_cseq(struct scan *s, struct sw_bytes v)
     if (meth.n == 0)
         return;
     for (size_t k = 0; k < meth.n; k++)
-        if (!ascii_is_token(meth.p[k]))
+        if (!tok_table[meth.p[k]])
             return;
     s->m->cseq = (uint32_t)n;
-    sipscan_put(s->m, s->m->cseq_method, SIPMSG_MAX_TOKEN, meth);
+    put_view(s->m, s->m->cseq_method, SIPMSG_MAX_TOKEN, meth, ml);
     s->cseq_ok = true;
 }
 
@@ -531,45 +672,64 @@ static void on_substate(struct sip_msg *m, struct sw_bytes v)
         m->sub_expires = (int64_t)x;
 }
 
-static void on_header(struct scan *s, enum hdr id, struct sw_bytes v)
+/* A header line and its continuations, once whole: every Content-Type is
+ * counted (the first kept), the first instance of each tracked header is
+ * kept for process(), Content-Length read at once. */
+static inline void record(struct scan *s, enum hdr id, struct sw_bytes v, bool folded)
 {
-    struct sip_msg *m = s->m;
-    uint32_t bit = 1u << id;
+    if (id == H_NONE)
+        return;
     if (id == H_CTYPE && s->info->n_ctype++ == 0)
         s->info->ctype = ascii_trim(v);
-    if (id == H_NONE || (s->seen & bit))
+    uint32_t bit = 1u << id;
+    if (s->seen & bit)
         return;
     s->seen |= bit;
+    s->v[id] = v;
+    if (folded)
+        s->folded |= bit;
+    if (id == H_CLEN)
+        s->has_clen = parse_u32(v, UINT64_MAX / 2, &s->clen);
+}
+
+/* Fills the fields of one recorded header. */
+static void process(struct scan *s, enum hdr id)
+{
+    struct sip_msg *m = s->m;
+    if (!(s->seen & (1u << id)))
+        return;
+    struct sw_bytes v = s->v[id];
+    bool ml = (s->folded & (1u << id)) != 0;
     switch (id) {
     case H_CALLID:
-        sipscan_put(m, m->call_id, sizeof m->call_id, v);
+        put_view(m, m->call_id, sizeof m->call_id, v, ml);
         break;
     case H_CSEQ:
-        on_cseq(s, v);
+        on_cseq(s, v, ml);
         break;
     case H_VIA:
         on_via(m, v);
         break;
     case H_FROM:
-        on_nameaddr(m, v, m->from, m->from_uri, m->from_tag);
+        on_nameaddr(m, v, ml, m->from, m->from_uri, m->from_tag);
         break;
     case H_TO:
-        on_nameaddr(m, v, m->to, m->to_uri, m->to_tag);
+        on_nameaddr(m, v, ml, m->to, m->to_uri, m->to_tag);
         break;
     case H_UA:
-        sipscan_put(m, m->user_agent, sizeof m->user_agent, v);
+        put_view(m, m->user_agent, sizeof m->user_agent, v, ml);
         break;
     case H_SERVER:
-        sipscan_put(m, m->server, sizeof m->server, v);
+        put_view(m, m->server, sizeof m->server, v, ml);
         break;
     case H_WARNING:
-        sipscan_put(m, m->warning, sizeof m->warning, v);
+        put_view(m, m->warning, sizeof m->warning, v, ml);
         break;
     case H_REFER_TO:
         sipscan_refer_to(m, v);
         break;
     case H_REFERRED_BY:
-        sipscan_put(m, m->referred_by, sizeof m->referred_by, v);
+        put_view(m, m->referred_by, sizeof m->referred_by, v, ml);
         break;
     case H_REFER_SUB: {
         struct sw_bytes t = first_token(v, NULL);
@@ -585,13 +745,59 @@ static void on_header(struct scan *s, enum hdr id, struct sw_bytes v)
     case H_SUBSTATE:
         on_substate(m, v);
         break;
-    case H_CTYPE:
-        break; /* every one is counted, the first kept (below) */
+    case H_CTYPE: /* counted and kept by record() */
     case H_CLEN:
-        s->has_clen = parse_u32(v, UINT64_MAX / 2, &s->clen);
-        break;
     case H_NONE:
     case H_COUNT_:
+        break;
+    }
+}
+
+/*
+ * The smallest buffer each header's fields are copied into: a value shorter
+ * than that cannot be cut, so a lazy parse that skips the header misses no
+ * truncation count (sip_truncated_fields stays exact).
+ */
+static size_t min_cap(enum hdr id)
+{
+    switch (id) {
+    case H_VIA:
+    case H_FROM:
+    case H_TO:
+        return SIPMSG_MAX_TOKEN * 2; /* branch, tags */
+    case H_REFER_SUB:
+        return SIZE_MAX; /* nothing copied */
+    default:
+        return SIPMSG_MAX_FIELD;
+    }
+}
+
+/* Lazy parse: the fields the tracker reads from a message that feeds no
+ * event (see SIPMSG_LAZY in sipmsg.h); any header long enough that a copy
+ * of it could be cut is processed whole, to count that cut. */
+static void process_lazy(struct scan *s, enum hdr id)
+{
+    struct sip_msg *m = s->m;
+    if (!(s->seen & (1u << id)))
+        return;
+    if (s->v[id].n >= min_cap(id)) {
+        process(s, id);
+        return;
+    }
+    if (!m->is_request)
+        return;
+    bool ml = (s->folded & (1u << id)) != 0;
+    switch (id) {
+    case H_FROM:
+        put_view(m, m->from, sizeof m->from, s->v[id], ml);
+        break;
+    case H_TO:
+        put_view(m, m->to, sizeof m->to, s->v[id], ml);
+        break;
+    case H_UA:
+        put_view(m, m->user_agent, sizeof m->user_agent, s->v[id], ml);
+        break;
+    default:
         break;
     }
 }
@@ -603,7 +809,7 @@ static bool start_line(struct sip_msg *m, struct sw_bytes line)
         if (!status_line(line, &m->status, &reason))
             return false;
         m->is_request = false;
-        sipscan_put(m, m->reason, sizeof m->reason, reason);
+        put_view(m, m->reason, sizeof m->reason, reason, false);
         return true;
     }
     /* Method SP Request-URI SP SIP-Version (RFC 3261 §7.1) */
@@ -623,8 +829,8 @@ static bool start_line(struct sip_msg *m, struct sw_bytes line)
     if (!ascii_istarts(ver, "SIP/") || ver.n < 5)
         return false;
     m->is_request = true;
-    sipscan_put(m, m->method, sizeof m->method, meth);
-    sipscan_put(m, m->request_uri, sizeof m->request_uri, uri);
+    put_view(m, m->method, sizeof m->method, meth, false);
+    put_view(m, m->request_uri, sizeof m->request_uri, uri, false);
     return true;
 }
 
@@ -667,9 +873,25 @@ static void msg_reset(struct sip_msg *m)
     m->truncated_fields = 0;
 }
 
-enum sipscan_result sipscan_parse(struct sw_bytes raw, struct sip_msg *m, struct sipscan_info *info)
+bool sipscan_feeds_event(const struct sip_msg *m)
 {
-    struct scan s = {m, info, 0, false, false, 0};
+    if (m->is_request) {
+        if (strcmp(m->method, "REFER") == 0)
+            return true;
+        return strcmp(m->method, "NOTIFY") == 0 && strcmp(m->event, "refer") == 0;
+    }
+    return m->status == 404 || m->status == 604 || strcmp(m->cseq_method, "REFER") == 0;
+}
+
+enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg *m,
+                                  struct sipscan_info *info)
+{
+    struct scan s;
+    s.m = m;
+    s.info = info;
+    s.seen = s.folded = 0;
+    s.cseq_ok = s.has_clen = false;
+    s.clen = 0;
     if (!tok_ready)
         tok_init();
     msg_reset(m);
@@ -680,55 +902,72 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, struct sip_msg *m, struct
     if (raw.n == 0 || raw.p == NULL)
         return SIPSCAN_INVALID;
 
+    const uint8_t *p = raw.p;
     size_t pos = 0, next;
-    while (pos < raw.n && (raw.p[pos] == '\r' || raw.p[pos] == '\n'))
+    while (pos < raw.n && (p[pos] == '\r' || p[pos] == '\n'))
         pos++;
     if (pos >= raw.n)
         return SIPSCAN_INVALID;
     bool ok = start_line(m, line_at(raw, pos, &next));
     pos = next;
 
+    /* One memchr per line; a line's header is known from its first bytes. */
     enum hdr cur = H_NONE;
     struct sw_bytes val = empty_view;
-    bool blank = false;
+    bool folded = false, blank = false;
     while (pos < raw.n) {
-        struct sw_bytes l = line_at(raw, pos, &next);
-        if (l.n == 0) {
+        const uint8_t *lf = memchr(p + pos, '\n', raw.n - pos);
+        size_t le = lf != NULL ? (size_t)(lf - p) : raw.n;
+        next = lf != NULL ? le + 1 : raw.n;
+        if (le > pos && p[le - 1] == '\r')
+            le--;
+        if (le == pos) {
             blank = true;
             pos = next;
             break;
         }
-        if (ascii_is_ws(l.p[0])) {
+        if (ascii_is_ws(p[pos])) {
             /* folded: the value now runs to the end of this line */
-            if (cur != H_NONE)
-                val.n = (size_t)(l.p + l.n - val.p);
+            if (cur != H_NONE) {
+                val.n = (size_t)(p + le - val.p);
+                folded = true;
+            }
             pos = next;
             continue;
         }
-        on_header(&s, cur, val);
-        size_t i = 0;
-        while (i < l.n && tok_table[l.p[i]])
-            i++;
-        size_t ne = i;
-        while (i < l.n && ascii_is_ws(l.p[i]))
-            i++;
-        if (ne == 0 || i >= l.n || l.p[i] != ':') {
-            cur = H_NONE; /* not a header line: ignored, as its continuations */
-        } else {
-            cur = hdr_lookup(l.p, ne);
-            val = sub(l, i + 1, l.n);
-        }
+        if (cur != H_NONE)
+            record(&s, cur, val, folded);
+        folded = false;
+        cur = classify(p + pos, le - pos, raw.n - pos, &val);
         pos = next;
     }
-    on_header(&s, cur, val);
+    record(&s, cur, val, folded);
     info->head_len = blank ? pos : raw.n;
 
+    process(&s, H_CALLID);
+    process(&s, H_CSEQ);
+    process(&s, H_EVENT);
+    bool all = !lazy || sipscan_feeds_event(m);
     /* libosip2 stops at a NUL in the headers yet returns success; a NUL has
      * no business there, and our copies would be cut at it. */
+    enum sipscan_result r = SIPSCAN_OK;
     if (memchr(raw.p, '\0', info->head_len) != NULL)
-        return SIPSCAN_NUL;
-    if (!ok || !(s.seen & (1u << H_CALLID)) || m->call_id[0] == '\0' || !s.cseq_ok)
-        return SIPSCAN_INVALID;
+        r = SIPSCAN_NUL;
+    else if (!ok || !(s.seen & (1u << H_CALLID)) || m->call_id[0] == '\0' || !s.cseq_ok)
+        r = SIPSCAN_INVALID;
+    if (r != SIPSCAN_OK && lazy)
+        return r; /* nobody reads the other fields */
+    static const enum hdr rest[] = {H_VIA,         H_FROM,    H_TO,        H_UA,
+                                    H_SERVER,      H_WARNING, H_REFER_TO,  H_REFERRED_BY,
+                                    H_REFER_SUB,   H_SUBSTATE};
+    for (size_t i = 0; i < SW_ARRAY_LEN(rest); i++) {
+        if (all)
+            process(&s, rest[i]);
+        else
+            process_lazy(&s, rest[i]);
+    }
+    if (r != SIPSCAN_OK)
+        return r;
 
     if (blank) {
         size_t avail = raw.n - info->head_len;

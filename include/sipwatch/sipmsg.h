@@ -95,6 +95,15 @@ enum sipmsg_result {
 };
 
 #define SIPMSG_FULL 0x01  /* run libosip2 on every message */
+/* Lazy fields (the pipeline's choice; ignored with SIPMSG_FULL): a message
+ * that feeds no event (not one of those libosip2 parses, see above) gets only
+ * the fields the tracker reads from such messages: is_request, method,
+ * request_uri, status, reason, call_id, cseq, cseq_method, event (and its id),
+ * and for requests from, to and user_agent. Every other string is "" and
+ * every other scalar "absent", except that a header long enough for one of
+ * its copies to be cut is parsed whole, so truncated_fields counts exactly
+ * what a full parse counts. Messages that feed events are parsed whole. */
+#define SIPMSG_LAZY 0x02
 
 struct sipmsg_stats {
     uint64_t messages;       /* messages given to sipmsg_parse */

@@ -56,7 +56,9 @@ void tracker_free(struct tracker *t);
 
 /* One parsed message (borrowed), travelling along `tuple` (src = sender;
  * tuple->transport set), seen at `ts`. The pipeline never moves ts backwards
- * and calls tracker_advance(ts) first. */
+ * and calls tracker_advance(ts) first. From a message that feeds no event
+ * (sipmsg.h) it reads only the fields SIPMSG_LAZY fills: the pipeline parses
+ * those lazily, so reading another one here needs that list extended. */
 void tracker_on_msg(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
                     sw_time ts);
 

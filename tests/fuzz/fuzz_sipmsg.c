@@ -1,8 +1,10 @@
 /*
  * fuzz_sipmsg.c - libFuzzer target for sipmsg: the input is one framed SIP
- * message, parsed by the scanner alone and with SIPMSG_FULL (libosip2 too).
- * Checks: both give the same verdict and the same scanner-owned fields, every
- * string is terminated inside its buffer, numbers are in range; then
+ * message, parsed by the scanner alone, with SIPMSG_FULL (libosip2 too) and
+ * with SIPMSG_LAZY. Checks: all give the same verdict and the same
+ * scanner-owned fields (lazy: those it promises, all of them for a message
+ * that feeds events, and the same truncation count), every string is
+ * terminated inside its buffer, numbers are in range; then
  * sipmsg_uri_user_host runs on the URIs found.
  */
 #include <stddef.h>
@@ -22,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define TERMINATED(m, f) CHECK(memchr((m)->f, '\0', sizeof(m)->f) != NULL)
 
-static struct sip_msg fast, full;
+static struct sip_msg fast, full, lazy;
 
 static void check_msg(const struct sip_msg *m)
 {
@@ -78,11 +80,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sw_bytes raw = sw_bytes_make(copy, size);
     enum sipmsg_result a = sipmsg_parse(raw, 0, &fast, &st);
     enum sipmsg_result b = sipmsg_parse(raw, SIPMSG_FULL, &full, &st);
+    enum sipmsg_result c = sipmsg_parse(raw, SIPMSG_LAZY, &lazy, &st);
     free(copy);
-    CHECK(a == b);
-    CHECK(st.messages == 2);
+    CHECK(a == b && a == c);
+    CHECK(st.messages == 3);
     if (a != SIPMSG_OK) {
-        CHECK(st.invalid == 2);
+        CHECK(st.invalid == 3);
         return 0;
     }
     CHECK(full.full_parse);
@@ -96,5 +99,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(strcmp(fast.branch, full.branch) == 0 && strcmp(fast.event, full.event) == 0);
     CHECK(fast.event_id == full.event_id && fast.substate == full.substate);
     CHECK(fast.refer_sub == full.refer_sub && strcmp(fast.user_agent, full.user_agent) == 0);
+
+    check_msg(&lazy);
+    CHECK(lazy.truncated_fields == fast.truncated_fields && lazy.full_parse == fast.full_parse);
+    CHECK(lazy.is_request == fast.is_request && lazy.status == fast.status);
+    CHECK(strcmp(lazy.method, fast.method) == 0 && strcmp(lazy.reason, fast.reason) == 0);
+    CHECK(strcmp(lazy.request_uri, fast.request_uri) == 0);
+    CHECK(strcmp(lazy.call_id, fast.call_id) == 0 && lazy.cseq == fast.cseq);
+    CHECK(strcmp(lazy.cseq_method, fast.cseq_method) == 0);
+    CHECK(strcmp(lazy.event, fast.event) == 0 && lazy.event_id == fast.event_id);
+    CHECK(lazy.has_event_id == fast.has_event_id);
+    if (fast.is_request || fast.full_parse) {
+        CHECK(strcmp(lazy.from, fast.from) == 0 && strcmp(lazy.to, fast.to) == 0);
+        CHECK(strcmp(lazy.user_agent, fast.user_agent) == 0);
+    }
+    if (fast.full_parse) {
+        CHECK(strcmp(lazy.branch, fast.branch) == 0 && strcmp(lazy.from_uri, fast.from_uri) == 0);
+        CHECK(strcmp(lazy.to_uri, fast.to_uri) == 0 && strcmp(lazy.from_tag, fast.from_tag) == 0);
+        CHECK(strcmp(lazy.to_tag, fast.to_tag) == 0 && strcmp(lazy.server, fast.server) == 0);
+        CHECK(strcmp(lazy.warning, fast.warning) == 0);
+        CHECK(strcmp(lazy.refer_to, fast.refer_to) == 0 && lazy.refer_sub == fast.refer_sub);
+        CHECK(strcmp(lazy.referred_by, fast.referred_by) == 0);
+        CHECK(lazy.refer_replaces == fast.refer_replaces && lazy.substate == fast.substate);
+        CHECK(strcmp(lazy.subscription_state, fast.subscription_state) == 0);
+        CHECK(lazy.sub_expires == fast.sub_expires && lazy.sipfrag_status == fast.sipfrag_status);
+        CHECK(strcmp(lazy.sipfrag_reason, fast.sipfrag_reason) == 0);
+    }
     return 0;
 }

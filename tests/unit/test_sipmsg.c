@@ -756,6 +756,96 @@ static void test_paths_agree(void **state)
     }
 }
 
+/* SIPMSG_LAZY: the promised fields as a full scan gives them, nothing else
+ * for a message that feeds no event, everything for one that does, and the
+ * same truncation count either way. */
+static void test_lazy(void **state)
+{
+    (void)state;
+    assert_int_equal(parse(INVITE, SIPMSG_LAZY), SIPMSG_OK);
+    assert_string_equal(M.method, "INVITE");
+    assert_string_equal(M.request_uri, "sip:bob@biloxi.example.com");
+    assert_string_equal(M.call_id, "a84b4c76e66710@pc33.atlanta.example.com");
+    assert_int_equal(M.cseq, 314159);
+    assert_string_equal(M.cseq_method, "INVITE");
+    assert_string_equal(M.from, "\"Alice <A>\" <sip:alice@atlanta.example.com>;tag=1928301774");
+    assert_string_equal(M.to, "Bob <sip:bob@biloxi.example.com>");
+    assert_string_equal(M.user_agent, "Softphone/1.2.3 (Linux)");
+    assert_string_equal(M.branch, "");
+    assert_string_equal(M.from_uri, "");
+    assert_string_equal(M.from_tag, "");
+    assert_false(M.full_parse);
+
+    assert_int_equal(parse(TRYING, SIPMSG_LAZY), SIPMSG_OK);
+    assert_int_equal(M.status, 100);
+    assert_string_equal(M.reason, "Trying");
+    assert_string_equal(M.call_id, "a84b4c76e66710@pc33.atlanta.example.com");
+    assert_string_equal(M.cseq_method, "INVITE");
+    assert_string_equal(M.from, "");
+    assert_string_equal(M.to, "");
+    assert_string_equal(M.branch, "");
+
+    /* a header that could be cut is parsed whole: its cut is counted */
+    char buf[2048], ua[601];
+    memset(ua, 'U', 600);
+    ua[600] = '\0';
+    snprintf(buf, sizeof buf,
+             "SIP/2.0 200 OK\r\nCall-ID: t\r\nCSeq: 1 INVITE\r\nUser-Agent: %s\r\n"
+             "Server: ok\r\n\r\n",
+             ua);
+    assert_int_equal(parse(buf, SIPMSG_LAZY), SIPMSG_OK);
+    assert_int_equal(M.truncated_fields, 1);
+    assert_int_equal(strlen(M.user_agent), SIPMSG_MAX_FIELD - 1);
+    assert_string_equal(M.server, "");
+    /* the raw value (its leading SP too) shorter than the buffer: cannot be
+     * cut, not parsed */
+    ua[SIPMSG_MAX_FIELD - 2] = '\0';
+    snprintf(buf, sizeof buf, "SIP/2.0 200 OK\r\nCall-ID: t\r\nCSeq: 1 INVITE\r\nUser-Agent: %s\r\n\r\n",
+             ua);
+    assert_int_equal(parse(buf, SIPMSG_LAZY), SIPMSG_OK);
+    assert_int_equal(M.truncated_fields, 0);
+    assert_string_equal(M.user_agent, "");
+    /* a tag of 128 bytes is cut (127 fit): the From is parsed whole */
+    char tag[129];
+    memset(tag, 't', 128);
+    tag[128] = '\0';
+    snprintf(buf, sizeof buf,
+             "SIP/2.0 200 OK\r\nCall-ID: t\r\nCSeq: 1 INVITE\r\nFrom: <sip:a@b>;tag=%s\r\n\r\n", tag);
+    assert_int_equal(parse(buf, 0), SIPMSG_OK);
+    unsigned cut = M.truncated_fields;
+    assert_int_equal(cut, 1);
+    assert_int_equal(parse(buf, SIPMSG_LAZY), SIPMSG_OK);
+    assert_int_equal(M.truncated_fields, cut);
+    assert_int_equal(strlen(M.from_tag), 127);
+
+    /* every sample: the promised fields agree; messages that feed events
+     * agree on everything */
+    for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+        assert_int_equal(parse_n(samples[i].text, samples[i].len, 0), SIPMSG_OK);
+        M2 = M;
+        assert_int_equal(parse_n(samples[i].text, samples[i].len, SIPMSG_LAZY), SIPMSG_OK);
+        assert_int_equal(M.truncated_fields, M2.truncated_fields);
+        assert_int_equal(M.full_parse, M2.full_parse);
+        if (M2.full_parse) {
+            compare_fields(samples[i].name, &M2, &M);
+            continue;
+        }
+        assert_string_equal(M.call_id, M2.call_id);
+        assert_string_equal(M.cseq_method, M2.cseq_method);
+        assert_string_equal(M.event, M2.event);
+        if (M2.is_request) {
+            assert_string_equal(M.from, M2.from);
+            assert_string_equal(M.to, M2.to);
+            assert_string_equal(M.user_agent, M2.user_agent);
+        }
+    }
+    /* invalid stays invalid */
+    assert_int_equal(parse("SIP/2.0 200 OK\r\nCall-ID: x\r\n\r\n", SIPMSG_LAZY), SIPMSG_INVALID);
+    /* SIPMSG_FULL wins */
+    assert_int_equal(parse(TRYING, SIPMSG_LAZY | SIPMSG_FULL), SIPMSG_OK);
+    assert_string_equal(M.branch, "z9hG4bK776asdhds");
+}
+
 /* libosip2 normalises escapes of unreserved characters in URIs it rebuilds;
  * request_uri stays as sent. */
 static void test_osip_uri_authority(void **state)
@@ -930,6 +1020,7 @@ int main(void)
         cmocka_unit_test_setup(test_via_and_tags, reset),
         cmocka_unit_test_setup(test_truncation, reset),
         cmocka_unit_test_setup(test_paths_agree, reset),
+        cmocka_unit_test_setup(test_lazy, reset),
         cmocka_unit_test_setup(test_osip_uri_authority, reset),
         cmocka_unit_test_setup(test_fast_path_choice, reset),
         cmocka_unit_test_setup(test_stdout_clean, reset),
