@@ -1,12 +1,9 @@
 /*
- * report.c - events -> NDJSON. The JSON is written here directly, in the
- * exact bytes jansson's dump gave (it used to build each line as a jansson
- * tree, ~90 000 instructions an event; tests/fuzz/report_ref.h keeps that as
- * the reference the tests compare with).
+ * report.c - events -> NDJSON, the only file that includes jansson.
  *
  * Owns: the output stream (stdout through a dup of fd 1, or a file opened
- * for append, reopened on SIGHUP), its stdio buffer, and the line buffer of
- * the event being written. Does not: decide anything about
+ * for append, reopened on SIGHUP), its stdio buffer, and the jansson objects
+ * and line buffer of the event being written. Does not: decide anything about
  * events (the tracker does), rotate files (logrotate moves them; we reopen).
  *
  * Schema (README documents it from this code): one JSON object per line,
@@ -18,21 +15,22 @@
  * Header bytes are not guaranteed UTF-8 and JSON strings must be: every
  * string from an event is repaired first (RFC 3629 strictly: overlongs,
  * surrogates, code points above U+10FFFF and cut sequences become U+FFFD,
- * one per maximal ill-formed subpart, as Unicode §3.9 recommends); pure
- * ASCII strings skip that copy. Control characters are escaped as jansson
- * escapes them. RFC 8259 (JSON), RFC 3339 (times).
+ * one per maximal ill-formed subpart, as Unicode §3.9 recommends). Control
+ * characters are escaped by jansson. RFC 8259 (JSON), RFC 3339 (times).
  */
 #include "sipwatch/report.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #define REPORT_IOBUF ((size_t)256 * 1024)
+#define REPORT_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 
 struct report {
     struct report_config cfg;
@@ -44,10 +42,6 @@ struct report {
     size_t line_cap;
     char *fix; /* UTF-8 repair scratch */
     size_t fix_cap;
-    bool tcache_ok; /* tcache: the formatted time of second tcache_sec, up to ".us" */
-    int64_t tcache_sec;
-    char tcache[32];
-    size_t tcache_len;
     uint64_t written, suppressed, write_errors, utf8_repaired, json_errors;
     int last_errno; /* of the last failed write, 0 if none */
 };
@@ -260,277 +254,33 @@ size_t report_utf8_repair(const char *in, size_t n, char *out, size_t cap, unsig
     return o;
 }
 
-/*
- * The line is written straight into r->line, byte for byte what jansson 2.14
- * gave when it built it (json_dumpb with JSON_COMPACT | JSON_PRESERVE_ORDER |
- * JSON_REAL_PRECISION(15)), without a tree of allocated values: strings
- * escape '"', '\\' and bytes below 0x20 (\b \f \n \r \t, else \u00XX), nothing
- * else; reals are "%.15g" with ".0" added to integral values and the exponent
- * without '+' or leading zeros; a key set twice keeps its first place and its
- * last value. tests/unit/test_report.c checks this against jansson itself.
- */
-#define W_DEPTH 8
-
-struct w {
-    struct report *r;
-    size_t n;
-    bool oom;
-    unsigned depth;
-    bool first[W_DEPTH]; /* nothing written yet in this object / array */
-};
-
-static bool w_reserve(struct w *w, size_t k)
+static void put(struct report *r, json_t *obj, const char *key, json_t *v)
 {
-    struct report *r = w->r;
-    if (w->oom)
-        return false;
-    if (k <= r->line_cap - w->n)
-        return true;
-    if (k > SIZE_MAX / 2 - w->n) {
-        w->oom = true;
-        return false;
+    if (v == NULL) {
+        r->json_errors++;
+        v = json_null();
     }
-    size_t cap = r->line_cap ? r->line_cap : 1024;
-    while (cap - w->n < k)
-        cap *= 2;
-    char *nl = realloc(r->line, cap);
-    if (nl == NULL) {
-        w->oom = true;
-        return false;
-    }
-    r->line = nl;
-    r->line_cap = cap;
-    return true;
+    if (json_object_set_new(obj, key, v) != 0)
+        r->json_errors++;
 }
 
-static void w_put(struct w *w, const char *s, size_t k)
+/* An event string: repaired to UTF-8; NULL (unknown) and anything jansson
+ * still refuses become null, so the key is never dropped. */
+static json_t *jstr(struct report *r, const char *s)
 {
-    if (!w_reserve(w, k))
-        return;
-    memcpy(w->r->line + w->n, s, k);
-    w->n += k;
-}
-
-#define W_LIT(w, lit) w_put((w), (lit), sizeof(lit) - 1)
-
-/* 0: copied as is; else the byte needs an escape */
-static const uint8_t w_esc[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    ['"'] = 1, ['\\'] = 1,
-};
-
-/* A JSON string of valid UTF-8 s[0..n). */
-static void w_escaped(struct w *w, const char *s, size_t n)
-{
-    if (n > (SIZE_MAX - 2) / 6 || !w_reserve(w, 6 * n + 2))
-        return;
-    char *o = w->r->line + w->n;
-    *o++ = '"';
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = (uint8_t)s[i];
-        if (!w_esc[c])
-            continue;
-        memcpy(o, s + run, i - run);
-        o += i - run;
-        run = i + 1;
-        *o++ = '\\';
-        switch (c) {
-        case '"':
-        case '\\':
-            *o++ = (char)c;
-            break;
-        case '\b':
-            *o++ = 'b';
-            break;
-        case '\f':
-            *o++ = 'f';
-            break;
-        case '\n':
-            *o++ = 'n';
-            break;
-        case '\r':
-            *o++ = 'r';
-            break;
-        case '\t':
-            *o++ = 't';
-            break;
-        default:
-            *o++ = 'u';
-            *o++ = '0';
-            *o++ = '0';
-            *o++ = "0123456789ABCDEF"[c >> 4];
-            *o++ = "0123456789ABCDEF"[c & 15];
-            break;
-        }
-    }
-    memcpy(o, s + run, n - run);
-    o += n - run;
-    *o++ = '"';
-    w->n = (size_t)(o - w->r->line);
-}
-
-static bool utf8_valid(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        size_t bad = 0, len = utf8_seq((const uint8_t *)s + i, n - i, &bad);
-        if (len == 0)
-            return false;
-        i += len;
-    }
-    return true;
-}
-
-/* The separator before a member; false (and counted) for a key jansson
- * would refuse (NULL or invalid UTF-8): the member is then left out. */
-static bool w_key(struct w *w, const char *key)
-{
-    if (key == NULL || !utf8_valid(key, strlen(key))) {
-        w->r->json_errors++;
-        return false;
-    }
-    if (!w->first[w->depth])
-        W_LIT(w, ",");
-    w->first[w->depth] = false;
-    w_escaped(w, key, strlen(key));
-    W_LIT(w, ":");
-    return true;
-}
-
-/* A key of our own (a literal: ASCII, nothing to escape), given as
- * "\"key\":". Always true. */
-static bool w_lkey(struct w *w, const char *quoted, size_t n)
-{
-    if (!w->first[w->depth])
-        W_LIT(w, ",");
-    w->first[w->depth] = false;
-    w_put(w, quoted, n);
-    return true;
-}
-
-#define W_KEY(w, lit) w_lkey((w), "\"" lit "\":", sizeof("\"" lit "\":") - 1)
-
-/* The separator before an array element. */
-static void w_elem(struct w *w)
-{
-    if (!w->first[w->depth])
-        W_LIT(w, ",");
-    w->first[w->depth] = false;
-}
-
-static void w_open(struct w *w, const char *brace)
-{
-    w_put(w, brace, 1);
-    if (SW_FAILS(w->depth + 1 < W_DEPTH)) {
-        w->oom = true;
-        return;
-    }
-    w->first[++w->depth] = true;
-}
-
-static void w_close(struct w *w, const char *brace)
-{
-    w_put(w, brace, 1);
-    if (w->depth > 0)
-        w->depth--;
-}
-
-static void w_null(struct w *w)
-{
-    W_LIT(w, "null");
-}
-
-static void w_bool(struct w *w, bool v)
-{
-    if (v)
-        W_LIT(w, "true");
-    else
-        W_LIT(w, "false");
-}
-
-static void w_int(struct w *w, int64_t v)
-{
-    char buf[24], *e = buf + sizeof buf, *p = e;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (v < 0)
-        *--p = '-';
-    w_put(w, p, (size_t)(e - p));
-}
-
-static void w_count(struct w *w, uint64_t v)
-{
-    w_int(w, v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v);
-}
-
-/* jansson's jsonp_dtostr at precision 15; a value jansson refuses (NaN,
- * infinities) is null, counted. */
-static void w_real(struct w *w, double v)
-{
-    char buf[64];
-    if (v != v || v > DBL_MAX || v < -DBL_MAX) {
-        w->r->json_errors++;
-        w_null(w);
-        return;
-    }
-    int k = snprintf(buf, sizeof buf, "%.15g", v);
-    if (k < 0 || (size_t)k >= sizeof buf - 3) {
-        w->r->json_errors++;
-        w_null(w);
-        return;
-    }
-    size_t len = (size_t)k;
-    if (memchr(buf, '.', len) == NULL && memchr(buf, 'e', len) == NULL) {
-        memcpy(buf + len, ".0", 3);
-        len += 2;
-    }
-    char *e = memchr(buf, 'e', len);
-    if (e != NULL) {
-        char *start = e + 1, *end = start + 1;
-        if (*start == '-')
-            start++;
-        while (end < buf + len && *end == '0')
-            end++;
-        if (end != start) {
-            memmove(start, end, (size_t)(buf + len - end));
-            len -= (size_t)(end - start);
-        }
-    }
-    w_put(w, buf, len);
-}
-
-/* An event string: repaired to UTF-8 when it is not ASCII; NULL (unknown)
- * is null. */
-static void w_str(struct w *w, const char *s)
-{
-    if (s == NULL) {
-        w_null(w);
-        return;
-    }
+    if (s == NULL)
+        return json_null();
     size_t n = strlen(s);
-    bool ascii = true;
-    for (size_t i = 0; i < n && ascii; i++)
-        ascii = (uint8_t)s[i] < 0x80;
-    if (ascii) {
-        w_escaped(w, s, n);
-        return;
-    }
-    struct report *r = w->r;
     if (n > (SIZE_MAX - 1) / 3) {
         r->json_errors++;
-        w_null(w);
-        return;
+        return json_null();
     }
     size_t need = 3 * n + 1; /* each bad byte may become 3 */
     if (need > r->fix_cap) {
         char *nf = realloc(r->fix, need);
         if (nf == NULL) {
             r->json_errors++;
-            w_null(w);
-            return;
+            return json_null();
         }
         r->fix = nf;
         r->fix_cap = need;
@@ -538,384 +288,224 @@ static void w_str(struct w *w, const char *s)
     unsigned bad = 0;
     size_t k = report_utf8_repair(s, n, r->fix, r->fix_cap, &bad);
     r->utf8_repaired += bad;
-    w_escaped(w, r->fix, k);
+    json_t *j = json_stringn(r->fix, k);
+    if (j == NULL) {
+        r->json_errors++;
+        return json_null();
+    }
+    return j;
 }
 
-/* One of our own names (ASCII); NULL is null, counted (jansson refused it). */
-static void w_name(struct w *w, const char *s)
+static json_t *jtime(sw_time t)
 {
-    if (s == NULL) {
-        w->r->json_errors++;
-        w_null(w);
-        return;
-    }
-    w_escaped(w, s, strlen(s));
-}
-
-/* An address as sw_addr_str writes it; IPv4 without inet_ntop. */
-static void w_addr(struct w *w, const struct sw_addr *a)
-{
-    char buf[SW_ADDRSTRLEN];
-    if (a->family != 4) {
-        w_name(w, sw_addr_str(a, buf));
-        return;
-    }
-    char *p = buf;
-    *p++ = '"';
-    for (int i = 0; i < 4; i++) {
-        unsigned v = a->a[i];
-        if (v >= 100)
-            *p++ = (char)('0' + v / 100);
-        if (v >= 10)
-            *p++ = (char)('0' + v / 10 % 10);
-        *p++ = (char)('0' + v % 10);
-        *p++ = i < 3 ? '.' : '"';
-    }
-    w_put(w, buf, (size_t)(p - buf));
-}
-
-/* Capture times repeat their second from one event to the next: the part
- * up to the seconds is formatted once per second. */
-static void w_time(struct w *w, sw_time t)
-{
-    struct report *r = w->r;
-    if (t == SW_TIME_NONE) {
-        w_null(w);
-        return;
-    }
     char buf[32];
-    int64_t sec = t / SW_USEC_PER_SEC, us = t % SW_USEC_PER_SEC;
-    if (us < 0) {
-        us += SW_USEC_PER_SEC;
-        sec -= 1;
-    }
-    if (t < INT64_MIN + 2 * SW_USEC_PER_SEC) {
-        report_format_time(t, buf);
-        w_escaped(w, buf, strlen(buf));
-        return;
-    }
-    if (!r->tcache_ok || r->tcache_sec != sec) {
-        /* "...:SS.000000Z": keep what precedes the microseconds */
-        size_t n = strlen(report_format_time(t - us, buf));
-        r->tcache_ok = n > 8 && buf[n - 8] == '.' && buf[n - 1] == 'Z';
-        if (!r->tcache_ok) {
-            report_format_time(t, buf);
-            w_escaped(w, buf, strlen(buf));
-            return;
-        }
-        r->tcache_sec = sec;
-        r->tcache_len = n - 8;
-        memcpy(r->tcache, buf, r->tcache_len);
-    }
-    memcpy(buf, r->tcache, r->tcache_len);
-    char *p = buf + r->tcache_len;
-    *p++ = '.';
-    for (int i = 5; i >= 0; i--) {
-        p[i] = (char)('0' + us % 10);
-        us /= 10;
-    }
-    p[6] = 'Z';
-    w_escaped(w, buf, r->tcache_len + 8);
+    if (t == SW_TIME_NONE)
+        return json_null();
+    return json_string(report_format_time(t, buf));
 }
 
 /* Seconds (or milliseconds, with div 1000) as a number, microsecond
  * resolution: 2.5, 32.000104. */
-static void w_dur(struct w *w, sw_time t, double div)
+static json_t *jdur(sw_time t, double div)
 {
     if (t == SW_TIME_NONE)
-        w_null(w);
-    else
-        w_real(w, (double)t / div);
+        return json_null();
+    return json_real((double)t / div);
 }
 
-static void w_status(struct w *w, int s)
+static json_t *jstatus(int s)
 {
-    if (s == 0)
-        w_null(w);
-    else
-        w_int(w, s);
+    return s == 0 ? json_null() : json_integer(s);
 }
 
-static void w_strs(struct w *w, const char *const *v, size_t n, size_t max)
+static json_t *jcount(uint64_t v)
 {
-    w_open(w, "[");
+    return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+static json_t *jarray(struct report *r, const char *const *v, size_t n, size_t max)
+{
+    json_t *a = json_array();
+    if (a == NULL)
+        return NULL;
     n = SW_MIN(n, max);
     for (size_t i = 0; i < n; i++) {
-        w_elem(w);
-        w_str(w, v[i]);
+        json_t *s = jstr(r, v[i]);
+        if (s == NULL || json_array_append_new(a, s) != 0)
+            r->json_errors++;
     }
-    w_close(w, "]");
+    return a;
 }
 
-static void body_transfer(struct w *w, const struct sw_event_transfer *x)
+static json_t *body_transfer(struct report *r, const struct sw_event_transfer *x)
 {
-    w_open(w, "{");
-    if (W_KEY(w, "outcome"))
-        w_name(w, sw_outcome_name(x->outcome));
-    if (W_KEY(w, "refer_to"))
-        w_str(w, x->refer_to);
-    if (W_KEY(w, "referred_by"))
-        w_str(w, x->referred_by);
-    if (W_KEY(w, "replaces"))
-        w_bool(w, x->replaces);
-    if (W_KEY(w, "refer_cseq"))
-        w_int(w, x->refer_cseq);
-    if (W_KEY(w, "refer_status"))
-        w_status(w, x->refer_status);
-    if (W_KEY(w, "refer_reason"))
-        w_str(w, x->refer_reason);
-    if (W_KEY(w, "notify_count"))
-        w_int(w, x->notify_count);
-    if (W_KEY(w, "final_status"))
-        w_status(w, x->final_status);
-    if (W_KEY(w, "final_reason"))
-        w_str(w, x->final_reason);
-    if (W_KEY(w, "refer_time"))
-        w_time(w, x->refer_time);
-    if (W_KEY(w, "accepted_time"))
-        w_time(w, x->accepted_time);
-    if (W_KEY(w, "wait_s"))
-        w_dur(w, x->wait, 1e6);
-    if (W_KEY(w, "subscription_state"))
-        w_str(w, x->subscription_state);
-    if (x->truncated && W_KEY(w, "truncated"))
-        w_bool(w, true);
-    w_close(w, "}");
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    put(r, o, "outcome", json_string(sw_outcome_name(x->outcome)));
+    put(r, o, "refer_to", jstr(r, x->refer_to));
+    put(r, o, "referred_by", jstr(r, x->referred_by));
+    put(r, o, "replaces", json_boolean(x->replaces));
+    put(r, o, "refer_cseq", json_integer(x->refer_cseq));
+    put(r, o, "refer_status", jstatus(x->refer_status));
+    put(r, o, "refer_reason", jstr(r, x->refer_reason));
+    put(r, o, "notify_count", json_integer(x->notify_count));
+    put(r, o, "final_status", jstatus(x->final_status));
+    put(r, o, "final_reason", jstr(r, x->final_reason));
+    put(r, o, "refer_time", jtime(x->refer_time));
+    put(r, o, "accepted_time", jtime(x->accepted_time));
+    put(r, o, "wait_s", jdur(x->wait, 1e6));
+    put(r, o, "subscription_state", jstr(r, x->subscription_state));
+    if (x->truncated)
+        put(r, o, "truncated", json_true());
+    return o;
 }
 
-static void body_not_found(struct w *w, const struct sw_event_not_found *x)
+static json_t *body_not_found(struct report *r, const struct sw_event_not_found *x)
 {
-    w_open(w, "{");
-    if (W_KEY(w, "method"))
-        w_str(w, x->method);
-    if (W_KEY(w, "request_uri"))
-        w_str(w, x->request_uri);
-    if (W_KEY(w, "user"))
-        w_str(w, x->user);
-    if (W_KEY(w, "domain"))
-        w_str(w, x->domain);
-    if (W_KEY(w, "from"))
-        w_str(w, x->from);
-    if (W_KEY(w, "to"))
-        w_str(w, x->to);
-    if (W_KEY(w, "user_agent"))
-        w_str(w, x->user_agent);
-    if (W_KEY(w, "server"))
-        w_str(w, x->server);
-    if (W_KEY(w, "status"))
-        w_status(w, x->status);
-    if (W_KEY(w, "reason"))
-        w_str(w, x->reason);
-    if (W_KEY(w, "warning"))
-        w_str(w, x->warning);
-    if (W_KEY(w, "rtt_ms"))
-        w_dur(w, x->rtt, 1e3);
-    w_close(w, "}");
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    put(r, o, "method", jstr(r, x->method));
+    put(r, o, "request_uri", jstr(r, x->request_uri));
+    put(r, o, "user", jstr(r, x->user));
+    put(r, o, "domain", jstr(r, x->domain));
+    put(r, o, "from", jstr(r, x->from));
+    put(r, o, "to", jstr(r, x->to));
+    put(r, o, "user_agent", jstr(r, x->user_agent));
+    put(r, o, "server", jstr(r, x->server));
+    put(r, o, "status", jstatus(x->status));
+    put(r, o, "reason", jstr(r, x->reason));
+    put(r, o, "warning", jstr(r, x->warning));
+    put(r, o, "rtt_ms", jdur(x->rtt, 1e3));
+    return o;
 }
 
-static void body_scan(struct w *w, const struct sw_event_scan *x)
+static json_t *body_scan(struct report *r, const struct sw_event_scan *x)
 {
-    w_open(w, "{");
-    if (W_KEY(w, "src_ip"))
-        w_str(w, x->src_ip);
-    if (W_KEY(w, "count"))
-        w_count(w, x->count);
-    if (W_KEY(w, "distinct_users"))
-        w_count(w, x->distinct_users);
-    if (W_KEY(w, "users"))
-        w_strs(w, x->users, x->n_users, SW_SCAN_MAX_SAMPLE);
-    if (W_KEY(w, "methods"))
-        w_strs(w, x->methods, x->n_methods, SW_SCAN_MAX_LIST);
-    if (W_KEY(w, "user_agents"))
-        w_strs(w, x->user_agents, x->n_user_agents, SW_SCAN_MAX_LIST);
-    if (W_KEY(w, "first_time"))
-        w_time(w, x->first_time);
-    if (W_KEY(w, "last_time"))
-        w_time(w, x->last_time);
-    if (W_KEY(w, "window_s"))
-        w_dur(w, x->window, 1e6);
-    w_close(w, "}");
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    put(r, o, "src_ip", jstr(r, x->src_ip));
+    put(r, o, "count", jcount(x->count));
+    put(r, o, "distinct_users", jcount(x->distinct_users));
+    put(r, o, "users", jarray(r, x->users, x->n_users, SW_SCAN_MAX_SAMPLE));
+    put(r, o, "methods", jarray(r, x->methods, x->n_methods, SW_SCAN_MAX_LIST));
+    put(r, o, "user_agents", jarray(r, x->user_agents, x->n_user_agents, SW_SCAN_MAX_LIST));
+    put(r, o, "first_time", jtime(x->first_time));
+    put(r, o, "last_time", jtime(x->last_time));
+    put(r, o, "window_s", jdur(x->window, 1e6));
+    return o;
 }
 
-static void top_list(struct w *w, const struct sw_top_entry *v, size_t n, const char *key)
+static json_t *top_list(struct report *r, const struct sw_top_entry *v, size_t n, const char *key)
 {
-    w_open(w, "[");
+    json_t *a = json_array();
+    if (a == NULL)
+        return NULL;
     n = SW_MIN(n, (size_t)SW_SUMMARY_TOP);
     for (size_t i = 0; i < n; i++) {
-        w_elem(w);
-        w_open(w, "{");
-        if (w_key(w, key))
-            w_str(w, v[i].key);
-        if (W_KEY(w, "count"))
-            w_count(w, v[i].count);
-        w_close(w, "}");
-    }
-    w_close(w, "]");
-}
-
-/* The members of the stats object, in jansson's order: a name set again
- * (a counter named like a later one) keeps its first place, last value. */
-enum stat_kind { SK_COUNT, SK_TRANSFERS, SK_NOT_FOUND, SK_FINAL };
-struct stat_member {
-    const char *key;
-    enum stat_kind kind;
-    uint64_t value;
-};
-
-static size_t stat_set(struct stat_member *m, size_t n, const char *key, enum stat_kind kind,
-                       uint64_t value)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(m[i].key, key) == 0) {
-            m[i].kind = kind;
-            m[i].value = value;
-            return n;
-        }
-    }
-    m[n].key = key;
-    m[n].kind = kind;
-    m[n].value = value;
-    return n + 1;
-}
-
-static void body_stats(struct w *w, const struct sw_event_stats *x)
-{
-    struct stat_member m[SW_COUNTERS_MAX + 3];
-    size_t n = 0;
-    if (x->counters != NULL) {
-        size_t k = SW_MIN(x->counters->n, (size_t)SW_COUNTERS_MAX);
-        for (size_t i = 0; i < k; i++) {
-            const char *name = x->counters->v[i].name;
-            if (name == NULL)
-                continue;
-            if (!utf8_valid(name, strlen(name))) {
-                w->r->json_errors++;
-                continue;
-            }
-            n = stat_set(m, n, name, SK_COUNT, x->counters->v[i].value);
-        }
-    }
-    n = stat_set(m, n, "transfers", SK_TRANSFERS, 0);
-    n = stat_set(m, n, "not_found", SK_NOT_FOUND, 0);
-    n = stat_set(m, n, "final", SK_FINAL, x->final);
-
-    w_open(w, "{");
-    for (size_t i = 0; i < n; i++) {
-        if (!w_key(w, m[i].key))
+        json_t *e = json_object();
+        if (e == NULL) {
+            r->json_errors++;
             continue;
-        switch (m[i].kind) {
-        case SK_COUNT:
-            w_count(w, m[i].value);
-            break;
-        case SK_TRANSFERS:
-            if (x->transfers == NULL) {
-                w_null(w);
-                break;
-            }
-            w_open(w, "{");
-            for (unsigned o = 0; o < SW_OUTCOME__COUNT; o++) {
-                const char *name = sw_outcome_name((enum sw_transfer_outcome)o);
-                if (w_key(w, name))
-                    w_count(w, x->transfers->by_outcome[o]);
-            }
-            w_close(w, "}");
-            break;
-        case SK_NOT_FOUND:
-            if (x->not_found == NULL) {
-                w_null(w);
-                break;
-            }
-            w_open(w, "{");
-            if (W_KEY(w, "404"))
-                w_count(w, x->not_found->status_404);
-            if (W_KEY(w, "604"))
-                w_count(w, x->not_found->status_604);
-            if (W_KEY(w, "top_users"))
-                top_list(w, x->not_found->top_users, x->not_found->n_top_users, "user");
-            if (W_KEY(w, "top_sources"))
-                top_list(w, x->not_found->top_sources, x->not_found->n_top_sources, "src_ip");
-            w_close(w, "}");
-            break;
-        case SK_FINAL:
-            w_bool(w, m[i].value != 0);
-            break;
         }
+        put(r, e, key, jstr(r, v[i].key));
+        put(r, e, "count", jcount(v[i].count));
+        if (json_array_append_new(a, e) != 0)
+            r->json_errors++;
     }
-    w_close(w, "}");
+    return a;
 }
 
-/* The line in r->line, newline included; returns its length or 0. */
-static size_t build_line(struct report *r, const struct sw_event *ev)
+static json_t *body_stats(struct report *r, const struct sw_event_stats *x)
 {
-    struct w w;
-    memset(&w, 0, sizeof w);
-    w.r = r;
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    if (x->counters != NULL) {
+        size_t n = SW_MIN(x->counters->n, (size_t)SW_COUNTERS_MAX);
+        for (size_t i = 0; i < n; i++) {
+            const char *name = x->counters->v[i].name;
+            if (name != NULL)
+                put(r, o, name, jcount(x->counters->v[i].value));
+        }
+    }
+    json_t *t = json_null();
+    if (x->transfers != NULL && (t = json_object()) != NULL) {
+        for (unsigned i = 0; i < SW_OUTCOME__COUNT; i++)
+            put(r, t, sw_outcome_name((enum sw_transfer_outcome)i),
+                jcount(x->transfers->by_outcome[i]));
+    }
+    put(r, o, "transfers", t);
+    json_t *nf = json_null();
+    if (x->not_found != NULL && (nf = json_object()) != NULL) {
+        const struct sw_not_found_summary *s = x->not_found;
+        put(r, nf, "404", jcount(s->status_404));
+        put(r, nf, "604", jcount(s->status_604));
+        put(r, nf, "top_users", top_list(r, s->top_users, s->n_top_users, "user"));
+        put(r, nf, "top_sources", top_list(r, s->top_sources, s->n_top_sources, "src_ip"));
+    }
+    put(r, o, "not_found", nf);
+    put(r, o, "final", json_boolean(x->final));
+    return o;
+}
+
+static json_t *build(struct report *r, const struct sw_event *ev)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    char ip[SW_ADDRSTRLEN];
     bool tuple = ev->has_tuple && ev->type != SW_EVENT_STATS;
     const struct sw_tuple *t = &ev->tuple;
-    w_open(&w, "{");
-    if (W_KEY(&w, "timestamp"))
-        w_time(&w, ev->ts);
-    if (W_KEY(&w, "event_type"))
-        w_name(&w, sw_event_type_name(ev->type));
-    if (W_KEY(&w, "call_id")) {
-        if (ev->type == SW_EVENT_STATS)
-            w_null(&w);
-        else
-            w_str(&w, ev->call_id);
-    }
-    if (W_KEY(&w, "src_ip")) {
-        if (tuple)
-            w_addr(&w, &t->src);
-        else
-            w_null(&w);
-    }
-    if (W_KEY(&w, "src_port")) {
-        if (tuple)
-            w_int(&w, t->sport);
-        else
-            w_null(&w);
-    }
-    if (W_KEY(&w, "dest_ip")) {
-        if (tuple)
-            w_addr(&w, &t->dst);
-        else
-            w_null(&w);
-    }
-    if (W_KEY(&w, "dest_port")) {
-        if (tuple)
-            w_int(&w, t->dport);
-        else
-            w_null(&w);
-    }
-    if (W_KEY(&w, "proto")) {
-        if (tuple)
-            w_name(&w, sw_transport_name((enum sw_transport)t->transport));
-        else
-            w_null(&w);
-    }
+    put(r, o, "timestamp", jtime(ev->ts));
+    put(r, o, "event_type", json_string(sw_event_type_name(ev->type)));
+    put(r, o, "call_id", ev->type == SW_EVENT_STATS ? json_null() : jstr(r, ev->call_id));
+    put(r, o, "src_ip", tuple ? json_string(sw_addr_str(&t->src, ip)) : json_null());
+    put(r, o, "src_port", tuple ? json_integer(t->sport) : json_null());
+    put(r, o, "dest_ip", tuple ? json_string(sw_addr_str(&t->dst, ip)) : json_null());
+    put(r, o, "dest_port", tuple ? json_integer(t->dport) : json_null());
+    put(r, o, "proto",
+        tuple ? json_string(sw_transport_name((enum sw_transport)t->transport)) : json_null());
     switch (ev->type) {
     case SW_EVENT_TRANSFER:
-        if (W_KEY(&w, "transfer"))
-            body_transfer(&w, &ev->u.transfer);
+        put(r, o, "transfer", body_transfer(r, &ev->u.transfer));
         break;
     case SW_EVENT_USER_NOT_FOUND:
-        if (W_KEY(&w, "user_not_found"))
-            body_not_found(&w, &ev->u.not_found);
+        put(r, o, "user_not_found", body_not_found(r, &ev->u.not_found));
         break;
     case SW_EVENT_SCAN:
-        if (W_KEY(&w, "scan"))
-            body_scan(&w, &ev->u.scan);
+        put(r, o, "scan", body_scan(r, &ev->u.scan));
         break;
     case SW_EVENT_STATS:
-        if (W_KEY(&w, "stats"))
-            body_stats(&w, &ev->u.stats);
+        put(r, o, "stats", body_stats(r, &ev->u.stats));
         break;
     case SW_EVENT__COUNT:
         break;
     }
-    w_close(&w, "}");
-    W_LIT(&w, "\n");
-    return w.oom ? 0 : w.n;
+    return o;
+}
+
+/* The line in r->line, newline included; returns its length or 0. */
+static size_t dump_line(struct report *r, const json_t *o)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        size_t n = json_dumpb(o, r->line, r->line_cap, REPORT_DUMP_FLAGS);
+        if (n == 0)
+            return 0;
+        if (n < r->line_cap) {
+            r->line[n] = '\n';
+            return n + 1;
+        }
+        size_t cap = n + 1 + 1024;
+        char *nl = realloc(r->line, cap);
+        if (nl == NULL)
+            return 0;
+        r->line = nl;
+        r->line_cap = cap;
+    }
+    return 0;
 }
 
 int report_event(struct report *r, const struct sw_event *ev)
@@ -928,7 +518,9 @@ int report_event(struct report *r, const struct sw_event *ev)
         r->suppressed++;
         return 0;
     }
-    size_t n = build_line(r, ev);
+    json_t *o = build(r, ev);
+    size_t n = o != NULL ? dump_line(r, o) : 0;
+    json_decref(o);
     if (n == 0) {
         r->json_errors++;
         return 0;

@@ -2,11 +2,10 @@
  * report.h - events -> NDJSON, one object per line, written whole.
  *
  * Owns: the output stream (stdout or a file, reopened on request for log
- * rotation), the line being built. Header bytes are not guaranteed UTF-8:
- * invalid sequences become U+FFFD (counted), and control characters are
- * escaped, so every line parses as JSON. The lines are byte for byte those
- * jansson 2.14 dumps of the same event (JSON_COMPACT, key order kept, reals
- * at 15 digits); the tests check them against jansson.
+ * rotation), the jansson objects of the line being built. Header bytes are
+ * not guaranteed UTF-8: invalid sequences become U+FFFD (counted), and
+ * control characters are escaped by jansson, so every line parses as JSON.
+ * This is the only file that includes jansson.
  */
 #ifndef SIPWATCH_REPORT_H
 #define SIPWATCH_REPORT_H

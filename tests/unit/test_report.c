@@ -19,8 +19,6 @@
 
 #include "sipwatch/report.h"
 
-#include "../fuzz/report_ref.h"
-
 #define T0 INT64_C(1795889801123456) /* 2026-11-28T18:16:41.123456Z */
 
 static char *mem_buf;
@@ -613,165 +611,6 @@ static void test_format_time(void **state)
     assert_true(strlen(report_format_time(INT64_MIN + 1, buf)) < 32);
 }
 
-static uint64_t rnd_state = 88172645463325252u;
-
-static uint64_t rnd(void)
-{
-    rnd_state ^= rnd_state << 13;
-    rnd_state ^= rnd_state >> 7;
-    rnd_state ^= rnd_state << 17;
-    return rnd_state;
-}
-
-static char rnd_strs[64][48];
-
-/* NULL, ASCII with escapes, or any bytes (invalid UTF-8 too). */
-static const char *rnd_str(void)
-{
-    static unsigned k;
-    char *s = rnd_strs[k++ % 64];
-    uint64_t v = rnd();
-    if (v % 7 == 0)
-        return NULL;
-    size_t n = (v >> 8) % 40;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t c = rnd();
-        s[i] = (char)(v % 3 == 0 ? 1 + c % 255 : (v % 3 == 1 ? 1 + c % 127 : 'a' + c % 26));
-    }
-    s[n] = '\0';
-    return s;
-}
-
-static sw_time rnd_time(void)
-{
-    static const sw_time edges[] = {SW_TIME_NONE, 0, 1, -1, 999999, 1000000, T0, INT64_MAX,
-                                    INT64_MIN + 1, INT64_MIN + 1999999, INT64_MIN + 2000000,
-                                    INT64_C(100000000000000000)};
-    uint64_t v = rnd();
-    if (v % 3 == 0)
-        return edges[(v >> 4) % (sizeof edges / sizeof edges[0])];
-    if (v % 3 == 1)
-        return T0 + (sw_time)((v >> 4) % 5000000000u);
-    return (sw_time)(rnd() >> (v % 64));
-}
-
-/* The lines written are jansson's, byte for byte, on every event type, with
- * random strings, times, numbers and counter names (duplicates, invalid
- * UTF-8, names of the stats objects). */
-static void test_matches_jansson(void **state)
-{
-    (void)state;
-    for (int round = 0; round < 3000; round++) {
-        struct sw_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.type = (enum sw_event_type)(rnd() % SW_EVENT__COUNT);
-        ev.ts = rnd_time();
-        ev.call_id = rnd_str();
-        if (rnd() % 4 != 0)
-            tuple_v4(&ev, "192.0.2.1", (uint16_t)rnd(), "198.51.100.7", (uint16_t)rnd(),
-                     (enum sw_transport)(rnd() % 9));
-        if (rnd() % 5 == 0) {
-            ev.tuple.src.family = 6;
-            ev.tuple.dst.family = 0;
-        }
-        struct sw_counters c;
-        struct sw_not_found_summary nf;
-        struct sw_transfer_summary xs;
-        memset(&nf, 0, sizeof nf);
-        memset(&xs, 0, sizeof xs);
-        c.n = 0;
-        switch (ev.type) {
-        case SW_EVENT_TRANSFER: {
-            struct sw_event_transfer *x = &ev.u.transfer;
-            x->outcome = (enum sw_transfer_outcome)(rnd() % (SW_OUTCOME__COUNT + 1));
-            x->refer_to = rnd_str();
-            x->referred_by = rnd_str();
-            x->replaces = rnd() & 1;
-            x->refer_cseq = (uint32_t)rnd();
-            x->refer_status = (int)(rnd() % 700);
-            x->refer_reason = rnd_str();
-            x->notify_count = (unsigned)rnd();
-            x->final_status = (int)(rnd() % 700);
-            x->final_reason = rnd_str();
-            x->refer_time = rnd_time();
-            x->accepted_time = rnd_time();
-            x->wait = rnd_time();
-            x->subscription_state = rnd_str();
-            x->truncated = rnd() & 1;
-            break;
-        }
-        case SW_EVENT_USER_NOT_FOUND: {
-            struct sw_event_not_found *x = &ev.u.not_found;
-            x->method = rnd_str();
-            x->request_uri = rnd_str();
-            x->user = rnd_str();
-            x->domain = rnd_str();
-            x->from = rnd_str();
-            x->to = rnd_str();
-            x->user_agent = rnd_str();
-            x->server = rnd_str();
-            x->status = (int)(rnd() % 1000);
-            x->reason = rnd_str();
-            x->warning = rnd_str();
-            x->rtt = rnd_time();
-            break;
-        }
-        case SW_EVENT_SCAN: {
-            struct sw_event_scan *x = &ev.u.scan;
-            x->src_ip = rnd_str();
-            x->count = rnd();
-            x->distinct_users = rnd() >> 3;
-            x->n_users = rnd() % (SW_SCAN_MAX_SAMPLE + 2);
-            for (size_t i = 0; i < SW_MIN(x->n_users, (size_t)SW_SCAN_MAX_SAMPLE); i++)
-                x->users[i] = rnd_str();
-            x->n_methods = rnd() % (SW_SCAN_MAX_LIST + 2);
-            for (size_t i = 0; i < SW_MIN(x->n_methods, (size_t)SW_SCAN_MAX_LIST); i++)
-                x->methods[i] = rnd_str();
-            x->n_user_agents = rnd() % (SW_SCAN_MAX_LIST + 2);
-            for (size_t i = 0; i < SW_MIN(x->n_user_agents, (size_t)SW_SCAN_MAX_LIST); i++)
-                x->user_agents[i] = rnd_str();
-            x->first_time = rnd_time();
-            x->last_time = rnd_time();
-            x->window = rnd_time();
-            break;
-        }
-        case SW_EVENT_STATS:
-        case SW_EVENT__COUNT: {
-            static const char *const names[] = {"packets", "transfers", "not_found", "final",
-                                                "a\"b\\c\x01", "bad\xff", "", "packets",
-                                                "\xc3\xa9t\xc3\xa9", NULL};
-            size_t n = rnd() % SW_COUNTERS_MAX;
-            for (size_t i = 0; i < n; i++)
-                sw_counters_add(&c, names[rnd() % (sizeof names / sizeof names[0])], rnd());
-            for (size_t i = 0; i < SW_SUMMARY_TOP; i++) {
-                nf.top_users[i] = (struct sw_top_entry){rnd_str(), rnd()};
-                nf.top_sources[i] = (struct sw_top_entry){rnd_str(), rnd() % 100};
-            }
-            nf.n_top_users = rnd() % (SW_SUMMARY_TOP + 2);
-            nf.n_top_sources = rnd() % (SW_SUMMARY_TOP + 2);
-            nf.status_404 = rnd();
-            for (size_t i = 0; i < SW_OUTCOME__COUNT; i++)
-                xs.by_outcome[i] = rnd() >> (rnd() % 64);
-            ev.u.stats.counters = rnd() % 5 ? &c : NULL;
-            ev.u.stats.not_found = rnd() % 5 ? &nf : NULL;
-            ev.u.stats.transfers = rnd() % 5 ? &xs : NULL;
-            ev.u.stats.final = rnd() & 1;
-            break;
-        }
-        }
-        struct ref ref = {0, 0};
-        size_t n;
-        char *expect = ref_line(&ref, &ev, &n);
-        struct sw_counters rc;
-        const char *got = render(&ev, &rc);
-        if (mem_len != n || memcmp(got, expect, n) != 0)
-            fail_msg("round %d:\n got %s\nwant %s", round, got, expect);
-        assert_int_equal(counter(&rc, "utf8_repaired"), ref.utf8_repaired);
-        assert_int_equal(counter(&rc, "json_errors"), ref.json_errors);
-        free(expect);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -787,7 +626,6 @@ int main(void)
         cmocka_unit_test(test_dev_full),
         cmocka_unit_test(test_stdout),
         cmocka_unit_test(test_format_time),
-        cmocka_unit_test(test_matches_jansson),
     };
     int rc = cmocka_run_group_tests_name("report", tests, NULL, NULL);
     free(mem_buf);
