@@ -296,8 +296,9 @@ static void header_line(struct fstate *s, const uint8_t *p, size_t n, size_t max
 
 /* Frames the head of p[0..n). See the file comment; *len is what to consume
  * for every result but FR_NEED_MORE. `junk_line` (streams) is how much of the
- * line at p was already dropped as NOTE_PARTIAL junk: line length limits
- * count it, so decisions do not depend on how the bytes were chunked. */
+ * line at p was already dropped as NOTE_PARTIAL junk (p is then mid-line):
+ * line length limits count it, and CR/LF at p are not keep-alives, so
+ * decisions do not depend on how the bytes were chunked. */
 static enum fr frame(const uint8_t *p, size_t n, size_t max, bool stream, size_t junk_line,
                      struct fstate *s, size_t *len, unsigned *notes)
 {
@@ -305,7 +306,11 @@ static enum fr frame(const uint8_t *p, size_t n, size_t max, bool stream, size_t
     if (!s->in_head) {
         if (n == 0)
             return FR_NEED_MORE;
-        if (p[0] == '\r' || p[0] == '\n') {
+        /* CR/LF between messages are keep-alives, but only at a line start:
+         * after a NOTE_PARTIAL drop (junk_line > 0) p is inside a junk line,
+         * whose CRs (and LF) belong to that line and to its length limit,
+         * as they would if the line had come in one piece. */
+        if (junk_line == 0 && (p[0] == '\r' || p[0] == '\n')) {
             size_t k = 0;
             while (k < n && (p[k] == '\r' || p[k] == '\n'))
                 k++;

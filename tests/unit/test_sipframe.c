@@ -417,6 +417,80 @@ static void test_stream_binary_junk_is_not_held(void **state)
     sipframe_stream_free(fs);
 }
 
+/* Feeds `parts` one by one to a fresh stream and their concatenation to another. */
+static void feed_both(size_t max_msg, const char *const *parts, size_t np, struct rec *r1,
+                      struct sipframe_stats *s1, struct rec *r2, struct sipframe_stats *s2)
+{
+    char all[512];
+    size_t n = 0;
+    struct sipframe_stream *a = sipframe_stream_new(max_msg, false);
+    assert_non_null(a);
+    for (size_t i = 0; i < np; i++) {
+        size_t k = strlen(parts[i]);
+        assert_true(n + k <= sizeof all);
+        memcpy(all + n, parts[i], k);
+        n += k;
+        sipframe_stream_feed(a, S(parts[i]), 0, rec_sink, r1, s1);
+    }
+    sipframe_stream_free(a);
+    struct sipframe_stream *b = sipframe_stream_new(max_msg, false);
+    assert_non_null(b);
+    sipframe_stream_feed(b, sw_bytes_make(all, n), 0, rec_sink, r2, s2);
+    sipframe_stream_free(b);
+}
+
+/* A junk line is dropped up to its last control byte before its LF comes;
+ * the CRs that follow are still inside that line: not keep-alives, and they
+ * count towards its length limit (fuzz: sipframe-crs-inside-junk-line). */
+static void test_stream_crs_inside_junk_line(void **state)
+{
+    (void)state;
+    char crs[62];
+    memset(crs, '\r', sizeof crs - 1);
+    crs[sizeof crs - 1] = '\0';
+    /* "junk\1" + 62 CRs + the 20-byte request line: 88 bytes > max_msg 64 */
+    const char *const longer[] = {"junk\x01\r", crs, "INVITE sip:a SIP/2.0\r\nl: 0\r\n\r\n"};
+    struct rec r1 = {.n = 0}, r2 = {.n = 0};
+    struct sipframe_stats s1, s2;
+    memset(&s1, 0, sizeof s1);
+    memset(&s2, 0, sizeof s2);
+    feed_both(64, longer, 3, &r1, &s1, &r2, &s2);
+    assert_int_equal(r2.n, 0); /* whole: one junk line over max_msg */
+    assert_int_equal(r1.n, 0); /* chunked: the same line */
+    assert_int_equal(s1.junk_bytes, s2.junk_bytes);
+    assert_int_equal(s1.junk_bytes, 5 + 61 + 1 + 22 + 6);
+    assert_int_equal(s1.keepalives, 1); /* the final CRLF only */
+    assert_int_equal(s2.keepalives, 1);
+
+    /* the line is within the limit: its tail after the last CR is a start line */
+    const char *const shorter[] = {"x\x01\r", "\r\r", "INVITE sip:a SIP/2.0\r\nl: 0\r\n\r\n"};
+    memset(&r1, 0, sizeof r1);
+    memset(&r2, 0, sizeof r2);
+    memset(&s1, 0, sizeof s1);
+    memset(&s2, 0, sizeof s2);
+    feed_both(64, shorter, 3, &r1, &s1, &r2, &s2);
+    assert_int_equal(r1.n, 1);
+    assert_int_equal(r2.n, 1);
+    assert_msg(&r1, 0, "INVITE sip:a SIP/2.0\r\nl: 0\r\n\r\n");
+    assert_msg(&r2, 0, "INVITE sip:a SIP/2.0\r\nl: 0\r\n\r\n");
+    assert_int_equal(s1.junk_bytes, 5);
+    assert_int_equal(s2.junk_bytes, 5);
+    assert_int_equal(s1.keepalives, 0);
+    assert_int_equal(s2.keepalives, 0);
+
+    /* an LF right after a partial drop ends the junk line: not a keep-alive */
+    const char *const lf[] = {"ab\x01", "\nINVITE sip:a SIP/2.0\r\nl: 0\r\n\r\n"};
+    memset(&r1, 0, sizeof r1);
+    memset(&s1, 0, sizeof s1);
+    memset(&r2, 0, sizeof r2);
+    memset(&s2, 0, sizeof s2);
+    feed_both(64, lf, 2, &r1, &s1, &r2, &s2);
+    assert_int_equal(r1.n, 1);
+    assert_int_equal(s1.junk_bytes, 4);
+    assert_int_equal(s1.keepalives, 0);
+    assert_int_equal(s2.junk_bytes, 4);
+}
+
 static void test_datagram_junk_prefix(void **state)
 {
     (void)state;
@@ -662,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_stream_too_big_and_bad_length_resync),
         cmocka_unit_test(test_stream_buffer_stays_bounded),
         cmocka_unit_test(test_stream_binary_junk_is_not_held),
+        cmocka_unit_test(test_stream_crs_inside_junk_line),
         cmocka_unit_test(test_datagram_junk_prefix),
         cmocka_unit_test(test_datagram_several_and_truncated),
         cmocka_unit_test(test_datagram_not_sip),
