@@ -983,107 +983,70 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
     return SIPSCAN_OK;
 }
 
-/* RFC 2046 bchars, the quotes around a quoted value aside. */
-static bool is_bchar(uint8_t c)
+/* Does "content-type" (any case) start at b.p[i]? */
+static bool ct_name_at(struct sw_bytes b, size_t i)
 {
-    if (ascii_is_alpha(c) || ascii_is_digit(c))
-        return true;
-    return memchr("'()+_,-./:=? ", c, 13) != NULL && c != '\0';
+    return i <= b.n && b.n - i >= 12 && name_is(b.p + i, "content-type", 12);
 }
 
-/* Does a Content-Type header name as libosip2 matches it (a prefix, after
- * LWS) start at b.p[i]? Returns its offset, or b.n. */
-static size_t ct_at(struct sw_bytes b, size_t i)
+/* Can libosip2 read a Content-Type part header name on the line [ls, le)?
+ * At the line start after SP/HTAB (osip_clrncpy trims them), or anywhere on
+ * a line that starts with "--": a part's first header begins one or two
+ * bytes after "\n--boundary", on the delimiter's own line. */
+static bool ct_line(struct sw_bytes b, size_t ls, size_t le)
 {
-    while (i < b.n && is_lws(b.p[i]))
+    struct sw_bytes l = sub(b, 0, le);
+    size_t i = ls;
+    while (i < le && (l.p[i] == ' ' || l.p[i] == '\t'))
         i++;
-    return ascii_istarts(sub(b, i, b.n), "content-type") ? i : b.n;
+    if (ct_name_at(l, i))
+        return true;
+    if (le - ls < 2 || l.p[ls] != '-' || l.p[ls + 1] != '-')
+        return false;
+    for (i = ls + 2; i + 12 <= le; i++)
+        if ((l.p[i] | 0x20) == 'c' && ct_name_at(l, i))
+            return true;
+    return false;
 }
 
 /*
- * libosip2 5.3 leaks memory when one MIME part has two Content-Type headers
- * (osip_body_set_contenttype overwrites the first). Its multipart walk: parts
- * split at every occurrence of "--boundary" in everything after the headers
- * (Content-Length ignored); a part starts one or two bytes after it; part
- * header names match by the prefix "content-type", case-insensitively; the
- * part headers end at a line end followed by CR or LF. We mirror that walk,
- * erring on the side of "hazard": counting more candidates than libosip2
- * would only keeps a message from it. A boundary with bytes outside RFC 2046
- * bchars, or two Content-Type headers on the message, count as a hazard too
- * (libosip2 could then split differently from us).
+ * libosip2 5.3 leaks memory when it reads two Content-Type headers in one
+ * MIME part (osip_body_set_contenttype overwrites the first without freeing
+ * it). Its multipart walk (msg_osip_body_parse, osip_body_parse_header):
+ * parts start one or two bytes after each "\n--boundary" in everything after
+ * the message headers (Content-Length ignored); a part's headers are lines
+ * ended by CRLF, a lone CR or a lone LF, read up to the line end followed by
+ * CR or LF; a header whose name (trimmed of SP/HTAB) starts with
+ * "content-type", in any case, sets the part's Content-Type. Rather than
+ * mirror the boundary parameter, the delimiter search and the part offsets
+ * (any difference from libosip2 there would miss a leak), this looks for
+ * what every such leak needs: two lines that may hold a Content-Type name
+ * (ct_line) with no such end of a header block between them, anywhere in the
+ * message. That is a superset of libosip2's condition (its part headers are
+ * lines of the raw message, and folding it undoes only makes it stop
+ * earlier); well-formed messages, one Content-Type per part, never match.
+ * Two Content-Type headers on the message count as a hazard too.
  */
 bool sipscan_osip_hazard(struct sw_bytes raw, const struct sipscan_info *info)
 {
     if (info->n_ctype > 1)
         return true;
-    if (!ascii_istarts(media_type(info->ctype), "multipart/"))
-        return false;
-    struct sw_bytes bd;
-    if (!param_find(info->ctype, "boundary", &bd))
-        return false; /* libosip2 refuses a multipart body without one */
-    if (bd.n >= 2 && bd.p[0] == '"' && bd.p[bd.n - 1] == '"')
-        bd = sub(bd, 1, bd.n - 1);
-    if (bd.n == 0 || bd.n > BOUNDARY_MAX)
-        return true;
-    for (size_t i = 0; i < bd.n; i++)
-        if (!is_bchar(bd.p[i]))
+    unsigned n = 0; /* lines that may hold a Content-Type since the last block end */
+    size_t ls = 0;
+    while (ls < raw.n) {
+        size_t le = ls;
+        while (le < raw.n && raw.p[le] != '\r' && raw.p[le] != '\n')
+            le++;
+        if (ct_line(raw, ls, le) && ++n > 1)
             return true;
-    /* the raw value must be exactly what param_find returned (no ',' or
-     * space cut it short) */
-    const uint8_t *after = bd.p + bd.n + (bd.p[-1] == '"' ? 1 : 0);
-    const uint8_t *ct_end = info->ctype.p + info->ctype.n;
-    while (after < ct_end && ascii_is_ws(*after))
-        after++;
-    if (after < ct_end && *after != ';')
-        return true;
-
-    struct sw_bytes b = sub(raw, info->head_len, raw.n);
-    size_t pos = 0;
-    bool in_part = false;
-    while (pos < b.n) {
-        /* next "--boundary" */
-        size_t d = pos;
-        while (d + 2 + bd.n <= b.n) {
-            const uint8_t *h = memchr(b.p + d, '-', b.n - d);
-            if (h == NULL) {
-                d = b.n;
-                break;
-            }
-            d = (size_t)(h - b.p);
-            if (d + 2 + bd.n <= b.n && b.p[d + 1] == '-' && memcmp(b.p + d + 2, bd.p, bd.n) == 0)
-                break;
-            d++;
-        }
-        if (d + 2 + bd.n > b.n)
-            d = b.n;
-        if (in_part) {
-            /* the part [pos, d): count Content-Type candidates in its headers */
-            struct sw_bytes part = sub(b, pos, d);
-            unsigned n = 0;
-            size_t last = part.n, at;
-            for (size_t i = 0; i < part.n && i < 3; i++) {
-                if ((at = ct_at(part, i)) < part.n && at != last) {
-                    n++;
-                    last = at;
-                }
-            }
-            for (size_t i = 0; i + 1 < part.n; i++) {
-                uint8_t c = part.p[i], c2 = part.p[i + 1];
-                bool eol2 = (c == '\r' || c == '\n') && (c2 == '\r' || c2 == '\n');
-                if (eol2 && !(c == '\r' && c2 == '\n'))
-                    break; /* end of the part's headers */
-                if ((c == '\r' || c == '\n') && (at = ct_at(part, i + 1)) < part.n && at != last) {
-                    n++;
-                    last = at;
-                }
-            }
-            if (n > 1)
-                return true;
-        }
-        if (d >= b.n)
-            break;
-        in_part = true;
-        pos = d + 2 + bd.n;
+        size_t e = le;
+        while (e < raw.n && (raw.p[e] == '\r' || raw.p[e] == '\n'))
+            e++;
+        /* one line end (CRLF, CR or LF) keeps the block going; more end it */
+        bool one = e - le == 1 || (e - le == 2 && raw.p[le] == '\r' && raw.p[le + 1] == '\n');
+        if (!one)
+            n = 0;
+        ls = e;
     }
     return false;
 }
