@@ -152,7 +152,10 @@ def main():
 
     # the reader goes away (a dead log shipper, `| head`): exit 1, one line
     sample = os.path.join(a.root, "pcaps", "sample.pcap")
-    p = subprocess.run(["bash", "-c", f"'{t.sw}' -r '{sample}' | true; echo $?${{PIPESTATUS[0]}}"],
+    # the reader closes its end at once; sipwatch's input arrives only later, so its
+    # first write always finds the pipe closed (no race with a fast writer)
+    p = subprocess.run(["bash", "-c", f"{{ sleep 0.5; cat '{sample}'; }} | '{t.sw}' -r - | "
+                        f"{{ exec 0<&-; sleep 2; }}; echo $?${{PIPESTATUS[1]}}"],
                        capture_output=True, timeout=60)
     errl = [l for l in p.stderr.decode(errors="replace").splitlines() if l.strip()]
     t.check("closed output pipe: exit 1, one 'Broken pipe' line",
