@@ -2,9 +2,10 @@
  * report.c - events -> NDJSON, the only file that includes jansson.
  *
  * Owns: the output stream (stdout through a dup of fd 1, or a file opened
- * for append, reopened on SIGHUP), its stdio buffer, and the jansson objects
- * and line buffer of the event being written. Does not: decide anything about
- * events (the tracker does), rotate files (logrotate moves them; we reopen).
+ * for append, reopened on SIGHUP), its stdio buffer, one jansson object per
+ * event type (built once with all its keys, its values updated in place for
+ * each event) and the line buffer. Does not: decide anything about events
+ * (the tracker does), rotate files (logrotate moves them; we reopen).
  *
  * Schema (README documents it from this code): one JSON object per line,
  * keys in insertion order: timestamp, event_type, call_id, src_ip, src_port,
@@ -31,6 +32,17 @@
 
 #define REPORT_IOBUF ((size_t)256 * 1024)
 #define REPORT_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+#define REPORT_TIME_CACHE 4
+
+struct report_tmpl;
+
+/* The date and time of day of one second, as report_format_time writes
+ * them before the ".uuuuuuZ"; len 0 = empty. */
+struct report_time_cache {
+    int64_t sec;
+    size_t len;
+    char prefix[32];
+};
 
 struct report {
     struct report_config cfg;
@@ -43,8 +55,12 @@ struct report {
     char *fix; /* UTF-8 repair scratch */
     size_t fix_cap;
     uint64_t written, suppressed, write_errors, utf8_repaired, json_errors;
-    int last_errno; /* of the last failed write, 0 if none */
+    int last_errno;                            /* of the last failed write, 0 if none */
+    struct report_tmpl *tmpl[SW_EVENT__COUNT]; /* the object of each event type */
+    struct report_time_cache tcache[REPORT_TIME_CACHE];
 };
+
+static void tmpl_free(struct report_tmpl *t);
 
 /* Opens path for append (or a dup of stdout) with a big buffer. */
 static FILE *open_out(const char *path, char **iobuf, char errbuf[SW_ERRBUF_SIZE])
@@ -136,6 +152,8 @@ void report_free(struct report *r)
     free(r->line);
     free(r->fix);
     free(r->path);
+    for (size_t i = 0; i < SW_EVENT__COUNT; i++)
+        tmpl_free(r->tmpl[i]);
     free(r);
 }
 
@@ -264,31 +282,63 @@ static void put(struct report *r, json_t *obj, const char *key, json_t *v)
         r->json_errors++;
 }
 
-/* An event string: repaired to UTF-8; NULL (unknown) and anything jansson
- * still refuses become null, so the key is never dropped. */
-static json_t *jstr(struct report *r, const char *s)
+/* True when s[0..n) is all ASCII, which is valid UTF-8 as it stands. */
+static bool is_ascii(const char *s, size_t n)
 {
-    if (s == NULL)
-        return json_null();
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, sizeof w);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        acc |= (uint8_t)s[i];
+    return (acc & UINT64_C(0x8080808080808080)) == 0;
+}
+
+/* An event string as valid UTF-8: s itself when it is ASCII (most header
+ * bytes), else its repair in r->fix (counted). NULL, counted in json_errors,
+ * when the repair buffer cannot grow. */
+static const char *utf8_view(struct report *r, const char *s, size_t *len)
+{
     size_t n = strlen(s);
+    if (is_ascii(s, n)) {
+        *len = n;
+        return s;
+    }
     if (n > (SIZE_MAX - 1) / 3) {
         r->json_errors++;
-        return json_null();
+        return NULL;
     }
     size_t need = 3 * n + 1; /* each bad byte may become 3 */
     if (need > r->fix_cap) {
         char *nf = realloc(r->fix, need);
         if (nf == NULL) {
             r->json_errors++;
-            return json_null();
+            return NULL;
         }
         r->fix = nf;
         r->fix_cap = need;
     }
     unsigned bad = 0;
-    size_t k = report_utf8_repair(s, n, r->fix, r->fix_cap, &bad);
+    *len = report_utf8_repair(s, n, r->fix, r->fix_cap, &bad);
     r->utf8_repaired += bad;
-    json_t *j = json_stringn(r->fix, k);
+    return r->fix;
+}
+
+/* A new string value (arrays of scan events, the stats event); NULL
+ * (unknown) and anything jansson still refuses become null, so the key is
+ * never dropped. */
+static json_t *jstr(struct report *r, const char *s)
+{
+    if (s == NULL)
+        return json_null();
+    size_t n;
+    const char *v = utf8_view(r, s, &n);
+    if (v == NULL)
+        return json_null();
+    json_t *j = json_stringn_nocheck(v, n); /* valid UTF-8 by now */
     if (j == NULL) {
         r->json_errors++;
         return json_null();
@@ -296,26 +346,346 @@ static json_t *jstr(struct report *r, const char *s)
     return j;
 }
 
-static json_t *jtime(sw_time t)
+/* report_format_time with the date and time of day kept per second (in a
+ * small cache, as one event carries up to three times): most events only
+ * need their microseconds written. Returns the length. */
+static size_t format_time(struct report *r, sw_time t, char buf[32])
+{
+    int64_t sec = t / SW_USEC_PER_SEC, us = t % SW_USEC_PER_SEC;
+    if (us < 0) {
+        us += SW_USEC_PER_SEC;
+        sec -= 1;
+    }
+    struct report_time_cache *c = &r->tcache[(uint64_t)sec % REPORT_TIME_CACHE];
+    if (c->len == 0 || c->sec != sec) {
+        size_t k = strlen(report_format_time(t, buf));
+        /* only the "<date>T<time>.uuuuuuZ" form is kept, not "invalid" */
+        if (k >= 8 && buf[k - 8] == '.' && buf[k - 1] == 'Z') {
+            memcpy(c->prefix, buf, k - 8);
+            c->len = k - 8;
+            c->sec = sec;
+        }
+        return k;
+    }
+    memcpy(buf, c->prefix, c->len);
+    char *p = buf + c->len;
+    p[0] = '.';
+    for (int i = 6; i >= 1; i--) {
+        p[i] = (char)('0' + us % 10);
+        us /= 10;
+    }
+    p[7] = 'Z';
+    p[8] = '\0';
+    return c->len + 8;
+}
+
+/*
+ * Slots: one key of an event object that is built once per event type with
+ * all its keys in order and then updated in place for every event. A slot
+ * owns one value of its kind (a string, integer or real it changes with
+ * json_*_set) and puts it, or null, or a constant, under its key; a key set
+ * again keeps its place, so the order and the bytes of each line are those
+ * of an object built afresh.
+ */
+enum slot_kind { SK_STR, SK_INT, SK_REAL, SK_OTHER };
+
+struct slot {
+    json_t *obj;     /* the object holding the key (borrowed) */
+    const char *key; /* a literal */
+    json_t *own;     /* our value (SK_OTHER: none) */
+    json_t *cur;     /* what obj holds under key now (borrowed) */
+};
+
+static void slot_set(struct report *r, struct slot *s, json_t *v)
+{
+    if (s->cur == v)
+        return;
+    if (json_object_set_nocheck(s->obj, s->key, v) != 0) {
+        r->json_errors++;
+        return;
+    }
+    s->cur = v;
+}
+
+static void slot_null(struct report *r, struct slot *s)
+{
+    slot_set(r, s, json_null());
+}
+
+/* v[0..n) is valid UTF-8. */
+static void slot_bytes(struct report *r, struct slot *s, const char *v, size_t n)
+{
+    json_t *o = s->own;
+    if (json_string_length(o) != n || memcmp(json_string_value(o), v, n) != 0) {
+        if (json_string_setn_nocheck(o, v, n) != 0) {
+            r->json_errors++;
+            slot_null(r, s);
+            return;
+        }
+    }
+    slot_set(r, s, o);
+}
+
+static void slot_str(struct report *r, struct slot *s, const char *str)
+{
+    size_t n;
+    const char *v = str != NULL ? utf8_view(r, str, &n) : NULL;
+    if (v == NULL)
+        slot_null(r, s);
+    else
+        slot_bytes(r, s, v, n);
+}
+
+/* A name of ours (ASCII). */
+static void slot_name(struct report *r, struct slot *s, const char *name)
+{
+    slot_bytes(r, s, name, strlen(name));
+}
+
+static void slot_int(struct report *r, struct slot *s, json_int_t v)
+{
+    json_integer_set(s->own, v);
+    slot_set(r, s, s->own);
+}
+
+static void slot_count(struct report *r, struct slot *s, uint64_t v)
+{
+    slot_int(r, s, v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+static void slot_status(struct report *r, struct slot *s, int v)
+{
+    if (v == 0)
+        slot_null(r, s);
+    else
+        slot_int(r, s, v);
+}
+
+static void slot_bool(struct report *r, struct slot *s, bool v)
+{
+    slot_set(r, s, v ? json_true() : json_false());
+}
+
+static void slot_time(struct report *r, struct slot *s, sw_time t)
 {
     char buf[32];
-    if (t == SW_TIME_NONE)
-        return json_null();
-    return json_string(report_format_time(t, buf));
+    if (t == SW_TIME_NONE) {
+        slot_null(r, s);
+        return;
+    }
+    size_t n = format_time(r, t, buf);
+    slot_bytes(r, s, buf, n);
 }
 
 /* Seconds (or milliseconds, with div 1000) as a number, microsecond
  * resolution: 2.5, 32.000104. */
-static json_t *jdur(sw_time t, double div)
+static void slot_dur(struct report *r, struct slot *s, sw_time t, double div)
 {
-    if (t == SW_TIME_NONE)
-        return json_null();
-    return json_real((double)t / div);
+    if (t == SW_TIME_NONE) {
+        slot_null(r, s);
+        return;
+    }
+    json_real_set(s->own, (double)t / div);
+    slot_set(r, s, s->own);
 }
 
-static json_t *jstatus(int s)
+/* inet_ntop costs more than the rest of the slot: the text of the address
+ * last written is kept, *last (NULL-family when none). */
+static void slot_addr(struct report *r, struct slot *s, const struct sw_addr *a,
+                      struct sw_addr *last)
 {
-    return s == 0 ? json_null() : json_integer(s);
+    char ip[SW_ADDRSTRLEN];
+    if (last->family != 0 && memcmp(last, a, sizeof *a) == 0) {
+        slot_set(r, s, s->own);
+        return;
+    }
+    slot_name(r, s, sw_addr_str(a, ip));
+    if (s->cur == s->own && a->family != 0)
+        *last = *a;
+    else
+        last->family = 0;
+}
+
+/* The common keys, then the event type's object. */
+enum { H_TIMESTAMP, H_CALL_ID, H_SRC_IP, H_SRC_PORT, H_DEST_IP, H_DEST_PORT, H_PROTO, H__COUNT };
+
+struct key_spec {
+    const char *key;
+    enum slot_kind kind;
+};
+
+static const struct key_spec head_keys[H__COUNT] = {
+    {"timestamp", SK_STR}, {"call_id", SK_STR},   {"src_ip", SK_STR}, {"src_port", SK_INT},
+    {"dest_ip", SK_STR},   {"dest_port", SK_INT}, {"proto", SK_STR},
+};
+
+enum {
+    TR_OUTCOME,
+    TR_REFER_TO,
+    TR_REFERRED_BY,
+    TR_REPLACES,
+    TR_REFER_CSEQ,
+    TR_REFER_STATUS,
+    TR_REFER_REASON,
+    TR_NOTIFY_COUNT,
+    TR_FINAL_STATUS,
+    TR_FINAL_REASON,
+    TR_REFER_TIME,
+    TR_ACCEPTED_TIME,
+    TR_WAIT,
+    TR_SUBSCRIPTION_STATE,
+    TR__COUNT
+};
+
+static const struct key_spec transfer_keys[] = {
+    {"outcome", SK_STR},      {"refer_to", SK_STR},           {"referred_by", SK_STR},
+    {"replaces", SK_OTHER},   {"refer_cseq", SK_INT},         {"refer_status", SK_INT},
+    {"refer_reason", SK_STR}, {"notify_count", SK_INT},       {"final_status", SK_INT},
+    {"final_reason", SK_STR}, {"refer_time", SK_STR},         {"accepted_time", SK_STR},
+    {"wait_s", SK_REAL},      {"subscription_state", SK_STR},
+    /* then "truncated": true, present only when it is */
+};
+
+enum {
+    NF_METHOD,
+    NF_REQUEST_URI,
+    NF_USER,
+    NF_DOMAIN,
+    NF_FROM,
+    NF_TO,
+    NF_USER_AGENT,
+    NF_SERVER,
+    NF_STATUS,
+    NF_REASON,
+    NF_WARNING,
+    NF_RTT,
+    NF__COUNT
+};
+
+static const struct key_spec not_found_keys[] = {
+    {"method", SK_STR}, {"request_uri", SK_STR}, {"user", SK_STR},       {"domain", SK_STR},
+    {"from", SK_STR},   {"to", SK_STR},          {"user_agent", SK_STR}, {"server", SK_STR},
+    {"status", SK_INT}, {"reason", SK_STR},      {"warning", SK_STR},    {"rtt_ms", SK_REAL},
+};
+
+enum {
+    SC_SRC_IP,
+    SC_COUNT,
+    SC_DISTINCT_USERS,
+    SC_USERS,
+    SC_METHODS,
+    SC_USER_AGENTS,
+    SC_FIRST_TIME,
+    SC_LAST_TIME,
+    SC_WINDOW,
+    SC__COUNT
+};
+
+static const struct key_spec scan_keys[] = {
+    {"src_ip", SK_STR},     {"count", SK_INT},     {"distinct_users", SK_INT},
+    {"users", SK_OTHER},    {"methods", SK_OTHER}, {"user_agents", SK_OTHER},
+    {"first_time", SK_STR}, {"last_time", SK_STR}, {"window_s", SK_REAL},
+};
+
+_Static_assert(sizeof transfer_keys / sizeof transfer_keys[0] == TR__COUNT, "transfer keys");
+_Static_assert(sizeof not_found_keys / sizeof not_found_keys[0] == NF__COUNT, "not_found keys");
+_Static_assert(sizeof scan_keys / sizeof scan_keys[0] == SC__COUNT, "scan keys");
+
+#define BODY_MAX TR__COUNT
+
+/* The object of one event type, reused for every event of that type. */
+struct report_tmpl {
+    json_t *top;  /* owned */
+    json_t *body; /* in top; NULL for stats (built per event) */
+    struct slot h[H__COUNT];
+    struct slot b[BODY_MAX];
+    size_t nb;
+    struct sw_addr src, dst; /* last written in src_ip, dest_ip */
+    bool truncated;          /* transfer: the "truncated" key is present */
+};
+
+static bool slot_init(struct slot *s, json_t *obj, const struct key_spec *k)
+{
+    s->obj = obj;
+    s->key = k->key;
+    s->cur = json_null();
+    switch (k->kind) {
+    case SK_STR:
+        s->own = json_string_nocheck("");
+        break;
+    case SK_INT:
+        s->own = json_integer(0);
+        break;
+    case SK_REAL:
+        s->own = json_real(0.0);
+        break;
+    case SK_OTHER:
+        s->own = NULL;
+        return json_object_set_nocheck(obj, s->key, s->cur) == 0;
+    }
+    return s->own != NULL && json_object_set_nocheck(obj, s->key, s->cur) == 0;
+}
+
+static void tmpl_free(struct report_tmpl *t)
+{
+    if (t == NULL)
+        return;
+    json_decref(t->top);
+    for (size_t i = 0; i < H__COUNT; i++)
+        json_decref(t->h[i].own);
+    for (size_t i = 0; i < t->nb; i++)
+        json_decref(t->b[i].own);
+    free(t);
+}
+
+static struct report_tmpl *tmpl_new(enum sw_event_type type)
+{
+    static const char *const body_key[SW_EVENT__COUNT] = {
+        [SW_EVENT_TRANSFER] = "transfer",
+        [SW_EVENT_USER_NOT_FOUND] = "user_not_found",
+        [SW_EVENT_SCAN] = "scan",
+        [SW_EVENT_STATS] = "stats",
+    };
+    const struct key_spec *keys = NULL;
+    size_t nkeys = 0;
+    switch (type) {
+    case SW_EVENT_TRANSFER:
+        keys = transfer_keys, nkeys = TR__COUNT;
+        break;
+    case SW_EVENT_USER_NOT_FOUND:
+        keys = not_found_keys, nkeys = NF__COUNT;
+        break;
+    case SW_EVENT_SCAN:
+        keys = scan_keys, nkeys = SC__COUNT;
+        break;
+    case SW_EVENT_STATS:
+    case SW_EVENT__COUNT:
+        break;
+    }
+    struct report_tmpl *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    bool ok = (t->top = json_object()) != NULL;
+    ok = ok && slot_init(&t->h[H_TIMESTAMP], t->top, &head_keys[H_TIMESTAMP]);
+    ok = ok && json_object_set_new_nocheck(t->top, "event_type",
+                                           json_string_nocheck(sw_event_type_name(type))) == 0;
+    for (size_t i = H_CALL_ID; ok && i < H__COUNT; i++)
+        ok = slot_init(&t->h[i], t->top, &head_keys[i]);
+    if (ok && type == SW_EVENT_STATS) {
+        ok = json_object_set_nocheck(t->top, body_key[type], json_null()) == 0;
+    } else if (ok) {
+        ok = (t->body = json_object()) != NULL &&
+             json_object_set_new_nocheck(t->top, body_key[type], t->body) == 0;
+        for (size_t i = 0; ok && i < nkeys; i++) {
+            ok = slot_init(&t->b[i], t->body, &keys[i]);
+            t->nb = i + 1; /* its value, if any, is freed with the template */
+        }
+    }
+    if (!ok) {
+        tmpl_free(t);
+        return NULL;
+    }
+    return t;
 }
 
 static json_t *jcount(uint64_t v)
@@ -337,65 +707,67 @@ static json_t *jarray(struct report *r, const char *const *v, size_t n, size_t m
     return a;
 }
 
-static json_t *body_transfer(struct report *r, const struct sw_event_transfer *x)
+static void fill_transfer(struct report *r, struct report_tmpl *t,
+                          const struct sw_event_transfer *x)
 {
-    json_t *o = json_object();
-    if (o == NULL)
-        return NULL;
-    put(r, o, "outcome", json_string(sw_outcome_name(x->outcome)));
-    put(r, o, "refer_to", jstr(r, x->refer_to));
-    put(r, o, "referred_by", jstr(r, x->referred_by));
-    put(r, o, "replaces", json_boolean(x->replaces));
-    put(r, o, "refer_cseq", json_integer(x->refer_cseq));
-    put(r, o, "refer_status", jstatus(x->refer_status));
-    put(r, o, "refer_reason", jstr(r, x->refer_reason));
-    put(r, o, "notify_count", json_integer(x->notify_count));
-    put(r, o, "final_status", jstatus(x->final_status));
-    put(r, o, "final_reason", jstr(r, x->final_reason));
-    put(r, o, "refer_time", jtime(x->refer_time));
-    put(r, o, "accepted_time", jtime(x->accepted_time));
-    put(r, o, "wait_s", jdur(x->wait, 1e6));
-    put(r, o, "subscription_state", jstr(r, x->subscription_state));
-    if (x->truncated)
-        put(r, o, "truncated", json_true());
-    return o;
+    struct slot *b = t->b;
+    slot_name(r, &b[TR_OUTCOME], sw_outcome_name(x->outcome));
+    slot_str(r, &b[TR_REFER_TO], x->refer_to);
+    slot_str(r, &b[TR_REFERRED_BY], x->referred_by);
+    slot_bool(r, &b[TR_REPLACES], x->replaces);
+    slot_int(r, &b[TR_REFER_CSEQ], x->refer_cseq);
+    slot_status(r, &b[TR_REFER_STATUS], x->refer_status);
+    slot_str(r, &b[TR_REFER_REASON], x->refer_reason);
+    slot_int(r, &b[TR_NOTIFY_COUNT], x->notify_count);
+    slot_status(r, &b[TR_FINAL_STATUS], x->final_status);
+    slot_str(r, &b[TR_FINAL_REASON], x->final_reason);
+    slot_time(r, &b[TR_REFER_TIME], x->refer_time);
+    slot_time(r, &b[TR_ACCEPTED_TIME], x->accepted_time);
+    slot_dur(r, &b[TR_WAIT], x->wait, 1e6);
+    slot_str(r, &b[TR_SUBSCRIPTION_STATE], x->subscription_state);
+    /* The last key when present: added at the end, removed when not. */
+    if (x->truncated && !t->truncated) {
+        if (json_object_set_nocheck(t->body, "truncated", json_true()) == 0)
+            t->truncated = true;
+        else
+            r->json_errors++;
+    } else if (!x->truncated && t->truncated) {
+        (void)json_object_del(t->body, "truncated");
+        t->truncated = false;
+    }
 }
 
-static json_t *body_not_found(struct report *r, const struct sw_event_not_found *x)
+static void fill_not_found(struct report *r, struct report_tmpl *t,
+                           const struct sw_event_not_found *x)
 {
-    json_t *o = json_object();
-    if (o == NULL)
-        return NULL;
-    put(r, o, "method", jstr(r, x->method));
-    put(r, o, "request_uri", jstr(r, x->request_uri));
-    put(r, o, "user", jstr(r, x->user));
-    put(r, o, "domain", jstr(r, x->domain));
-    put(r, o, "from", jstr(r, x->from));
-    put(r, o, "to", jstr(r, x->to));
-    put(r, o, "user_agent", jstr(r, x->user_agent));
-    put(r, o, "server", jstr(r, x->server));
-    put(r, o, "status", jstatus(x->status));
-    put(r, o, "reason", jstr(r, x->reason));
-    put(r, o, "warning", jstr(r, x->warning));
-    put(r, o, "rtt_ms", jdur(x->rtt, 1e3));
-    return o;
+    struct slot *b = t->b;
+    slot_str(r, &b[NF_METHOD], x->method);
+    slot_str(r, &b[NF_REQUEST_URI], x->request_uri);
+    slot_str(r, &b[NF_USER], x->user);
+    slot_str(r, &b[NF_DOMAIN], x->domain);
+    slot_str(r, &b[NF_FROM], x->from);
+    slot_str(r, &b[NF_TO], x->to);
+    slot_str(r, &b[NF_USER_AGENT], x->user_agent);
+    slot_str(r, &b[NF_SERVER], x->server);
+    slot_status(r, &b[NF_STATUS], x->status);
+    slot_str(r, &b[NF_REASON], x->reason);
+    slot_str(r, &b[NF_WARNING], x->warning);
+    slot_dur(r, &b[NF_RTT], x->rtt, 1e3);
 }
 
-static json_t *body_scan(struct report *r, const struct sw_event_scan *x)
+/* Scan events are rare: their lists are built afresh each time. */
+static void fill_scan(struct report *r, struct report_tmpl *t, const struct sw_event_scan *x)
 {
-    json_t *o = json_object();
-    if (o == NULL)
-        return NULL;
-    put(r, o, "src_ip", jstr(r, x->src_ip));
-    put(r, o, "count", jcount(x->count));
-    put(r, o, "distinct_users", jcount(x->distinct_users));
-    put(r, o, "users", jarray(r, x->users, x->n_users, SW_SCAN_MAX_SAMPLE));
-    put(r, o, "methods", jarray(r, x->methods, x->n_methods, SW_SCAN_MAX_LIST));
-    put(r, o, "user_agents", jarray(r, x->user_agents, x->n_user_agents, SW_SCAN_MAX_LIST));
-    put(r, o, "first_time", jtime(x->first_time));
-    put(r, o, "last_time", jtime(x->last_time));
-    put(r, o, "window_s", jdur(x->window, 1e6));
-    return o;
+    struct slot *b = t->b;
+    slot_str(r, &b[SC_SRC_IP], x->src_ip);
+    slot_count(r, &b[SC_COUNT], x->count);
+    slot_count(r, &b[SC_DISTINCT_USERS], x->distinct_users);
+    put(r, t->body, "users", jarray(r, x->users, x->n_users, SW_SCAN_MAX_SAMPLE));
+    put(r, t->body, "methods", jarray(r, x->methods, x->n_methods, SW_SCAN_MAX_LIST));
+    put(r, t->body, "user_agents", jarray(r, x->user_agents, x->n_user_agents, SW_SCAN_MAX_LIST));
+    slot_time(r, &b[SC_FIRST_TIME], x->first_time);
+    slot_time(r, &b[SC_LAST_TIME], x->last_time);
+    slot_dur(r, &b[SC_WINDOW], x->window, 1e6);
 }
 
 static json_t *top_list(struct report *r, const struct sw_top_entry *v, size_t n, const char *key)
@@ -418,6 +790,7 @@ static json_t *top_list(struct report *r, const struct sw_top_entry *v, size_t n
     return a;
 }
 
+/* The stats object is built afresh: its keys are the counters given. */
 static json_t *body_stats(struct report *r, const struct sw_event_stats *x)
 {
     json_t *o = json_object();
@@ -451,40 +824,47 @@ static json_t *body_stats(struct report *r, const struct sw_event_stats *x)
     return o;
 }
 
-static json_t *build(struct report *r, const struct sw_event *ev)
+/* The event's template filled in; NULL if it cannot be built (OOM). */
+static struct report_tmpl *fill(struct report *r, const struct sw_event *ev)
 {
-    json_t *o = json_object();
-    if (o == NULL)
+    struct report_tmpl *t = r->tmpl[ev->type];
+    if (t == NULL && (t = r->tmpl[ev->type] = tmpl_new(ev->type)) == NULL)
         return NULL;
-    char ip[SW_ADDRSTRLEN];
+    struct slot *h = t->h;
     bool tuple = ev->has_tuple && ev->type != SW_EVENT_STATS;
-    const struct sw_tuple *t = &ev->tuple;
-    put(r, o, "timestamp", jtime(ev->ts));
-    put(r, o, "event_type", json_string(sw_event_type_name(ev->type)));
-    put(r, o, "call_id", ev->type == SW_EVENT_STATS ? json_null() : jstr(r, ev->call_id));
-    put(r, o, "src_ip", tuple ? json_string(sw_addr_str(&t->src, ip)) : json_null());
-    put(r, o, "src_port", tuple ? json_integer(t->sport) : json_null());
-    put(r, o, "dest_ip", tuple ? json_string(sw_addr_str(&t->dst, ip)) : json_null());
-    put(r, o, "dest_port", tuple ? json_integer(t->dport) : json_null());
-    put(r, o, "proto",
-        tuple ? json_string(sw_transport_name((enum sw_transport)t->transport)) : json_null());
+    const struct sw_tuple *tp = &ev->tuple;
+    slot_time(r, &h[H_TIMESTAMP], ev->ts);
+    if (ev->type == SW_EVENT_STATS)
+        slot_null(r, &h[H_CALL_ID]);
+    else
+        slot_str(r, &h[H_CALL_ID], ev->call_id);
+    if (tuple) {
+        slot_addr(r, &h[H_SRC_IP], &tp->src, &t->src);
+        slot_int(r, &h[H_SRC_PORT], tp->sport);
+        slot_addr(r, &h[H_DEST_IP], &tp->dst, &t->dst);
+        slot_int(r, &h[H_DEST_PORT], tp->dport);
+        slot_name(r, &h[H_PROTO], sw_transport_name((enum sw_transport)tp->transport));
+    } else {
+        for (size_t i = H_SRC_IP; i < H__COUNT; i++)
+            slot_null(r, &h[i]);
+    }
     switch (ev->type) {
     case SW_EVENT_TRANSFER:
-        put(r, o, "transfer", body_transfer(r, &ev->u.transfer));
+        fill_transfer(r, t, &ev->u.transfer);
         break;
     case SW_EVENT_USER_NOT_FOUND:
-        put(r, o, "user_not_found", body_not_found(r, &ev->u.not_found));
+        fill_not_found(r, t, &ev->u.not_found);
         break;
     case SW_EVENT_SCAN:
-        put(r, o, "scan", body_scan(r, &ev->u.scan));
+        fill_scan(r, t, &ev->u.scan);
         break;
     case SW_EVENT_STATS:
-        put(r, o, "stats", body_stats(r, &ev->u.stats));
+        put(r, t->top, "stats", body_stats(r, &ev->u.stats));
         break;
     case SW_EVENT__COUNT:
         break;
     }
-    return o;
+    return t;
 }
 
 /* The line in r->line, newline included; returns its length or 0. */
@@ -518,9 +898,10 @@ int report_event(struct report *r, const struct sw_event *ev)
         r->suppressed++;
         return 0;
     }
-    json_t *o = build(r, ev);
-    size_t n = o != NULL ? dump_line(r, o) : 0;
-    json_decref(o);
+    struct report_tmpl *t = fill(r, ev);
+    size_t n = t != NULL ? dump_line(r, t->top) : 0;
+    if (t != NULL && ev->type == SW_EVENT_STATS) /* not kept until the next one */
+        (void)json_object_set_nocheck(t->top, "stats", json_null());
     if (n == 0) {
         r->json_errors++;
         return 0;

@@ -34,7 +34,7 @@
 #include "sipwatch/sipmsg.h"
 
 #include <stdarg.h>
-#include <stdlib.h> /* osip_free() is free() */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -56,6 +56,147 @@ static void osip_trace_sink(const char *fi, int li, osip_trace_level_t level, co
     (void)ap;
 }
 
+/*
+ * libosip2 allocates a few hundred small pieces per message and frees them
+ * all in osip_message_free: through malloc/free that was about a tenth of the
+ * program's instructions. Its allocator hooks (osip_set_allocators; Debian's
+ * build calls them) get a bump arena instead:
+ *
+ * - a piece comes from the arena when it fits (at most ARENA_MAX_PIECE bytes,
+ *   ARENA_SIZE in all), from malloc otherwise; free tells them apart by
+ *   address and passes the others to free;
+ * - the arena counts its live pieces and is reset only when the count falls
+ *   to zero, i.e. when libosip2 has freed every piece it took. A piece it
+ *   kept (leaked, or held across messages) keeps the arena from being
+ *   reused, never handed out twice: the arena then fills up and pieces come
+ *   from malloc, which is slower, not wrong;
+ * - realloc grows the last piece in place, or moves it (the size is stored
+ *   before each piece), keeping realloc's contract.
+ *
+ * Under AddressSanitizer plain malloc stays (ASan sees overflows and leaks in
+ * every piece) unless SIPMSG_ARENA=1 is defined; then the arena poisons what
+ * it does not hand out (its headers, its free space) so ASan still catches a
+ * read past a piece or after the reset. One arena for the process:
+ * libosip2's hooks are process-wide and sipwatch parses on one thread.
+ */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIPMSG_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(SIPMSG_ASAN)
+#define SIPMSG_ASAN 1
+#endif
+#ifndef SIPMSG_ARENA
+#ifdef SIPMSG_ASAN
+#define SIPMSG_ARENA 0
+#else
+#define SIPMSG_ARENA 1
+#endif
+#endif
+
+#if SIPMSG_ARENA
+#ifdef SIPMSG_ASAN
+#include <sanitizer/asan_interface.h>
+#define ARENA_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define ARENA_POISON(p, n) ((void)(p), (void)(n))
+#define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define ARENA_SIZE ((size_t)256 * 1024)
+#define ARENA_MAX_PIECE ((size_t)16 * 1024) /* bigger ones (the message copy) from malloc */
+#define ARENA_ALIGN ((size_t)16)            /* as malloc's: alignof(max_align_t) */
+#define ARENA_HDR ARENA_ALIGN               /* the piece's size, before it */
+
+static _Alignas(16) unsigned char g_arena[ARENA_SIZE];
+static size_t g_arena_top;  /* bytes handed out since the last reset */
+static size_t g_arena_live; /* pieces not freed yet */
+
+static bool arena_owns(const void *p)
+{
+    uintptr_t a = (uintptr_t)p, b = (uintptr_t)g_arena;
+    return a >= b && a < b + ARENA_SIZE;
+}
+
+static size_t arena_size_of(const unsigned char *p)
+{
+    size_t n;
+    ARENA_UNPOISON(p - ARENA_HDR, sizeof n);
+    memcpy(&n, p - ARENA_HDR, sizeof n);
+    ARENA_POISON(p - ARENA_HDR, sizeof n);
+    return n;
+}
+
+static void arena_set_size(unsigned char *p, size_t n)
+{
+    ARENA_UNPOISON(p - ARENA_HDR, sizeof n);
+    memcpy(p - ARENA_HDR, &n, sizeof n);
+    ARENA_POISON(p - ARENA_HDR, sizeof n);
+}
+
+static size_t arena_round(size_t n)
+{
+    return (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+}
+
+static void *arena_malloc(size_t n)
+{
+    if (n <= ARENA_MAX_PIECE && ARENA_SIZE - g_arena_top >= ARENA_HDR + arena_round(n)) {
+        unsigned char *p = g_arena + g_arena_top + ARENA_HDR;
+        g_arena_top += ARENA_HDR + arena_round(n);
+        g_arena_live++;
+        ARENA_UNPOISON(p, n);
+        arena_set_size(p, n);
+        return p;
+    }
+    return malloc(n);
+}
+
+static void arena_free(void *p)
+{
+    if (p == NULL)
+        return;
+    if (!arena_owns(p)) {
+        free(p);
+        return;
+    }
+    ARENA_POISON(p, arena_size_of(p));
+    if (--g_arena_live == 0)
+        g_arena_top = 0;
+}
+
+static void *arena_realloc(void *p, size_t n)
+{
+    if (p == NULL)
+        return arena_malloc(n);
+    if (!arena_owns(p))
+        return realloc(p, n);
+    unsigned char *q = p;
+    size_t old = arena_size_of(q);
+    size_t end = (size_t)(q - g_arena) + arena_round(old);
+    if (n <= old || (end == g_arena_top && n <= ARENA_MAX_PIECE &&
+                     (size_t)(q - g_arena) + arena_round(n) <= ARENA_SIZE)) {
+        /* shrink, or grow the last piece in place */
+        if (end == g_arena_top)
+            g_arena_top = (size_t)(q - g_arena) + arena_round(n);
+        if (n < old)
+            ARENA_POISON(q + n, old - n);
+        else
+            ARENA_UNPOISON(q, n);
+        arena_set_size(q, n);
+        return q;
+    }
+    void *m = arena_malloc(n);
+    if (m == NULL)
+        return NULL; /* p stays valid, as realloc leaves it */
+    memcpy(m, q, old);
+    arena_free(q);
+    return m;
+}
+#endif
+
 static bool g_init;
 
 int sipmsg_global_init(void)
@@ -67,13 +208,25 @@ int sipmsg_global_init(void)
     osip_trace_initialize_func(TRACE_LEVEL0, osip_trace_sink);
     if (parser_init() != 0)
         return -1;
+#if SIPMSG_ARENA
+    ARENA_POISON(g_arena, ARENA_SIZE);
+    osip_set_allocators(arena_malloc, arena_realloc, arena_free);
+#endif
     g_init = true;
     return 0;
 }
 
-/* libosip2 5.3 has no parser_free(): parser_init() only fills static tables. */
+/* libosip2 5.3 has no parser_free(): parser_init() only fills static tables.
+ * The allocators go back to malloc unless a piece is still out (its free
+ * must come to us). */
 void sipmsg_global_free(void)
 {
+#if SIPMSG_ARENA
+    if (g_init && g_arena_live == 0) {
+        osip_set_allocators(NULL, NULL, NULL);
+        g_init = false;
+    }
+#endif
 }
 
 /* Overwrites a field the scanner filled; a cut the scanner already counted

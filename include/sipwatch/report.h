@@ -2,7 +2,8 @@
  * report.h - events -> NDJSON, one object per line, written whole.
  *
  * Owns: the output stream (stdout or a file, reopened on request for log
- * rotation), the jansson objects of the line being built. Header bytes are
+ * rotation), one jansson object per event type, reused for every event of
+ * that type (its lines are byte for byte those of an object built afresh). Header bytes are
  * not guaranteed UTF-8: invalid sequences become U+FFFD (counted), and
  * control characters are escaped by jansson, so every line parses as JSON.
  * This is the only file that includes jansson.

@@ -117,8 +117,10 @@ struct sipmsg_stats {
 };
 
 /* Once, before any parse (sets libosip2's trace hook first, so that it
- * never writes to stdout, then parser_init). Returns 0 or -1. */
+ * never writes to stdout, then parser_init, then libosip2's allocators: a
+ * reused arena, see sipmsg.c). Returns 0 or -1. */
 int sipmsg_global_init(void);
+/* Gives libosip2 malloc back (unless a piece of the arena is still out). */
 void sipmsg_global_free(void);
 
 /* Parses `raw` (one framed message, borrowed) into *out (fully overwritten:

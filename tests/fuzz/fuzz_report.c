@@ -1,7 +1,11 @@
 /*
  * fuzz_report.c - libFuzzer target for report: events whose strings, times
  * and numbers come from the input are written to a memstream; every line
- * must parse back with json_loads, one line per event written.
+ * must parse back with json_loads, one line per event written, and be byte
+ * for byte the line jansson makes of the same event built afresh
+ * (report_ref.h), with the same json_errors and utf8_repaired counts. Three
+ * rounds of events (other numbers, strings shifted) go through one report,
+ * so its reused objects change between values, nulls and keys.
  *
  * Input: byte 0 picks the event type (and the mask), bytes 1..8 the time;
  * the rest is split at NUL bytes into the strings the event carries.
@@ -16,6 +20,8 @@
 
 #include "sipwatch/report.h"
 
+#include "report_ref.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(x)                                                                                   \
@@ -27,13 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_STR 48
 
 static char *strs[MAX_STR];
-static size_t n_strs;
+static size_t n_strs, str_shift;
 
 static const char *str(size_t i)
 {
     if (n_strs == 0)
         return NULL;
-    const char *s = strs[i % n_strs];
+    const char *s = strs[(i + str_shift) % n_strs];
     return s[0] == '\x01' ? NULL : s; /* a leading 0x01 stands for "unknown" */
 }
 
@@ -165,18 +171,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 (sel & 0x08) != 0};
     struct report *r = report_new_stream(f, &cfg);
     CHECK(r != NULL);
-    for (unsigned t = 0; t < SW_EVENT__COUNT; t++) {
-        struct sw_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.type = (enum sw_event_type)((t + sel) % SW_EVENT__COUNT);
-        fill(&ev, sel, v);
-        if (ev.type == SW_EVENT_STATS) {
-            ev.u.stats.counters = (sel & 1) ? NULL : &counters;
-            ev.u.stats.not_found = (sel & 2) ? NULL : &nf;
-            ev.u.stats.transfers = (sel & 4) ? NULL : &xs;
-            ev.u.stats.final = (v & 1) != 0;
+    struct ref ref = {0, 0};
+    char *expect = NULL;
+    size_t expect_n = 0;
+    for (unsigned round = 0; round < 3; round++) {
+        uint64_t rv = round == 0 ? v : v * 0x9E3779B97F4A7C15u + round;
+        uint8_t rsel = (uint8_t)(sel ^ (round * 0x35u));
+        str_shift = round;
+        for (unsigned t = 0; t < SW_EVENT__COUNT; t++) {
+            struct sw_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.type = (enum sw_event_type)((t + sel) % SW_EVENT__COUNT);
+            fill(&ev, rsel, rv);
+            if (ev.type == SW_EVENT_STATS) {
+                ev.u.stats.counters = (rsel & 1) ? NULL : &counters;
+                ev.u.stats.not_found = (rsel & 2) ? NULL : &nf;
+                ev.u.stats.transfers = (rsel & 4) ? NULL : &xs;
+                ev.u.stats.final = (rv & 1) != 0;
+            }
+            CHECK(report_event(r, &ev) == 0);
+            if (cfg.event_mask == 0 || (cfg.event_mask & (1u << ev.type))) {
+                size_t n;
+                char *line = ref_line(&ref, &ev, &n);
+                expect = realloc(expect, expect_n + n);
+                CHECK(expect != NULL);
+                memcpy(expect + expect_n, line, n);
+                expect_n += n;
+                free(line);
+            }
         }
-        CHECK(report_event(r, &ev) == 0);
     }
     struct sw_counters rc;
     rc.n = 0;
@@ -200,7 +223,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     CHECK(rc.n == 5 && strcmp(rc.v[0].name, "events_written") == 0);
     CHECK(rc.v[0].value == lines);
-    CHECK(rc.v[0].value + rc.v[1].value == SW_EVENT__COUNT);
+    CHECK(rc.v[0].value + rc.v[1].value == 3 * SW_EVENT__COUNT);
+    CHECK(len == expect_n && (len == 0 || memcmp(buf, expect, len) == 0));
+    CHECK(strcmp(rc.v[3].name, "utf8_repaired") == 0 && rc.v[3].value == ref.utf8_repaired);
+    CHECK(strcmp(rc.v[4].name, "json_errors") == 0 && rc.v[4].value == ref.json_errors);
+    free(expect);
     free(buf);
     for (size_t i = 0; i < n_strs; i++)
         free(strs[i]);

@@ -1,6 +1,7 @@
 /* test_report.c - unit tests of report: exact NDJSON lines per event type,
- * UTF-8 repair, the event mask, the output file (append, reopen, errors) and
- * time formatting. */
+ * UTF-8 repair, the event mask, the output file (append, reopen, errors),
+ * time formatting, and sequences of events on one report against lines built
+ * afresh by jansson (report_ref.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,8 @@
 #include <jansson.h>
 
 #include "sipwatch/report.h"
+
+#include "../fuzz/report_ref.h"
 
 #define T0 INT64_C(1795889801123456) /* 2026-11-28T18:16:41.123456Z */
 
@@ -611,6 +614,301 @@ static void test_format_time(void **state)
     assert_true(strlen(report_format_time(INT64_MIN + 1, buf)) < 32);
 }
 
+/* A report that stays open: each call writes one event and returns its line
+ * (in mem_buf, valid until the next call). */
+static FILE *seq_f;
+static struct report *seq_r;
+static size_t seq_off;
+
+static void seq_open(void)
+{
+    seq_r = mem_report(&seq_f, 0);
+    seq_off = 0;
+}
+
+static const char *seq_line(const struct sw_event *ev, size_t *n)
+{
+    assert_int_equal(report_event(seq_r, ev), 0);
+    assert_int_equal(fflush(seq_f), 0);
+    const char *line = mem_buf + seq_off;
+    *n = mem_len - seq_off;
+    seq_off = mem_len;
+    return line;
+}
+
+static void seq_close(struct sw_counters *rc)
+{
+    rc->n = 0;
+    report_counters(seq_r, rc);
+    report_free(seq_r);
+    fclose(seq_f);
+}
+
+/* ev written by the open report is the reference line, byte for byte. */
+static void seq_check(const struct sw_event *ev, struct ref *ref, int round)
+{
+    size_t want_n, got_n;
+    char *want = ref_line(ref, ev, &want_n);
+    const char *got = seq_line(ev, &got_n);
+    if (got_n != want_n || memcmp(got, want, want_n) != 0)
+        fail_msg("event %d:\n got %.*s\nwant %s", round, (int)got_n, got, want);
+    free(want);
+}
+
+/* One object per event type is reused: what an event leaves in it (a
+ * string where the next has null, the optional "truncated" key, another
+ * address, a time in the same or another second) never shows in the next. */
+static void test_reuse_sequence(void **state)
+{
+    (void)state;
+    struct ref ref = {0, 0};
+    struct sw_event ev;
+    int k = 0;
+    seq_open();
+
+    transfer_event(&ev);
+    ev.u.transfer.truncated = true;
+    seq_check(&ev, &ref, k++);
+    /* unknowns where there were strings; "truncated" goes; no tuple */
+    ev.ts = T0 + 1;
+    ev.call_id = NULL;
+    ev.has_tuple = false;
+    ev.u.transfer.truncated = false;
+    ev.u.transfer.refer_to = NULL;
+    ev.u.transfer.refer_status = 0;
+    ev.u.transfer.accepted_time = SW_TIME_NONE;
+    ev.u.transfer.wait = SW_TIME_NONE;
+    ev.u.transfer.replaces = false;
+    seq_check(&ev, &ref, k++);
+    /* back again, "truncated" last; another address, another second that
+     * shares the time cache's entry (4 s later), then the first again */
+    transfer_event(&ev);
+    ev.u.transfer.truncated = true;
+    ev.ts = T0 + 4000000;
+    tuple_v4(&ev, "198.51.100.7", 5061, "192.0.2.4", 5080, SW_TRANSPORT_TCP);
+    seq_check(&ev, &ref, k++);
+    ev.ts = T0 + 999;
+    ev.tuple.src.family = 6; /* same bytes, other family: other text */
+    seq_check(&ev, &ref, k++);
+    ev.ts = T0 - 1000000; /* the second before */
+    ev.tuple.src.family = 0;
+    seq_check(&ev, &ref, k++);
+    ev.ts = INT64_MIN + 1; /* the extremes */
+    seq_check(&ev, &ref, k++);
+    ev.ts = INT64_MAX;
+    seq_check(&ev, &ref, k++);
+    ev.ts = T0;
+    ev.u.transfer.refer_to = "\xff\xfe bad \xc3";
+    ev.u.transfer.final_reason = "caf\xc3\xa9";
+    seq_check(&ev, &ref, k++);
+    ev.u.transfer.refer_to = "ok";
+    seq_check(&ev, &ref, k++);
+
+    /* another type in between, then the first again */
+    memset(&ev, 0, sizeof ev);
+    ev.type = SW_EVENT_USER_NOT_FOUND;
+    ev.ts = T0;
+    ev.call_id = "nf@x";
+    ev.u.not_found.method = "INVITE";
+    ev.u.not_found.status = 404;
+    ev.u.not_found.rtt = 1468;
+    seq_check(&ev, &ref, k++);
+    ev.u.not_found.status = 0;
+    ev.u.not_found.rtt = SW_TIME_NONE;
+    ev.u.not_found.method = "";
+    ev.u.not_found.warning = "399 x \"y\"";
+    seq_check(&ev, &ref, k++);
+    transfer_event(&ev);
+    seq_check(&ev, &ref, k++);
+
+    struct sw_counters rc;
+    seq_close(&rc);
+    assert_int_equal(counter(&rc, "events_written"), k);
+    assert_int_equal(counter(&rc, "utf8_repaired"), ref.utf8_repaired);
+    assert_int_equal(counter(&rc, "json_errors"), 0);
+    assert_true(ref.utf8_repaired > 0);
+}
+
+static uint64_t rnd_state = 88172645463325252u;
+
+static uint64_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+static char rnd_strs[64][48];
+
+/* NULL, one of a few repeated values, ASCII with escapes, or any bytes
+ * (invalid UTF-8 too). */
+static const char *rnd_str(void)
+{
+    static const char *const fixed[] = {"", "same", "caf\xc3\xa9", "\xff"};
+    static unsigned k;
+    char *s = rnd_strs[k++ % 64];
+    uint64_t v = rnd();
+    if (v % 7 == 0)
+        return NULL;
+    if (v % 7 == 1)
+        return fixed[(v >> 3) % 4];
+    size_t n = (v >> 8) % 40;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t c = rnd();
+        s[i] = (char)(v % 3 == 0 ? 1 + c % 255 : (v % 3 == 1 ? 1 + c % 127 : 'a' + c % 26));
+    }
+    s[n] = '\0';
+    return s;
+}
+
+static sw_time rnd_time(void)
+{
+    static const sw_time edges[] = {SW_TIME_NONE,
+                                    0,
+                                    1,
+                                    -1,
+                                    999999,
+                                    1000000,
+                                    T0,
+                                    INT64_MAX,
+                                    INT64_MIN + 1,
+                                    INT64_MIN + 1999999,
+                                    INT64_MIN + 2000000,
+                                    INT64_C(100000000000000000)};
+    uint64_t v = rnd();
+    if (v % 3 == 0)
+        return edges[(v >> 4) % (sizeof edges / sizeof edges[0])];
+    if (v % 3 == 1)
+        return T0 + (sw_time)((v >> 4) % 20000000u); /* seconds that repeat */
+    return (sw_time)(rnd() >> (v % 64));
+}
+
+static void rnd_tuple(struct sw_event *ev)
+{
+    static const char *const addrs[] = {"192.0.2.1", "198.51.100.7", "192.0.2.4"};
+    if (rnd() % 4 == 0)
+        return;
+    tuple_v4(ev, addrs[rnd() % 3], (uint16_t)rnd(), addrs[rnd() % 3], (uint16_t)rnd(),
+             (enum sw_transport)(rnd() % 9));
+    if (rnd() % 5 == 0) {
+        ev->tuple.src.family = 6;
+        ev->tuple.dst.family = 0;
+    }
+}
+
+/* The lines written are jansson's for the same event built afresh, byte for
+ * byte, over 4000 random events of every type written by one report (so each
+ * reused object goes through every change of value, null and key), with
+ * random strings, times, numbers and counter names (duplicates, invalid
+ * UTF-8, names of the stats objects). */
+static void test_matches_jansson(void **state)
+{
+    (void)state;
+    struct ref ref = {0, 0};
+    seq_open();
+    int round;
+    for (round = 0; round < 4000; round++) {
+        struct sw_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = (enum sw_event_type)(rnd() % SW_EVENT__COUNT);
+        ev.ts = rnd_time();
+        ev.call_id = rnd_str();
+        rnd_tuple(&ev);
+        struct sw_counters c;
+        struct sw_not_found_summary nf;
+        struct sw_transfer_summary xs;
+        memset(&nf, 0, sizeof nf);
+        memset(&xs, 0, sizeof xs);
+        c.n = 0;
+        switch (ev.type) {
+        case SW_EVENT_TRANSFER: {
+            struct sw_event_transfer *x = &ev.u.transfer;
+            x->outcome = (enum sw_transfer_outcome)(rnd() % (SW_OUTCOME__COUNT + 1));
+            x->refer_to = rnd_str();
+            x->referred_by = rnd_str();
+            x->replaces = rnd() & 1;
+            x->refer_cseq = (uint32_t)rnd();
+            x->refer_status = (int)(rnd() % 700);
+            x->refer_reason = rnd_str();
+            x->notify_count = (unsigned)rnd();
+            x->final_status = (int)(rnd() % 700);
+            x->final_reason = rnd_str();
+            x->refer_time = rnd_time();
+            x->accepted_time = rnd_time();
+            x->wait = rnd_time();
+            x->subscription_state = rnd_str();
+            x->truncated = rnd() & 1;
+            break;
+        }
+        case SW_EVENT_USER_NOT_FOUND: {
+            struct sw_event_not_found *x = &ev.u.not_found;
+            x->method = rnd_str();
+            x->request_uri = rnd_str();
+            x->user = rnd_str();
+            x->domain = rnd_str();
+            x->from = rnd_str();
+            x->to = rnd_str();
+            x->user_agent = rnd_str();
+            x->server = rnd_str();
+            x->status = (int)(rnd() % 1000);
+            x->reason = rnd_str();
+            x->warning = rnd_str();
+            x->rtt = rnd_time();
+            break;
+        }
+        case SW_EVENT_SCAN: {
+            struct sw_event_scan *x = &ev.u.scan;
+            x->src_ip = rnd_str();
+            x->count = rnd();
+            x->distinct_users = rnd() >> 3;
+            x->n_users = rnd() % (SW_SCAN_MAX_SAMPLE + 2);
+            for (size_t i = 0; i < SW_MIN(x->n_users, (size_t)SW_SCAN_MAX_SAMPLE); i++)
+                x->users[i] = rnd_str();
+            x->n_methods = rnd() % (SW_SCAN_MAX_LIST + 2);
+            for (size_t i = 0; i < SW_MIN(x->n_methods, (size_t)SW_SCAN_MAX_LIST); i++)
+                x->methods[i] = rnd_str();
+            x->n_user_agents = rnd() % (SW_SCAN_MAX_LIST + 2);
+            for (size_t i = 0; i < SW_MIN(x->n_user_agents, (size_t)SW_SCAN_MAX_LIST); i++)
+                x->user_agents[i] = rnd_str();
+            x->first_time = rnd_time();
+            x->last_time = rnd_time();
+            x->window = rnd_time();
+            break;
+        }
+        case SW_EVENT_STATS:
+        case SW_EVENT__COUNT: {
+            static const char *const names[] = {
+                "packets", "transfers", "not_found",         "final", "a\"b\\c\x01", "bad\xff",
+                "",        "packets",   "\xc3\xa9t\xc3\xa9", NULL};
+            size_t n = rnd() % SW_COUNTERS_MAX;
+            for (size_t i = 0; i < n; i++)
+                sw_counters_add(&c, names[rnd() % (sizeof names / sizeof names[0])], rnd());
+            for (size_t i = 0; i < SW_SUMMARY_TOP; i++) {
+                nf.top_users[i] = (struct sw_top_entry){rnd_str(), rnd()};
+                nf.top_sources[i] = (struct sw_top_entry){rnd_str(), rnd() % 100};
+            }
+            nf.n_top_users = rnd() % (SW_SUMMARY_TOP + 2);
+            nf.n_top_sources = rnd() % (SW_SUMMARY_TOP + 2);
+            nf.status_404 = rnd();
+            for (size_t i = 0; i < SW_OUTCOME__COUNT; i++)
+                xs.by_outcome[i] = rnd() >> (rnd() % 64);
+            ev.u.stats.counters = rnd() % 5 ? &c : NULL;
+            ev.u.stats.not_found = rnd() % 5 ? &nf : NULL;
+            ev.u.stats.transfers = rnd() % 5 ? &xs : NULL;
+            ev.u.stats.final = rnd() & 1;
+            break;
+        }
+        }
+        seq_check(&ev, &ref, round);
+    }
+    struct sw_counters rc;
+    seq_close(&rc);
+    assert_int_equal(counter(&rc, "events_written"), round);
+    assert_int_equal(counter(&rc, "utf8_repaired"), ref.utf8_repaired);
+    assert_int_equal(counter(&rc, "json_errors"), ref.json_errors);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -626,6 +924,8 @@ int main(void)
         cmocka_unit_test(test_dev_full),
         cmocka_unit_test(test_stdout),
         cmocka_unit_test(test_format_time),
+        cmocka_unit_test(test_reuse_sequence),
+        cmocka_unit_test(test_matches_jansson),
     };
     int rc = cmocka_run_group_tests_name("report", tests, NULL, NULL);
     free(mem_buf);
