@@ -31,7 +31,7 @@ struct capture {
     struct capture_input *in;
     size_t n_in, cur;
     bool live;
-    uint64_t frames, bytes, truncated_files;
+    uint64_t frames, bytes, truncated_files, bad_timestamps;
 };
 
 static int apply_filter(struct capture *c, struct capture_input *in, char errbuf[SW_ERRBUF_SIZE])
@@ -201,11 +201,31 @@ void capture_close(struct capture *c)
     free(c);
 }
 
+#define CAPTURE_MAX_SEC INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
+
+sw_time capture_time_of(int64_t sec, int64_t usec, bool *clamped)
+{
+    bool c = false;
+    if (sec < 0 || sec > CAPTURE_MAX_SEC) {
+        sec = sec < 0 ? 0 : CAPTURE_MAX_SEC;
+        c = true;
+    }
+    if (usec < 0 || usec >= SW_USEC_PER_SEC) {
+        usec = usec < 0 ? 0 : SW_USEC_PER_SEC - 1;
+        c = true;
+    }
+    if (clamped != NULL)
+        *clamped = c;
+    return sec * SW_USEC_PER_SEC + usec;
+}
+
 static enum capture_result fill_frame(struct capture *c, const struct capture_input *in,
                                       const struct pcap_pkthdr *hdr, const u_char *data,
                                       struct sw_frame *f)
 {
-    f->ts = (sw_time)hdr->ts.tv_sec * SW_USEC_PER_SEC + (sw_time)hdr->ts.tv_usec;
+    bool clamped;
+    f->ts = capture_time_of((int64_t)hdr->ts.tv_sec, (int64_t)hdr->ts.tv_usec, &clamped);
+    c->bad_timestamps += clamped;
     f->linktype = in->linktype;
     f->data = sw_bytes_make(data, hdr->caplen);
     f->wire_len = hdr->len;
@@ -287,6 +307,7 @@ void capture_counters(struct capture *c, struct sw_counters *out)
     sw_counters_add(out, "frame_bytes", c->bytes);
     if (c->truncated_files > 0 || !c->live)
         sw_counters_add(out, "truncated_files", c->truncated_files);
+    sw_counters_add(out, "bad_timestamps", c->bad_timestamps);
     if (c->live && c->n_in > 0) {
         struct pcap_stat ps;
         if (pcap_stats(c->in[0].h, &ps) == 0) {

@@ -38,6 +38,13 @@ enum capture_result {
 
 struct capture;
 
+/* A packet header's time as capture time. Hostile files (pcapng timestamps
+ * are 64-bit) may hold any value: seconds are clamped to 0..9999-12-31 and
+ * microseconds to 0..999999, so the arithmetic cannot overflow and every
+ * timestamp can be written as RFC 3339. *clamped (may be NULL) is set when
+ * it had to. */
+sw_time capture_time_of(int64_t sec, int64_t usec, bool *clamped);
+
 /* Opens every input up front (so a bad file fails before any output),
  * compiles and sets the filter. NULL with errbuf filled on failure. */
 struct capture *capture_open(const struct capture_config *cfg, char errbuf[SW_ERRBUF_SIZE]);

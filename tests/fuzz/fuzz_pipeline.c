@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <pcap/pcap.h>
 
+#include "sipwatch/capture.h"
 #include "sipwatch/pipeline.h"
 #include "sipwatch/report.h"
 #include "sipwatch/sipmsg.h"
@@ -62,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const u_char *d;
     int n = 0;
     while (pl != NULL && n++ < 2000 && pcap_next_ex(p, &h, &d) == 1) {
-        sw_time ts = (sw_time)h->ts.tv_sec * SW_USEC_PER_SEC + (sw_time)h->ts.tv_usec;
+        sw_time ts = capture_time_of((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec, NULL);
         pipeline_frame(pl, dlt, sw_bytes_make(d, h->caplen), ts);
     }
     if (pl != NULL) {

@@ -191,6 +191,22 @@ static void test_cut_file_warns_and_goes_on(void **state)
     capture_close(c);
 }
 
+static void test_time_clamped(void **state)
+{
+    (void)state;
+    bool c = true;
+    assert_true(capture_time_of(1700000000, 999999, &c) == INT64_C(1700000000999999));
+    assert_false(c);
+    assert_true(capture_time_of(INT64_C(253402300799), 0, &c) == INT64_C(253402300799000000));
+    assert_false(c); /* the largest allowed */
+    assert_true(capture_time_of(INT64_C(15998581767936), 5, &c) == INT64_C(253402300799000005));
+    assert_true(c);
+    assert_true(capture_time_of(-1, -1, &c) == 0);
+    assert_true(c);
+    assert_true(capture_time_of(0, 1000000, &c) == 999999);
+    assert_true(c);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -226,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_filter),
         cmocka_unit_test(test_cut_file_warns_and_goes_on),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_time_clamped),
     };
     return cmocka_run_group_tests_name("capture", tests, setup, NULL);
 }
