@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""docs/stats.md must document exactly the stats event sipwatch writes: every
+counter of the stats object has a row (`| `name` | ...`) in its Counters
+section, in the order sipwatch writes them; every row names a counter that
+is written (live-only ones, marked so, must be written by src/capture.c);
+every sw_counters_add("...") literal in src/ is documented; the summary
+members (transfers.*, not_found.*, final) match their rows; and the
+consistency rules the page states hold on the bundled captures. TAP output."""
+import argparse
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+
+CAPTURES = ["pcaps/sample.pcap", "pcaps/wire/tcp-lost-segment.pcap"]
+ROW = re.compile(r"^\| `([a-z0-9_]+(?:\.[a-z0-9_]+)?)` \|(.*)$")
+
+
+def section(text, title):
+    """The lines of the '## title' section (up to the next '## ')."""
+    m = re.search(r"^## " + re.escape(title) + r"\s*$", text, re.M)
+    if m is None:
+        return []
+    rest = text[m.end():]
+    end = re.search(r"^## ", rest, re.M)
+    return (rest[:end.start()] if end else rest).splitlines()
+
+
+def rows(lines):
+    """[(name, rest of the row)] of the table rows whose first cell is a name."""
+    out = []
+    for line in lines:
+        m = ROW.match(line)
+        if m:
+            out.append((m.group(1), m.group(2)))
+    return out
+
+
+def stats_events(sipwatch, root, pcap, extra):
+    p = subprocess.run([sipwatch, "-r", os.path.join(root, pcap), "--events", "stats"] + extra,
+                       capture_output=True, text=True)
+    evs = []
+    for line in p.stdout.splitlines():
+        e = json.loads(line)
+        if e.get("event_type") == "stats":
+            evs.append(e["stats"])
+    return p.returncode, evs
+
+
+def counters_of(stats):
+    """The counter names of one stats object, in order (the integer members)."""
+    return [k for k, v in stats.items() if isinstance(v, int) and not isinstance(v, bool)]
+
+
+def member_paths(stats):
+    """The summary members: top-level non-counters and their direct keys."""
+    paths = []
+    for k, v in stats.items():
+        if isinstance(v, int) and not isinstance(v, bool):
+            continue
+        paths.append(k)
+        if isinstance(v, dict):
+            paths.extend(f"{k}.{sub}" for sub in v)
+    return paths
+
+
+def consistency(s):
+    """The rules of docs/stats.md, 'Consistency checks': [(rule, holds)]."""
+    layers = ["link", "ipv4", "ipv6", "udp", "tcp", "tunnel"]
+    per_layer = sum(s[f"{l}_truncated"] + s[f"{l}_invalid"] for l in layers)
+    accepted = s["sip_requests"] + s["sip_responses"]
+    rules = [
+        ("sip_framed = sip_messages = requests + responses + parse errors",
+         s["sip_framed"] == s["sip_messages"] == accepted + s["sip_parse_errors"]),
+        ("requests + responses = fast path + full parse",
+         accepted == s["sip_fast_path"] + s["sip_full_parse"]),
+        ("tcp_segments = tcp_packets", s["tcp_segments"] == s["tcp_packets"]),
+        ("packets = decode_frames", s["packets"] == s["decode_frames"]),
+        ("decode_truncated + decode_invalid = per-layer sum + hep_errors",
+         s["decode_truncated"] + s["decode_invalid"] == per_layer + s["hep_errors"]),
+        ("transfers_seen = sum(transfers) + transfers_active",
+         s["transfers_seen"] == sum(s["transfers"].values()) + s["transfers_active"]),
+        ("not_found_events = not_found.404 + not_found.604",
+         s["not_found_events"] == s["not_found"]["404"] + s["not_found"]["604"]),
+    ]
+    if s["final"]:
+        rules.append(("final: frames = packets", s["frames"] == s["packets"]))
+        gauges = [k for k in s if k.endswith("_held") or k.endswith("_active")]
+        rules.append(("final: every gauge (*_held, *_active) is 0",
+                      all(s[k] == 0 for k in gauges)))
+    return rules
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sipwatch", required=True)
+    ap.add_argument("--root", required=True)
+    a = ap.parse_args()
+    doc = open(os.path.join(a.root, "docs", "stats.md")).read()
+    counter_rows = rows(section(doc, "Counters"))
+    member_rows = rows(section(doc, "Summary members"))
+    documented = [n for n, _ in counter_rows]
+    live_only = {n for n, rest in counter_rows if "**Live only.**" in rest}
+    src = ""
+    for f in sorted(glob.glob(os.path.join(a.root, "src", "*.c"))):
+        src += open(f).read()
+    capture_src = open(os.path.join(a.root, "src", "capture.c")).read()
+
+    cases = []
+    runs = []
+    for pcap in CAPTURES:
+        for extra in ([], ["--stats-interval", "2"]):
+            rc, evs = stats_events(a.sipwatch, a.root, pcap, extra)
+            label = pcap + (" " + " ".join(extra) if extra else "")
+            cases.append((f"{label}: exit 0 and a final stats event last",
+                          rc == 0 and bool(evs) and evs[-1].get("final") is True))
+            runs.extend((label, s) for s in evs)
+
+    emitted = []
+    for _, s in runs:
+        for k in counters_of(s):
+            if k not in emitted:
+                emitted.append(k)
+    members = []
+    for _, s in runs:
+        for k in member_paths(s):
+            if k not in members:
+                members.append(k)
+
+    cases.append(("docs/stats.md has Counters and Summary members tables",
+                  bool(counter_rows) and bool(member_rows)))
+    cases.append(("no counter is documented twice", len(documented) == len(set(documented))))
+    for k in emitted:
+        cases.append((f"counter {k} is documented", k in documented))
+    for n in documented:
+        if n in emitted:
+            cases.append((f"documented counter {n} is emitted", True))
+        else:
+            # Written only by a live capture: marked so, and capture.c writes it.
+            cases.append((f"documented counter {n} is emitted (live only)",
+                          n in live_only and f'"{n}"' in capture_src))
+    for n in sorted(live_only):
+        cases.append((f"live-only counter {n} is absent from file runs", n not in emitted))
+    for n in sorted(set(re.findall(r'sw_counters_add\([^,]+,\s*"([a-z0-9_]+)"', src))):
+        cases.append((f"src counter {n} (sw_counters_add) is documented", n in documented))
+    seen_orders = set()
+    for label, s in runs:
+        order = counters_of(s)
+        if tuple(order) in seen_orders:
+            continue
+        seen_orders.add(tuple(order))
+        doc_order = [n for n in documented if n in order]
+        cases.append((f"{label}: counters documented in the order written", doc_order == order))
+    member_names = [n for n, _ in member_rows]
+    for k in members:
+        cases.append((f"summary member {k} is documented", k in member_names))
+    for n in member_names:
+        cases.append((f"documented summary member {n} is emitted", n in members))
+    for label, s in runs:
+        tag = "final" if s.get("final") else "periodic"
+        for rule, ok in consistency(s):
+            cases.append((f"{label} ({tag}): {rule}", ok))
+
+    print(f"1..{len(cases)}")
+    for i, (name, ok) in enumerate(cases, 1):
+        print(("ok" if ok else "not ok") + f" {i} - {name}")
+    return 0 if all(ok for _, ok in cases) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
