@@ -1027,10 +1027,31 @@ static bool ct_line(struct sw_bytes b, size_t ls, size_t le)
  * earlier); well-formed messages, one Content-Type per part, never match.
  * Two Content-Type headers on the message count as a hazard too.
  */
+/* Does raw hold "content-type" (any case) at two places at least? Each line
+ * ct_line() accepts holds one, so with fewer there is no hazard. Found by
+ * its '-' (memchr skips the rest), then the 7 bytes before and 4 after. */
+static bool two_ct_names(struct sw_bytes raw)
+{
+    unsigned found = 0;
+    size_t i = 7;
+    while (i + 5 <= raw.n) {
+        const uint8_t *d = memchr(raw.p + i, '-', raw.n - 4 - i);
+        if (d == NULL)
+            return false;
+        i = (size_t)(d - raw.p);
+        if (name_is(raw.p + i - 7, "content-type", 12) && ++found > 1)
+            return true;
+        i++;
+    }
+    return false;
+}
+
 bool sipscan_osip_hazard(struct sw_bytes raw, const struct sipscan_info *info)
 {
     if (info->n_ctype > 1)
         return true;
+    if (!two_ct_names(raw))
+        return false;
     unsigned n = 0; /* lines that may hold a Content-Type since the last block end */
     size_t ls = 0;
     while (ls < raw.n) {
