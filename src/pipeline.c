@@ -48,6 +48,7 @@ struct pipeline {
     size_t stream_bytes;         /* partial messages held by all stream framers */
     size_t stream_bytes_peak;
     uint64_t packets, hep_stream_errors, stream_app_oom, clock_backwards, stream_bytes_dropped;
+    uint64_t frag_too_deep;
     unsigned depth;              /* reassembled-datagram recursion guard */
 };
 
@@ -178,8 +179,10 @@ static void handle_decoded(struct pipeline *p, enum decode_result r, struct deco
 {
     if (r == DECODE_FRAGMENT) {
         struct sw_bytes dgram;
-        if (p->depth >= 4) /* fragments inside reassembled fragments inside ... */
+        if (p->depth >= 4) { /* fragments inside reassembled fragments inside ... */
+            p->frag_too_deep++;
             return;
+        }
         if (ipfrag_add(p->ipfrag, &pkt->frag, pkt->payload, p->now, &dgram) != IPFRAG_COMPLETE)
             return;
         struct decode_packet inner;
@@ -299,6 +302,7 @@ void pipeline_emit_stats(struct pipeline *p, bool final)
     tracker_counters(p->tracker, &c);
     sw_counters_add(&c, "hep_stream_errors", p->hep_stream_errors);
     sw_counters_add(&c, "stream_state_oom", p->stream_app_oom);
+    sw_counters_add(&c, "ip_frag_too_deep", p->frag_too_deep);
     sw_counters_add(&c, "sip_stream_bytes_held", p->stream_bytes);
     sw_counters_add(&c, "sip_stream_bytes_peak", p->stream_bytes_peak);
     sw_counters_add(&c, "sip_stream_bytes_dropped", p->stream_bytes_dropped);
