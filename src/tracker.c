@@ -155,6 +155,8 @@ void tracker_on_msg(struct tracker *t, const struct sip_msg *m, const struct sw_
     }
     if (m->status >= 200)
         tracker_nf_response(t, m, tuple, ts);
+    else
+        tracker_nf_provisional(t, m, ts);
     if (is_method(m->cseq_method, "REFER"))
         tracker_refer_response(t, m, tuple, ts);
 }

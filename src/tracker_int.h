@@ -64,7 +64,8 @@ struct tracker {
     uint64_t by_outcome[SW_OUTCOME__COUNT];
 
     /* pending requests and not-found hits (tracker_notfound.c) */
-    struct nf_txn *txns, *txn_first, *txn_last;
+    struct nf_txn *txns, *txn_first, *txn_last; /* trying: by first-seen time */
+    struct nf_txn *prc_first, *prc_last;        /* INVITEs with a 1xx: by last 1xx time */
     size_t n_txns;
     struct nf_settled *nfs_hash, *nfs_head, *nfs_tail;
     size_t n_nfs;
@@ -101,6 +102,8 @@ void tracker_nf_request(struct tracker *t, const struct sip_msg *m, const struct
                         sw_time ts);
 void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
                          sw_time ts);
+/* A 1xx: an INVITE moves from Timer B to Timer C (see tracker_notfound.c). */
+void tracker_nf_provisional(struct tracker *t, const struct sip_msg *m, sw_time ts);
 void tracker_nf_advance(struct tracker *t, sw_time now);
 void tracker_nf_finish(struct tracker *t);
 void tracker_nf_free(struct tracker *t);

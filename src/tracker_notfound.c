@@ -23,8 +23,10 @@
 
 struct nf_txn {
     UT_hash_handle hh;
-    struct nf_txn *prev, *next; /* by first-seen time */
+    struct nf_txn *prev, *next; /* in the trying list, or the proceeding one */
     sw_time first_seen;
+    sw_time last_provisional;   /* proceeding: the last 1xx, which restarts Timer C */
+    bool proceeding;
     struct sw_tuple tuple;
     uint16_t klen;
     uint16_t o_method, o_ruri, o_from, o_to, o_ua; /* offsets of NUL-terminated strings */
@@ -51,17 +53,44 @@ static void key_for(struct tracker_key *k, const struct sip_msg *m, const char *
     tracker_key_make(k, m->cseq, method, method_cap, m->call_id, sizeof m->call_id);
 }
 
-static void txn_unlink_free(struct tracker *t, struct nf_txn *p)
+/* An INVITE that got a provisional response waits for its final one up to
+ * Timer C (RFC 3261 §16.6: more than 3 minutes, restarted by each 1xx), not
+ * Timer B: a call that rings for a minute and is then answered 404 still
+ * finds its request. */
+#define NF_INVITE_PROCEEDING SW_SEC(180)
+
+static void txn_list_unlink(struct tracker *t, struct nf_txn *p)
 {
-    HASH_DELETE(hh, t->txns, p);
+    struct nf_txn **first = p->proceeding ? &t->prc_first : &t->txn_first;
+    struct nf_txn **last = p->proceeding ? &t->prc_last : &t->txn_last;
     if (p->prev != NULL)
         p->prev->next = p->next;
     else
-        t->txn_first = p->next;
+        *first = p->next;
     if (p->next != NULL)
         p->next->prev = p->prev;
     else
-        t->txn_last = p->prev;
+        *last = p->prev;
+    p->prev = p->next = NULL;
+}
+
+static void txn_list_append(struct tracker *t, struct nf_txn *p)
+{
+    struct nf_txn **first = p->proceeding ? &t->prc_first : &t->txn_first;
+    struct nf_txn **last = p->proceeding ? &t->prc_last : &t->txn_last;
+    p->prev = *last;
+    p->next = NULL;
+    if (*last != NULL)
+        (*last)->next = p;
+    else
+        *first = p;
+    *last = p;
+}
+
+static void txn_unlink_free(struct tracker *t, struct nf_txn *p)
+{
+    HASH_DELETE(hh, t->txns, p);
+    txn_list_unlink(t, p);
     t->n_txns--;
     free(p);
 }
@@ -133,7 +162,8 @@ void tracker_nf_request(struct tracker *t, const struct sip_msg *m, const struct
     if (nfs_find(t, &k) != NULL)
         return; /* a retransmission after its 404 was reported */
     if (t->n_txns >= t->cfg.max_transactions) {
-        txn_unlink_free(t, t->txn_first);
+        /* the oldest still trying, else the longest proceeding */
+        txn_unlink_free(t, t->txn_first != NULL ? t->txn_first : t->prc_first);
         t->st.transactions_evicted++;
     }
     size_t n_ruri = tracker_len(m->request_uri, sizeof m->request_uri);
@@ -168,13 +198,26 @@ void tracker_nf_request(struct tracker *t, const struct sip_msg *m, const struct
         free(p);
         return;
     }
-    p->prev = t->txn_last;
-    if (t->txn_last != NULL)
-        t->txn_last->next = p;
-    else
-        t->txn_first = p;
-    t->txn_last = p;
+    txn_list_append(t, p);
     t->n_txns++;
+}
+
+void tracker_nf_provisional(struct tracker *t, const struct sip_msg *m, sw_time ts)
+{
+    if (strcmp(m->cseq_method, "INVITE") != 0)
+        return; /* non-INVITE transactions keep Timer F whatever 1xx they get */
+    struct tracker_key k;
+    key_for(&k, m, m->cseq_method, sizeof m->cseq_method);
+    struct nf_txn *p = NULL;
+    HASH_FIND(hh, t->txns, k.b, k.n, p);
+    if (p == NULL)
+        return;
+    /* to the tail of the proceeding list: its deadlines stay in order since
+     * they are all "last 1xx + the same constant" and time never goes back */
+    txn_list_unlink(t, p);
+    p->proceeding = true;
+    p->last_provisional = ts;
+    txn_list_append(t, p);
 }
 
 static void sum_count(struct tracker *t, struct sum_key **table, size_t *n, const char *key)
@@ -287,6 +330,11 @@ void tracker_nf_advance(struct tracker *t, sw_time now)
         txn_unlink_free(t, t->txn_first);
         t->st.transactions_expired++;
     }
+    sw_time proceeding = SW_MAX(t->cfg.transaction_timeout, NF_INVITE_PROCEEDING);
+    while (t->prc_first != NULL && t->prc_first->last_provisional + proceeding <= now) {
+        txn_unlink_free(t, t->prc_first);
+        t->st.transactions_expired++;
+    }
     while (t->nfs_head != NULL && t->nfs_head->expires <= now)
         nfs_pop(t);
 }
@@ -295,6 +343,8 @@ void tracker_nf_finish(struct tracker *t)
 {
     while (t->txn_first != NULL)
         txn_unlink_free(t, t->txn_first);
+    while (t->prc_first != NULL)
+        txn_unlink_free(t, t->prc_first);
 }
 
 static void sum_free(struct sum_key **table)

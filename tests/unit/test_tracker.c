@@ -1171,6 +1171,37 @@ static void test_transaction_expiry(void **state)
     assert_int_equal(nfe(0)->rtt, SW_TIME_NONE);
 }
 
+/* A ringing INVITE waits for its final response up to Timer C (180 s after
+ * the last 1xx), not Timer B: a 404 after a minute of ringing still finds
+ * its request. Non-INVITE requests keep Timer F whatever 1xx they get. */
+static void test_ringing_invite_keeps_its_request(void **state)
+{
+    (void)state;
+    mk();
+    feed(invite("ring", 1, "sip:1002@example.com"), tup(1, 2), SEC(0));
+    feed(resp(180, "Ringing", "ring", 1, "INVITE"), tup(2, 1), SEC(1));
+    tracker_advance(T, SEC(60));
+    assert_int_equal(ctr("transactions_active"), 1);
+    feed(resp(404, "Not Found", "ring", 1, "INVITE"), tup(2, 1), SEC(60));
+    assert_int_equal(n_recs, 1);
+    assert_string_equal(nfe(0)->request_uri, "sip:1002@example.com");
+    assert_int_equal(nfe(0)->rtt, SW_SEC(60));
+    /* each 1xx restarts it; silence after the last one ends it */
+    feed(invite("ring2", 1, "sip:1003@example.com"), tup(1, 2), SEC(100));
+    feed(resp(183, "Session Progress", "ring2", 1, "INVITE"), tup(2, 1), SEC(101));
+    feed(resp(180, "Ringing", "ring2", 1, "INVITE"), tup(2, 1), SEC(200));
+    tracker_advance(T, SEC(379));
+    assert_int_equal(ctr("transactions_active"), 1);
+    tracker_advance(T, SEC(380));
+    assert_int_equal(ctr("transactions_active"), 0);
+    /* OPTIONS with a 1xx: still Timer F (32 s) */
+    req("OPTIONS", "opt", 1);
+    feed(&M, tup(1, 2), SEC(400));
+    feed(resp(100, "Trying", "opt", 1, "OPTIONS"), tup(2, 1), SEC(400));
+    tracker_advance(T, SEC(432));
+    assert_int_equal(ctr("transactions_active"), 0);
+}
+
 /* `n` INVITEs from 10.0.0.<src> to distinct users base+i, each answered 404. */
 static void enumerate(int src, unsigned base, unsigned n, sw_time start, sw_time step,
                       const char *ua)
@@ -1513,6 +1544,7 @@ int main(void)
         TC(test_404_other_methods),
         TC(test_only_404_captured),
         TC(test_register_404_user_from_to),
+        TC(test_ringing_invite_keeps_its_request),
         TC(test_transaction_expiry),
         TC(test_enumeration_30_users),
         TC(test_slow_enumeration_no_scan),
