@@ -23,8 +23,9 @@
 
 struct stream_app {
     struct sipframe_stream *fs; /* SIP / WebSocket framing, or NULL in HEP mode */
-    uint8_t *hep;               /* HEP mode: partial record */
-    size_t hep_n;
+    bool is_hep;
+    uint8_t *hep; /* HEP mode: partial record, grown up to HEP_STREAM_MAX, NULL when empty */
+    size_t hep_n, hep_cap;
 };
 
 struct pipeline {
@@ -85,11 +86,42 @@ static void on_message(void *ctx, struct sw_bytes msg, enum sw_transport transpo
 
 static void handle_decoded(struct pipeline *p, enum decode_result r, struct decode_packet *pkt);
 
+/* Room for `need` held bytes; the buffer grows with the record, so that
+ * the bytes charged to max_stream_bytes (hep_n) are what the stream costs. */
+static bool hep_reserve(struct stream_app *app, size_t need)
+{
+    if (need <= app->hep_cap)
+        return true;
+    size_t cap = app->hep_cap ? app->hep_cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    cap = SW_MIN(cap, HEP_STREAM_MAX);
+    uint8_t *b = realloc(app->hep, cap);
+    if (b == NULL)
+        return false;
+    app->hep = b;
+    app->hep_cap = cap;
+    return true;
+}
+
+static void hep_release(struct stream_app *app)
+{
+    app->hep_n = 0;
+    free(app->hep);
+    app->hep = NULL;
+    app->hep_cap = 0;
+}
+
 static void handle_hep_stream(struct pipeline *p, struct stream_app *app, struct sw_bytes data)
 {
     while (data.n > 0) {
         size_t room = HEP_STREAM_MAX - app->hep_n;
         size_t take = SW_MIN(room, data.n);
+        if (!hep_reserve(app, app->hep_n + take)) {
+            p->stream_app_oom++; /* the partial record is lost; resync on what follows */
+            hep_release(app);
+            return;
+        }
         memcpy(app->hep + app->hep_n, data.p, take);
         app->hep_n += take;
         data.p += take;
@@ -112,6 +144,8 @@ static void handle_hep_stream(struct pipeline *p, struct stream_app *app, struct
             app->hep_n -= len;
         }
     }
+    if (app->hep_n == 0)
+        hep_release(app); /* most records come whole: idle streams hold nothing */
 }
 
 static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data, unsigned flags,
@@ -123,6 +157,7 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
         if (app != NULL) {
             if (app->fs != NULL)
                 p->stream_bytes -= sipframe_stream_buffered(app->fs);
+            p->stream_bytes -= app->hep_n;
             sipframe_stream_free(app->fs);
             free(app->hep);
             free(app);
@@ -138,20 +173,32 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
         }
         uint16_t hp = p->cfg.decode.hep_port;
         if (hp != 0 && (t->sport == hp || t->dport == hp))
-            app->hep = malloc(HEP_STREAM_MAX);
+            app->is_hep = true; /* its buffer is allocated as records arrive */
         else
             app->fs = sipframe_stream_new(p->cfg.max_msg, (flags & TCPSTREAM_MIDSTREAM) != 0);
-        if (app->hep == NULL && app->fs == NULL) {
+        if (!app->is_hep && app->fs == NULL) {
             free(app);
             p->stream_app_oom++;
             return;
         }
         *slot = app;
     }
-    if (app->hep != NULL) {
+    if (app->is_hep) {
+        /* HEP's partial records count against max_stream_bytes like SIP's
+         * partial messages: without that, every stream on the HEP port could
+         * hold 64 KiB outside any cap. */
+        size_t before = app->hep_n;
         if (flags & TCPSTREAM_GAP_BEFORE)
             app->hep_n = 0;
         handle_hep_stream(p, app, data);
+        p->stream_bytes = p->stream_bytes - before + app->hep_n;
+        if (p->stream_bytes > p->cfg.max_stream_bytes) {
+            p->stream_bytes -= app->hep_n;
+            p->stream_bytes_dropped += app->hep_n;
+            hep_release(app);
+        }
+        if (p->stream_bytes > p->stream_bytes_peak)
+            p->stream_bytes_peak = p->stream_bytes;
         return;
     }
     p->cur_tuple = *t;

@@ -29,6 +29,7 @@ struct rec {
     uint16_t sport, dport;
     uint64_t sip_messages;
     uint64_t clock_backwards;
+    uint64_t stream_held, stream_dropped;
 };
 static struct rec recs[64];
 static size_t n_recs;
@@ -65,6 +66,8 @@ static void record(void *ctx, const struct sw_event *ev)
     } else if (ev->type == SW_EVENT_STATS) {
         r->sip_messages = counter(ev->u.stats.counters, "sip_messages");
         r->clock_backwards = counter(ev->u.stats.counters, "clock_backwards");
+        r->stream_held = counter(ev->u.stats.counters, "sip_stream_bytes_held");
+        r->stream_dropped = counter(ev->u.stats.counters, "sip_stream_bytes_dropped");
     }
 }
 
@@ -390,6 +393,40 @@ static void test_hep3_over_tcp(void **state)
     assert_int_equal(r->sport, 5060); /* HEP's inner ports, not the TCP carrier's */
 }
 
+/* Partial HEP3 records held by TCP streams on the HEP port count against
+ * max_stream_bytes, as partial SIP messages do: 8 streams each holding 3000
+ * bytes of a record that declares 60000 cannot hold more than the cap. */
+static void test_hep_stream_bytes_capped(void **state)
+{
+    (void)state;
+    struct pipeline_config cfg;
+    pipeline_config_default(&cfg);
+    cfg.max_stream_bytes = 10000;
+    char err[SW_ERRBUF_SIZE];
+    n_recs = 0;
+    struct pipeline *p = pipeline_new(&cfg, record, NULL, err);
+    assert_non_null(p);
+    static uint8_t rec[3000];
+    memset(rec, 'x', sizeof rec);
+    memcpy(rec, "HEP3", 4);
+    rec[4] = (uint8_t)(60000 >> 8);
+    rec[5] = (uint8_t)(60000 & 0xff);
+    for (uint16_t i = 0; i < 8; i++) {
+        size_t n = hep_tcp_frame(rec, sizeof rec, 1);
+        uint16_t sport = (uint16_t)(50000 + i);
+        frame[34] = (uint8_t)(sport >> 8);
+        frame[35] = (uint8_t)sport;
+        pipeline_frame(p, 1, sw_bytes_make(frame, n), T0 + i);
+    }
+    pipeline_emit_stats(p, false);
+    const struct rec *r = find(SW_EVENT_STATS);
+    assert_non_null(r);
+    assert_true(r->stream_held <= 10000);
+    assert_true(r->stream_held >= 9000); /* three streams still hold theirs */
+    assert_int_equal(r->stream_dropped, 5 * 3000);
+    finish(p);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -406,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_clock_never_backwards),
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_hep3_over_tcp),
+        cmocka_unit_test(test_hep_stream_bytes_capped),
     };
     return cmocka_run_group_tests_name("pipeline", tests, setup, NULL);
 }
