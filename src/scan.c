@@ -8,7 +8,8 @@
  * max_scan_sources), each with a ring of its hits in the window (at most
  * max_scan_users; an older hit pushed out early is counted), the distinct
  * users those hits name (reference-counted), and up to SW_SCAN_MAX_LIST
- * methods and user agents (reference-counted slots).
+ * methods and user agents (reference-counted slots). All of it is charged to
+ * max_scan_bytes: over it, the least recently hit sources are evicted.
  * Does not: look at successful requests (a scanner's 200s or 401s are not
  * "nonexistent users"), or decide per user agent (scanners forge it).
  */
@@ -45,6 +46,7 @@ struct scan_src {
     char *uas[SW_SCAN_MAX_LIST];
     uint32_t ua_refs[SW_SCAN_MAX_LIST];
     sw_time last_scan;
+    size_t bytes; /* ring, user keys and user agents held (not the struct) */
 };
 
 static void hit_drop_oldest(struct scan_src *s)
@@ -55,10 +57,12 @@ static void hit_drop_oldest(struct scan_src *s)
     if (h->method != SCAN_SLOT_NONE)
         s->method_refs[h->method]--;
     if (h->ua != SCAN_SLOT_NONE && --s->ua_refs[h->ua] == 0) {
+        s->bytes -= strlen(s->uas[h->ua]) + 1;
         free(s->uas[h->ua]);
         s->uas[h->ua] = NULL;
     }
     if (--h->user->refs == 0) {
+        s->bytes -= sizeof *h->user + strlen(h->user->key) + 1;
         HASH_DELETE(hh, s->users, h->user);
         free(h->user);
         s->n_users--;
@@ -96,6 +100,16 @@ static void src_append(struct tracker *t, struct scan_src *s)
     t->scan_last = s;
 }
 
+static void src_evict(struct tracker *t, struct scan_src *old)
+{
+    src_unlink(t, old);
+    HASH_DELETE(hh, t->scan_srcs, old);
+    t->scan_bytes -= old->bytes;
+    src_free(old);
+    t->n_scan_srcs--;
+    t->st.scan_sources_evicted++;
+}
+
 static struct scan_src *src_get(struct tracker *t, const struct sw_addr *a)
 {
     struct sw_addr key;
@@ -109,14 +123,8 @@ static struct scan_src *src_get(struct tracker *t, const struct sw_addr *a)
         src_append(t, s);
         return s;
     }
-    if (t->n_scan_srcs >= t->cfg.max_scan_sources) {
-        struct scan_src *old = t->scan_first;
-        src_unlink(t, old);
-        HASH_DELETE(hh, t->scan_srcs, old);
-        src_free(old);
-        t->n_scan_srcs--;
-        t->st.scan_sources_evicted++;
-    }
+    if (t->n_scan_srcs >= t->cfg.max_scan_sources)
+        src_evict(t, t->scan_first);
     s = calloc(1, sizeof *s);
     if (s == NULL) {
         t->st.oom++;
@@ -148,6 +156,7 @@ static bool ring_room(struct tracker *t, struct scan_src *s)
         if (r != NULL) {
             for (size_t i = 0; i < s->n; i++)
                 r[i] = s->ring[(s->head + i) % s->cap];
+            s->bytes += (cap - s->cap) * sizeof *r;
             free(s->ring);
             s->ring = r;
             s->cap = cap;
@@ -209,6 +218,7 @@ static uint8_t ua_slot(struct tracker *t, struct scan_src *s, const char *ua)
         if (s->uas[free_slot] == NULL)
             return SCAN_SLOT_NONE;
         s->ua_refs[free_slot] = 1;
+        s->bytes += strlen(s->uas[free_slot]) + 1;
     }
     return free_slot;
 }
@@ -252,13 +262,29 @@ static void scan_emit(struct tracker *t, struct scan_src *s, const struct sw_eve
     t->emit(t->ctx, &ev);
 }
 
+static void scan_hit_in(struct tracker *t, struct scan_src *s, const struct sw_event *ev,
+                        const char *user_key);
+
 void tracker_scan_hit(struct tracker *t, const struct sw_event *ev, const char *user_key)
 {
-    const struct sw_event_not_found *nf = &ev->u.not_found;
-    sw_time ts = ev->ts;
     struct scan_src *s = src_get(t, &ev->tuple.src);
     if (s == NULL)
         return;
+    t->scan_bytes -= s->bytes; /* re-added below, whatever scan_hit_in() did */
+    scan_hit_in(t, s, ev, user_key);
+    t->scan_bytes += s->bytes;
+    if (t->scan_bytes > t->scan_bytes_peak)
+        t->scan_bytes_peak = t->scan_bytes;
+    /* The byte budget: the least recently hit sources go first (never this one). */
+    while (t->scan_bytes > t->cfg.max_scan_bytes && t->scan_first != NULL && t->scan_first != s)
+        src_evict(t, t->scan_first);
+}
+
+static void scan_hit_in(struct tracker *t, struct scan_src *s, const struct sw_event *ev,
+                        const char *user_key)
+{
+    const struct sw_event_not_found *nf = &ev->u.not_found;
+    sw_time ts = ev->ts;
     /* The window is (ts - scan_window, ts]. */
     while (s->n > 0 && s->ring[s->head].ts <= ts - t->cfg.scan_window)
         hit_drop_oldest(s);
@@ -281,6 +307,7 @@ void tracker_scan_hit(struct tracker *t, const struct sw_event *ev, const char *
             return;
         }
         s->n_users++;
+        s->bytes += sizeof *u + klen + 1;
     }
     u->refs++;
     struct scan_hit *h = &s->ring[(s->head + s->n) % s->cap];
@@ -305,4 +332,5 @@ void tracker_scan_free(struct tracker *t)
         src_free(s);
     }
     t->n_scan_srcs = 0;
+    t->scan_bytes = 0;
 }

@@ -28,6 +28,7 @@ void tracker_config_default(struct tracker_config *cfg)
     cfg->scan_window = TRACKER_DEFAULT_SCAN_WINDOW;
     cfg->max_scan_sources = TRACKER_DEFAULT_MAX_SCAN_SOURCES;
     cfg->max_scan_users = TRACKER_DEFAULT_MAX_SCAN_USERS;
+    cfg->max_scan_bytes = TRACKER_DEFAULT_MAX_SCAN_BYTES;
     cfg->max_summary_keys = TRACKER_DEFAULT_MAX_SUMMARY_KEYS;
 }
 
@@ -177,6 +178,7 @@ void tracker_finish(struct tracker *t, sw_time now)
         now = t->now;
     tracker_refer_finish(t, now);
     tracker_nf_finish(t);
+    tracker_scan_free(t); /* scan windows mean nothing past the end of input */
 }
 
 void tracker_summary(const struct tracker *t, struct sw_not_found_summary *nf,
@@ -204,6 +206,8 @@ void tracker_counters(const struct tracker *t, struct sw_counters *out)
     sw_counters_add(out, "not_found_duplicates", s->not_found_duplicates);
     sw_counters_add(out, "scan_events", s->scan_events);
     sw_counters_add(out, "scan_sources_evicted", s->scan_sources_evicted);
+    sw_counters_add(out, "scan_bytes_held", t->scan_bytes);
+    sw_counters_add(out, "scan_bytes_peak", t->scan_bytes_peak);
     sw_counters_add(out, "summary_keys_dropped", s->summary_keys_dropped);
     sw_counters_add(out, "refer_leg_copies", s->refer_leg_copies);
     sw_counters_add(out, "refer_response_copies", s->refer_response_copies);

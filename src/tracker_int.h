@@ -76,6 +76,7 @@ struct tracker {
     /* scan windows (scan.c) */
     struct scan_src *scan_srcs, *scan_first, *scan_last; /* hash + LRU list */
     size_t n_scan_srcs;
+    size_t scan_bytes, scan_bytes_peak; /* all sources' s->bytes */
     uint64_t scan_epoch;
 };
 

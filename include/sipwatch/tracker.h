@@ -31,6 +31,9 @@ struct tracker_config {
     sw_time scan_window;          /* default 60 s */
     size_t max_scan_sources;      /* default 10000 */
     size_t max_scan_users;        /* per source, kept for distinct counting; default 1024 */
+    size_t max_scan_bytes;        /* all scan state together (hits, user keys, user
+                                   * agents); over it the least recently hit sources
+                                   * are evicted; default 32 MiB */
     size_t max_summary_keys;      /* users / sources counted for the top-10; default 50000 */
 };
 #define TRACKER_DEFAULT_NOTIFY_TIMEOUT SW_SEC(32)
@@ -43,6 +46,7 @@ struct tracker_config {
 #define TRACKER_DEFAULT_SCAN_WINDOW SW_SEC(60)
 #define TRACKER_DEFAULT_MAX_SCAN_SOURCES 10000
 #define TRACKER_DEFAULT_MAX_SCAN_USERS 1024
+#define TRACKER_DEFAULT_MAX_SCAN_BYTES ((size_t)32 << 20)
 #define TRACKER_DEFAULT_MAX_SUMMARY_KEYS 50000
 
 /* Fills *cfg with the defaults above. */

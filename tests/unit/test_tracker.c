@@ -1202,6 +1202,35 @@ static void test_ringing_invite_keeps_its_request(void **state)
     assert_int_equal(ctr("transactions_active"), 0);
 }
 
+/* Spoofed 404s naming long users from many sources cannot grow scan state
+ * past max_scan_bytes: the least recently hit sources are evicted. */
+static void test_scan_bytes_capped(void **state)
+{
+    (void)state;
+    struct tracker_config cfg;
+    tracker_config_default(&cfg);
+    cfg.max_scan_bytes = 64 * 1024;
+    mk_cfg(&cfg);
+    char user[400];
+    memset(user, 'u', sizeof user - 1);
+    user[sizeof user - 1] = '\0';
+    for (int src = 1; src <= 200; src++) {
+        for (int i = 0; i < 5; i++) {
+            char cid[32], uri[512];
+            snprintf(cid, sizeof cid, "sb-%d-%d", src, i);
+            snprintf(uri, sizeof uri, "sip:%s%d@example.com", user, i);
+            req("INVITE", cid, 1);
+            SET(request_uri, uri);
+            sw_time ts = SEC(src);
+            feed(&M, tup(src % 250 + 1, 2), ts);
+            feed(resp(404, "Not Found", cid, 1, "INVITE"), tup(2, src % 250 + 1), ts + 1000);
+        }
+        assert_true(ctr("scan_bytes_held") <= 64 * 1024 + 4096);
+    }
+    assert_true(ctr("scan_sources_evicted") > 100);
+    assert_true(ctr("scan_bytes_peak") >= ctr("scan_bytes_held"));
+}
+
 /* `n` INVITEs from 10.0.0.<src> to distinct users base+i, each answered 404. */
 static void enumerate(int src, unsigned base, unsigned n, sw_time start, sw_time step,
                       const char *ua)
@@ -1545,6 +1574,7 @@ int main(void)
         TC(test_only_404_captured),
         TC(test_register_404_user_from_to),
         TC(test_ringing_invite_keeps_its_request),
+        TC(test_scan_bytes_capped),
         TC(test_transaction_expiry),
         TC(test_enumeration_30_users),
         TC(test_slow_enumeration_no_scan),
