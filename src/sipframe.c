@@ -774,6 +774,9 @@ static struct sw_bytes detect_feed(struct sipframe_stream *fs, struct sw_bytes d
         fs->mode = MODE_SIP; /* out of memory: no upgrade detection for this one */
         return d;
     }
+    /* Bytes the buffer could not take (out of memory, or the head is over
+     * max_msg) end the detection: waiting for more would never progress. */
+    bool stuck = take < d.n;
     d.p += take;
     d.n -= take;
     struct sw_bytes b = sw_bytes_make(fs->buf, fs->n);
@@ -783,7 +786,9 @@ static struct sw_bytes detect_feed(struct sipframe_stream *fs, struct sw_bytes d
     if (!get && !http) {
         fs->mode = MODE_SIP;
     } else if (b.n < (get ? 4u : 5u)) {
-        return d; /* not decided yet */
+        if (!stuck)
+            return d; /* not decided yet */
+        fs->mode = MODE_SIP;
     } else {
         size_t hend = 0;
         for (size_t i = fs->fst.scan; i < b.n; i++) {
@@ -798,7 +803,7 @@ static struct sw_bytes detect_feed(struct sipframe_stream *fs, struct sw_bytes d
                 break;
             }
         }
-        if (hend == 0 && b.n <= fs->max_msg) {
+        if (hend == 0 && b.n <= fs->max_msg && !stuck) {
             fs->fst.scan = b.n > 2 ? b.n - 2 : 0; /* resume there: an end may straddle */
             return d;                             /* the head is not complete yet */
         }
