@@ -917,7 +917,7 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
     /* One memchr per line; a line's header is known from its first bytes. */
     enum hdr cur = H_NONE;
     struct sw_bytes val = empty_view;
-    bool folded = false, blank = false;
+    bool folded = false, blank = false, blank_lf = false;
     struct sipframe_cl cl = {false, false, false, 0};
     while (pos < raw.n) {
         const uint8_t *lf = memchr(p + pos, '\n', raw.n - pos);
@@ -927,6 +927,7 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
             le--;
         if (le == pos) {
             blank = true;
+            blank_lf = lf != NULL;
             pos = next;
             break;
         }
@@ -954,8 +955,10 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
     record(&s, cur, val, folded);
     info->head_len = blank ? pos : raw.n;
     if (info->frame_max != 0) {
-        /* from here on, raw is the message at the head of the datagram */
-        raw.n = sipframe_cut(&cl, blank ? pos : 0, raw.n, &info->cut_notes);
+        /* From here on, raw is the message at the head of the datagram. A
+         * lone CR at its very end is a blank line to the scanner, but the
+         * framer's header block ends only at an LF. */
+        raw.n = sipframe_cut(&cl, blank_lf ? pos : 0, raw.n, &info->cut_notes);
         info->msg_len = raw.n;
     }
 

@@ -822,6 +822,12 @@ static void test_whole_cuts_like_datagram(void **state)
     assert_int_equal(w.r.len[0], strlen(HDRS "Content-Length: 1\r\nX: y"));
     both_ways(S(HDRS "Content-Length: 0"), MAXM, &w, &st);
     assert_int_equal(w.notes, 0);
+    /* a lone CR at the very end does not end the header block (fuzzer) */
+    both_ways(S(HDRS "l: x\r\n\r"), MAXM, &w, &st);
+    assert_int_equal(w.notes, 0);
+    assert_int_equal(st.bad_length, 0);
+    both_ways(S(HDRS "l: x\r\n\r\n"), MAXM, &w, &st);
+    assert_int_equal(w.notes, SIPFRAME_CUT_BAD_LENGTH);
     both_ways(S("OPTIONS sip:h SIP/2.0"), MAXM, &w, &st);
     assert_int_equal(w.r.n, 1);
     /* a name that only starts like Content-Length */
