@@ -4,10 +4,13 @@
  * file is the only one that knows which stage follows which:
  *
  *   frame -> decode -> (fragment? ipfrag -> decode_ip_payload) ->
- *     UDP / HEP payload -> sipframe_datagram ---------------\
+ *     UDP / HEP payload -> sipframe_datagram_whole ---------\
  *     TCP segment -> tcpstream -> per-direction app state:   -> sipmsg -> tracker -> emit
  *         HEP port: HEP record framing -> decode_hep --------/
  *         else: sipframe_stream (SIP, SIP over WebSocket) --/
+ * A datagram that starts with its start line is framed by sipmsg's scanner
+ * as it parses (sipframe_datagram_whole -> sipmsg_parse_datagram): its header
+ * lines are walked once.
  */
 #include "sipwatch/pipeline.h"
 
@@ -84,8 +87,8 @@ static void on_message(void *ctx, struct sw_bytes msg, enum sw_transport transpo
 }
 
 /* A whole datagram from its start line: the scanner frames it as it parses. */
-static void on_datagram(void *ctx, struct sw_bytes dgram, enum sw_transport transport,
-                        size_t *len, unsigned *notes)
+static void on_datagram(void *ctx, struct sw_bytes dgram, enum sw_transport transport, size_t *len,
+                        unsigned *notes)
 {
     struct pipeline *p = ctx;
     if (sipmsg_parse_datagram(dgram, p->cfg.max_msg, p->cfg.sipmsg_flags | SIPMSG_LAZY, &p->msg,
@@ -211,8 +214,8 @@ static void handle_decoded(struct pipeline *p, enum decode_result r, struct deco
     if (pkt->from_hep || pkt->tuple.transport != SW_TRANSPORT_TCP) {
         p->cur_tuple = pkt->tuple;
         sipframe_datagram_whole(pkt->payload, p->cfg.max_msg,
-                                (enum sw_transport)pkt->tuple.transport, on_message, on_datagram,
-                                p, &p->frame_stats);
+                                (enum sw_transport)pkt->tuple.transport, on_message, on_datagram, p,
+                                &p->frame_stats);
         return;
     }
     tcpstream_segment(p->tcp, &pkt->tuple, pkt->tcp_seq, pkt->tcp_flags, pkt->payload, p->now);

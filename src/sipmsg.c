@@ -376,8 +376,8 @@ enum sipmsg_result sipmsg_parse(struct sw_bytes raw, unsigned flags, struct sip_
 }
 
 enum sipmsg_result sipmsg_parse_datagram(struct sw_bytes dgram, size_t max_msg, unsigned flags,
-                                         struct sip_msg *out, struct sipmsg_stats *st,
-                                         size_t *len, unsigned *notes)
+                                         struct sip_msg *out, struct sipmsg_stats *st, size_t *len,
+                                         unsigned *notes)
 {
     struct sipscan_info info;
     info.frame_max = max_msg > 0 ? max_msg : 1;

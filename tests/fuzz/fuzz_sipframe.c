@@ -93,8 +93,8 @@ static void check_whole(const uint8_t *p, size_t n, size_t max_msg)
     w.r = &y;
     w.max_msg = max_msg;
     sipframe_datagram(sw_bytes_make(p, n), max_msg, SW_TRANSPORT_UDP, rec, &x, &sx);
-    sipframe_datagram_whole(sw_bytes_make(p, n), max_msg, SW_TRANSPORT_UDP, rec_w, whole_sink,
-                            &w, &sy);
+    sipframe_datagram_whole(sw_bytes_make(p, n), max_msg, SW_TRANSPORT_UDP, rec_w, whole_sink, &w,
+                            &sy);
     if (x.count != y.count || x.n != y.n || (x.n > 0 && memcmp(x.buf, y.buf, x.n) != 0) ||
         memcmp(&sx, &sy, sizeof sx) != 0)
         abort();

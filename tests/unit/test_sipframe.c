@@ -835,8 +835,7 @@ static void test_whole_cuts_like_datagram(void **state)
     assert_int_equal(w.notes, 0);
     assert_int_equal(w.r.n, 1);
     /* two messages: the second is framed by sipframe_datagram's rules */
-    assert_int_equal(both_ways(S(HDRS "l: 0\r\n\r\n" HDRS "l: 2\r\n\r\nab\r\n"), MAXM, &w, &st),
-                     1);
+    assert_int_equal(both_ways(S(HDRS "l: 0\r\n\r\n" HDRS "l: 2\r\n\r\nab\r\n"), MAXM, &w, &st), 1);
     assert_int_equal(w.r.n, 2);
     assert_int_equal(st.messages, 2);
 }
