@@ -4,10 +4,13 @@
  * file is the only one that knows which stage follows which:
  *
  *   frame -> decode -> (fragment? ipfrag -> decode_ip_payload) ->
- *     UDP / HEP payload -> sipframe_datagram ---------------\
+ *     UDP / HEP payload -> sipframe_datagram_whole ---------\
  *     TCP segment -> tcpstream -> per-direction app state:   -> sipmsg -> tracker -> emit
  *         HEP port: HEP record framing -> decode_hep --------/
  *         else: sipframe_stream (SIP, SIP over WebSocket) --/
+ * A datagram that starts with its start line is framed by sipmsg's scanner
+ * as it parses (sipframe_datagram_whole -> sipmsg_parse_datagram): its header
+ * lines are walked once.
  */
 #include "sipwatch/pipeline.h"
 
@@ -78,6 +81,19 @@ static void on_message(void *ctx, struct sw_bytes msg, enum sw_transport transpo
     struct pipeline *p = ctx;
     /* SIPMSG_LAZY: the tracker reads only the fields it promises (tracker.h) */
     if (sipmsg_parse(msg, p->cfg.sipmsg_flags | SIPMSG_LAZY, &p->msg, &p->msg_stats) != SIPMSG_OK)
+        return;
+    struct sw_tuple t = p->cur_tuple;
+    t.transport = (uint8_t)transport;
+    tracker_on_msg(p->tracker, &p->msg, &t, p->now);
+}
+
+/* A whole datagram from its start line: the scanner frames it as it parses. */
+static void on_datagram(void *ctx, struct sw_bytes dgram, enum sw_transport transport, size_t *len,
+                        unsigned *notes)
+{
+    struct pipeline *p = ctx;
+    if (sipmsg_parse_datagram(dgram, p->cfg.max_msg, p->cfg.sipmsg_flags | SIPMSG_LAZY, &p->msg,
+                              &p->msg_stats, len, notes) != SIPMSG_OK)
         return;
     struct sw_tuple t = p->cur_tuple;
     t.transport = (uint8_t)transport;
@@ -244,8 +260,9 @@ static void handle_decoded(struct pipeline *p, enum decode_result r, struct deco
         return; /* decode counted why */
     if (pkt->from_hep || pkt->tuple.transport != SW_TRANSPORT_TCP) {
         p->cur_tuple = pkt->tuple;
-        sipframe_datagram(pkt->payload, p->cfg.max_msg, (enum sw_transport)pkt->tuple.transport,
-                          on_message, p, &p->frame_stats);
+        sipframe_datagram_whole(pkt->payload, p->cfg.max_msg,
+                                (enum sw_transport)pkt->tuple.transport, on_message, on_datagram, p,
+                                &p->frame_stats);
         return;
     }
     tcpstream_segment(p->tcp, &pkt->tuple, pkt->tcp_seq, pkt->tcp_flags, pkt->payload, p->now);

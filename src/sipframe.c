@@ -53,8 +53,7 @@ struct fstate {
     size_t scan;  /* no LF in [line, scan) */
     size_t hend;  /* end of the header block (after its empty line), 0 = not found */
     bool in_head; /* the start line was accepted */
-    bool have_cl, cl_bad, cl_big;
-    uint64_t cl;
+    struct sipframe_cl cl;
 };
 
 /* Methods whose name may end a longer token glued to junk ("DBREGISTER"). */
@@ -259,7 +258,7 @@ static bool is_content_length(const uint8_t *p, size_t n)
 }
 
 /* A header line: records Content-Length / `l` values. */
-static void header_line(struct fstate *s, const uint8_t *p, size_t n, size_t max)
+static void header_line(struct sipframe_cl *s, const uint8_t *p, size_t n, size_t max)
 {
     size_t i;
     uint8_t c0 = p[0] | 0x20; /* a letter only if p[0] is one */
@@ -282,16 +281,22 @@ static void header_line(struct fstate *s, const uint8_t *p, size_t n, size_t max
         for (size_t k = 0; k < t.n; k++)
             digits = digits && ascii_is_digit(t.p[k]);
         if (!digits) {
-            s->cl_bad = true; /* "abc", "-1", "5 5", "" */
+            s->bad = true; /* "abc", "-1", "5 5", "" */
             return;
         }
         big = true;
     }
-    if (s->have_cl && (s->cl_big != big || s->cl != cl))
-        s->cl_bad = true; /* conflicting values: which one would the receiver use? */
-    s->have_cl = true;
-    s->cl_big = big;
-    s->cl = cl;
+    if (s->have && (s->big != big || s->value != cl))
+        s->bad = true; /* conflicting values: which one would the receiver use? */
+    s->have = true;
+    s->big = big;
+    s->value = cl;
+}
+
+void sipframe_cl_line(struct sipframe_cl *cl, struct sw_bytes line, size_t max_msg)
+{
+    if (line.n > 0)
+        header_line(cl, line.p, line.n, max_msg);
 }
 
 /* Frames the head of p[0..n). See the file comment; *len is what to consume
@@ -391,16 +396,16 @@ static enum fr frame(const uint8_t *p, size_t n, size_t max, bool stream, size_t
         if (ll == 0)
             s->hend = e + 1;
         else
-            header_line(s, p + ls, ll, max);
+            header_line(&s->cl, p + ls, ll, max);
     }
     size_t hend = s->hend;
     if (stream) {
-        if (s->cl_bad) {
+        if (s->cl.bad) {
             *len = hend;
             return FR_BAD_LENGTH;
         }
-        uint64_t body = s->have_cl ? s->cl : 0;
-        if (s->cl_big || body > max - hend) {
+        uint64_t body = s->cl.have ? s->cl.value : 0;
+        if (s->cl.big || body > max - hend) {
             *len = hend;
             return FR_TOO_BIG;
         }
@@ -410,13 +415,13 @@ static enum fr frame(const uint8_t *p, size_t n, size_t max, bool stream, size_t
         return FR_MESSAGE;
     }
     size_t body = n - hend;
-    if (s->cl_bad) {
+    if (s->cl.bad) {
         *notes |= NOTE_BAD_LENGTH;
-    } else if (s->have_cl) {
-        if (s->cl_big || s->cl > body)
+    } else if (s->cl.have) {
+        if (s->cl.big || s->cl.value > body)
             *notes |= NOTE_TRUNCATED;
         else
-            body = (size_t)s->cl;
+            body = (size_t)s->cl.value;
     }
     if (hend + body > max) {
         *len = n;
@@ -456,10 +461,29 @@ static bool only_crlf(struct sw_bytes b)
     return true;
 }
 
-/* Datagram rules; a datagram without any SIP in it adds one to *not_sip. */
+size_t sipframe_cut(const struct sipframe_cl *cl, size_t hend, size_t n, unsigned *notes)
+{
+    *notes = 0;
+    if (hend == 0 || hend > n)
+        return n; /* headers that never end: all of it is the message */
+    size_t body = n - hend;
+    if (cl->bad) {
+        *notes |= SIPFRAME_CUT_BAD_LENGTH;
+    } else if (cl->have) {
+        if (cl->big || cl->value > body)
+            *notes |= SIPFRAME_CUT_TRUNCATED;
+        else
+            body = (size_t)cl->value;
+    }
+    return hend + body;
+}
+
+/* Datagram rules; a datagram without any SIP in it adds one to *not_sip.
+ * With `whole`, a datagram (up to max_msg) starting with a plain start line
+ * is framed by that consumer (see sipframe_whole_sink). */
 static void frame_datagram(struct sw_bytes d, size_t max_msg, enum sw_transport transport,
-                           sipframe_sink *sink, void *ctx, struct sipframe_stats *st,
-                           uint64_t *not_sip)
+                           sipframe_sink *sink, sipframe_whole_sink *whole, void *ctx,
+                           struct sipframe_stats *st, uint64_t *not_sip)
 {
     if (d.n == 0)
         return;
@@ -487,6 +511,23 @@ static void frame_datagram(struct sw_bytes d, size_t max_msg, enum sw_transport 
     }
     size_t off = 0, junk = 0;
     bool sip = false;
+    if (first.in_head && whole != NULL && d.n <= max_msg) {
+        /* What frame() would find (a datagram within max_msg is never too
+         * big): the consumer walks the header lines once for both. */
+        size_t len = 0;
+        unsigned notes = 0;
+        whole(ctx, d, transport, &len, &notes);
+        if (SW_FAILS(len > 0 && len <= d.n))
+            len = d.n;
+        sip = true;
+        st->messages++;
+        if (notes & SIPFRAME_CUT_TRUNCATED)
+            st->truncated++;
+        if (notes & SIPFRAME_CUT_BAD_LENGTH)
+            st->bad_length++;
+        off = len;
+        memset(&first, 0, sizeof first);
+    }
     while (off < d.n) {
         struct fstate s = first;
         memset(&first, 0, sizeof first);
@@ -526,7 +567,14 @@ static void frame_datagram(struct sw_bytes d, size_t max_msg, enum sw_transport 
 void sipframe_datagram(struct sw_bytes dgram, size_t max_msg, enum sw_transport transport,
                        sipframe_sink *sink, void *ctx, struct sipframe_stats *st)
 {
-    frame_datagram(dgram, max_msg, transport, sink, ctx, st, &st->not_sip);
+    frame_datagram(dgram, max_msg, transport, sink, NULL, ctx, st, &st->not_sip);
+}
+
+void sipframe_datagram_whole(struct sw_bytes dgram, size_t max_msg, enum sw_transport transport,
+                             sipframe_sink *sink, sipframe_whole_sink *whole, void *ctx,
+                             struct sipframe_stats *st)
+{
+    frame_datagram(dgram, max_msg, transport, sink, whole, ctx, st, &st->not_sip);
 }
 
 enum mode {
@@ -844,7 +892,8 @@ struct ws_ctx {
 static void ws_message(void *arg, struct sw_bytes msg)
 {
     struct ws_ctx *w = arg;
-    frame_datagram(msg, w->max_msg, SW_TRANSPORT_WS, w->sink, w->ctx, w->st, &w->st->ws_errors);
+    frame_datagram(msg, w->max_msg, SW_TRANSPORT_WS, w->sink, NULL, w->ctx, w->st,
+                   &w->st->ws_errors);
 }
 
 static void ws_run(struct sipframe_stream *fs, struct sw_bytes d, sipframe_sink *sink, void *ctx,

@@ -335,13 +335,17 @@ static bool full_parse(struct sw_bytes raw, struct sip_msg *m)
     return true;
 }
 
-enum sipmsg_result sipmsg_parse(struct sw_bytes raw, unsigned flags, struct sip_msg *out,
-                                struct sipmsg_stats *st)
+static enum sipmsg_result parse(struct sw_bytes raw, unsigned flags, struct sip_msg *out,
+                                struct sipmsg_stats *st, struct sipscan_info *cut)
 {
     struct sipscan_info info;
+    info.frame_max = cut != NULL ? cut->frame_max : 0;
     st->messages++;
     enum sipscan_result r = sipscan_parse(raw, (flags & SIPMSG_LAZY) && !(flags & SIPMSG_FULL),
                                           out, &info);
+    raw.n = info.msg_len;
+    if (cut != NULL)
+        *cut = info;
     if (r != SIPSCAN_OK) {
         if (r == SIPSCAN_NUL)
             st->nul_bytes++;
@@ -363,6 +367,24 @@ enum sipmsg_result sipmsg_parse(struct sw_bytes raw, unsigned flags, struct sip_
     }
     st->truncated_fields += out->truncated_fields;
     return SIPMSG_OK;
+}
+
+enum sipmsg_result sipmsg_parse(struct sw_bytes raw, unsigned flags, struct sip_msg *out,
+                                struct sipmsg_stats *st)
+{
+    return parse(raw, flags, out, st, NULL);
+}
+
+enum sipmsg_result sipmsg_parse_datagram(struct sw_bytes dgram, size_t max_msg, unsigned flags,
+                                         struct sip_msg *out, struct sipmsg_stats *st, size_t *len,
+                                         unsigned *notes)
+{
+    struct sipscan_info info;
+    info.frame_max = max_msg > 0 ? max_msg : 1;
+    enum sipmsg_result r = parse(dgram, flags, out, st, &info);
+    *len = info.msg_len;
+    *notes = info.cut_notes;
+    return r;
 }
 
 static void copy_cstr(char *dst, size_t cap, const char *s, size_t n)

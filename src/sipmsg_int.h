@@ -17,6 +17,12 @@ enum sipscan_result {
 /* What the scanner found beyond struct sip_msg: views into the raw message,
  * valid as long as it is. */
 struct sipscan_info {
+    /* in: 0, or max_msg when raw is a whole datagram that starts with its
+     * start line: the scanner then also frames it (sipframe_cut) and parses
+     * only the message at its head */
+    size_t frame_max;
+    size_t msg_len;        /* out with frame_max: the message's length */
+    unsigned cut_notes;    /* out with frame_max: SIPFRAME_CUT_* */
     size_t head_len;       /* start line + headers + blank line (or all of raw) */
     struct sw_bytes body;  /* cut to Content-Length when that is shorter */
     struct sw_bytes ctype; /* Content-Type value, {NULL,0} if absent */

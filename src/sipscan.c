@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "sipwatch/ascii.h"
+#include "sipwatch/sipframe.h"
 
 #define CSEQ_MAX UINT64_C(2147483647) /* RFC 3261 §8.1.1.5: below 2^31 */
 #define BOUNDARY_MAX 200              /* RFC 2046 allows 70; be lenient, not unbounded */
@@ -895,6 +896,8 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
     if (!tok_ready)
         tok_init();
     msg_reset(m);
+    info->msg_len = raw.n;
+    info->cut_notes = 0;
     info->head_len = raw.n;
     info->body = empty_view;
     info->ctype = empty_view;
@@ -914,7 +917,8 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
     /* One memchr per line; a line's header is known from its first bytes. */
     enum hdr cur = H_NONE;
     struct sw_bytes val = empty_view;
-    bool folded = false, blank = false;
+    bool folded = false, blank = false, blank_lf = false;
+    struct sipframe_cl cl = {false, false, false, 0};
     while (pos < raw.n) {
         const uint8_t *lf = memchr(p + pos, '\n', raw.n - pos);
         size_t le = lf != NULL ? (size_t)(lf - p) : raw.n;
@@ -923,6 +927,7 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
             le--;
         if (le == pos) {
             blank = true;
+            blank_lf = lf != NULL;
             pos = next;
             break;
         }
@@ -939,10 +944,23 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
             record(&s, cur, val, folded);
         folded = false;
         cur = classify(p + pos, le - pos, raw.n - pos, &val);
+        /* Framing a datagram: the framer's Content-Length rules (every
+         * instance, the unfolded line, only lines ended by LF). Its header
+         * lines are exactly the lines classify() names H_CLEN (same name
+         * test, same token table); sipframe_cl_line() tests the name again. */
+        if (cur == H_CLEN && info->frame_max != 0 && lf != NULL)
+            sipframe_cl_line(&cl, sub(raw, pos, le), info->frame_max);
         pos = next;
     }
     record(&s, cur, val, folded);
     info->head_len = blank ? pos : raw.n;
+    if (info->frame_max != 0) {
+        /* From here on, raw is the message at the head of the datagram. A
+         * lone CR at its very end is a blank line to the scanner, but the
+         * framer's header block ends only at an LF. */
+        raw.n = sipframe_cut(&cl, blank_lf ? pos : 0, raw.n, &info->cut_notes);
+        info->msg_len = raw.n;
+    }
 
     process(&s, H_CALLID);
     process(&s, H_CSEQ);

@@ -73,6 +73,44 @@ struct sipframe_stats {
 void sipframe_datagram(struct sw_bytes dgram, size_t max_msg, enum sw_transport transport,
                        sipframe_sink *sink, void *ctx, struct sipframe_stats *st);
 
+/*
+ * Framing by the consumer (datagrams only, an additive fast path): a
+ * datagram that starts with a plain start line is handed whole to a consumer
+ * that walks its header lines anyway (sipmsg's scanner); the consumer calls
+ * sipframe_cl_line() on every header line the framer would read (each line
+ * ended by LF after the start line, up to the empty line, CR stripped) and
+ * sipframe_cut() at the end, so the message is cut exactly where
+ * sipframe_datagram() cuts it, and reports that cut back.
+ */
+struct sipframe_cl {
+    bool have, bad, big; /* a Content-Length / `l` was seen; unusable; over max_msg */
+    uint64_t value;
+};
+
+/* Content-Length state after one header line (without CR/LF; not the empty one). */
+void sipframe_cl_line(struct sipframe_cl *cl, struct sw_bytes line, size_t max_msg);
+
+#define SIPFRAME_CUT_TRUNCATED 0x1  /* body shorter than Content-Length */
+#define SIPFRAME_CUT_BAD_LENGTH 0x2 /* unusable Content-Length: the rest is the body */
+
+/* Length of the message at the head of an n-byte datagram (n <= max_msg)
+ * whose header block ends at hend (after its empty line; 0 = no empty line:
+ * the whole datagram); sets SIPFRAME_CUT_* in *notes. */
+size_t sipframe_cut(const struct sipframe_cl *cl, size_t hend, size_t n, unsigned *notes);
+
+/* Delivers a whole datagram (borrowed) starting with its start line; the
+ * consumer sets *len (1..dgram.n) and *notes from sipframe_cut(). */
+typedef void sipframe_whole_sink(void *ctx, struct sw_bytes dgram, enum sw_transport transport,
+                                 size_t *len, unsigned *notes);
+
+/* As sipframe_datagram(), with the same messages, counts and results, but a
+ * datagram no longer than max_msg that starts with a plain start line goes
+ * to `whole` (its first message), the rest of it, if any, and every other
+ * datagram to `sink`. */
+void sipframe_datagram_whole(struct sw_bytes dgram, size_t max_msg, enum sw_transport transport,
+                             sipframe_sink *sink, sipframe_whole_sink *whole, void *ctx,
+                             struct sipframe_stats *st);
+
 struct sipframe_stream;
 
 /* A per-direction stream framer (owned; NULL on OOM). `midstream` says the

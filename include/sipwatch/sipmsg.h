@@ -129,6 +129,15 @@ void sipmsg_global_free(void);
 enum sipmsg_result sipmsg_parse(struct sw_bytes raw, unsigned flags, struct sip_msg *out,
                                 struct sipmsg_stats *st);
 
+/* sipmsg_parse() of the message at the head of `dgram`, a whole datagram of
+ * at most max_msg bytes that starts with its start line, which the scanner
+ * frames as it walks the header lines (see sipframe_whole_sink): sets *len
+ * (the message's length) and *notes (SIPFRAME_CUT_*) as sipframe_datagram()
+ * would cut it, whatever the result. */
+enum sipmsg_result sipmsg_parse_datagram(struct sw_bytes dgram, size_t max_msg, unsigned flags,
+                                         struct sip_msg *out, struct sipmsg_stats *st,
+                                         size_t *len, unsigned *notes);
+
 /* Splits a SIP/SIPS/TEL URI (NUL-terminated, e.g. from request_uri or
  * to_uri) into user (URI parameters such as ";user=phone" stripped; '+' and
  * digits kept as sent; percent-escapes kept) and host (no port). Either may

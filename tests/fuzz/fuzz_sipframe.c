@@ -8,13 +8,17 @@
  * input switched to WebSocket or had a gap, both must frame the same
  * messages and count the same junk, resyncs, false starts and drops. The
  * whole input is also framed as a datagram and with
- * sipframe_next, checking the lengths they return.
+ * sipframe_next, checking the lengths they return. Every datagram is framed
+ * a second time with sipframe_datagram_whole, the scanner of
+ * sipmsg_parse_datagram cutting the first message: the messages and every
+ * count must be the same.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sipwatch/sipframe.h"
+#include "sipwatch/sipmsg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -47,6 +51,55 @@ static void rec(void *ctx, struct sw_bytes m, enum sw_transport t)
     memcpy(r->buf + r->n + 5, m.p, m.n);
     r->n = need;
     r->count++;
+}
+
+struct whole_ctx {
+    struct msgs *r;
+    size_t max_msg;
+    struct sip_msg msg;
+    struct sipmsg_stats st;
+};
+
+static void rec_w(void *ctx, struct sw_bytes m, enum sw_transport t)
+{
+    struct whole_ctx *w = ctx;
+    rec(w->r, m, t);
+}
+
+static void whole_sink(void *ctx, struct sw_bytes d, enum sw_transport t, size_t *len,
+                       unsigned *notes)
+{
+    struct whole_ctx *w = ctx;
+    (void)sipmsg_parse_datagram(d, w->max_msg, SIPMSG_LAZY, &w->msg, &w->st, len, notes);
+    if (*len == 0 || *len > d.n)
+        abort();
+    rec(w->r, sw_bytes_make(d.p, *len), t);
+}
+
+/* sipframe_datagram and sipframe_datagram_whole must agree on everything. */
+static void check_whole(const uint8_t *p, size_t n, size_t max_msg)
+{
+    static bool inited;
+    static struct whole_ctx w;
+    if (!inited) {
+        if (sipmsg_global_init() != 0)
+            abort();
+        inited = true;
+    }
+    struct msgs x = {NULL, 0, 0, 0, max_msg}, y = {NULL, 0, 0, 0, max_msg};
+    struct sipframe_stats sx, sy;
+    memset(&sx, 0, sizeof sx);
+    memset(&sy, 0, sizeof sy);
+    w.r = &y;
+    w.max_msg = max_msg;
+    sipframe_datagram(sw_bytes_make(p, n), max_msg, SW_TRANSPORT_UDP, rec, &x, &sx);
+    sipframe_datagram_whole(sw_bytes_make(p, n), max_msg, SW_TRANSPORT_UDP, rec_w, whole_sink, &w,
+                            &sy);
+    if (x.count != y.count || x.n != y.n || (x.n > 0 && memcmp(x.buf, y.buf, x.n) != 0) ||
+        memcmp(&sx, &sy, sizeof sx) != 0)
+        abort();
+    free(x.buf);
+    free(y.buf);
 }
 
 static void check_next(const uint8_t *p, size_t n, size_t max_msg, bool stream)
@@ -99,9 +152,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(chunk);
         if (sipframe_stream_buffered(fa) > max_msg + 15)
             abort();
-        if (flags == 0 && len > 0)
+        if (flags == 0 && len > 0) {
             sipframe_datagram(sw_bytes_make(data + i - len, len), max_msg, SW_TRANSPORT_UDP, rec,
                               &b, &sd);
+            check_whole(data + i - len, len, max_msg);
+        }
     }
     sipframe_stream_free(fa);
 
@@ -133,6 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct msgs d = {NULL, 0, 0, 0, max_msg};
         sipframe_datagram(sw_bytes_make(cat, wn), max_msg, SW_TRANSPORT_UDP, rec, &d, &sd);
         free(d.buf);
+        check_whole(cat, wn, max_msg);
         check_next(cat, wn, max_msg, true);
         check_next(cat, wn, max_msg, false);
         free(cat);

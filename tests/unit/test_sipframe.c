@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "sipwatch/sipframe.h"
+#include "sipwatch/sipmsg.h"
 
 static struct sw_bytes S(const char *s) {
     return sw_bytes_make(s, strlen(s));
@@ -717,6 +718,166 @@ static void test_counters(void **state)
     assert_int_equal(c.v[c.n - 1].value, 9);
 }
 
+/* sipframe_datagram_whole with sipmsg's scanner framing the first message. */
+struct whole {
+    struct rec r;
+    size_t max;
+    size_t calls;
+    unsigned notes;
+    struct sip_msg msg;
+    struct sipmsg_stats st;
+};
+
+static void whole_rec(void *ctx, struct sw_bytes m, enum sw_transport t)
+{
+    rec_sink(&((struct whole *)ctx)->r, m, t);
+}
+
+static void whole_sink(void *ctx, struct sw_bytes d, enum sw_transport t, size_t *len,
+                       unsigned *notes)
+{
+    struct whole *w = ctx;
+    w->calls++;
+    (void)sipmsg_parse_datagram(d, w->max, SIPMSG_LAZY, &w->msg, &w->st, len, notes);
+    w->notes = *notes;
+    rec_sink(&w->r, sw_bytes_make(d.p, *len), t);
+}
+
+/* Frames d both ways; they must agree on messages and every count. Returns
+ * how often the whole sink ran. */
+static size_t both_ways(struct sw_bytes d, size_t max, struct whole *w, struct sipframe_stats *sx)
+{
+    static struct rec x;
+    struct sipframe_stats sy;
+    memset(&x, 0, sizeof x);
+    memset(sx, 0, sizeof *sx);
+    memset(&sy, 0, sizeof sy);
+    memset(&w->r, 0, sizeof w->r);
+    w->max = max;
+    w->calls = 0;
+    w->notes = 0;
+    sipframe_datagram(d, max, SW_TRANSPORT_UDP, rec_sink, &x, sx);
+    sipframe_datagram_whole(d, max, SW_TRANSPORT_UDP, whole_rec, whole_sink, w, &sy);
+    assert_int_equal(x.n, w->r.n);
+    for (size_t i = 0; i < x.n; i++) {
+        assert_int_equal(x.len[i], w->r.len[i]);
+        assert_memory_equal(x.msg[i], w->r.msg[i], x.len[i]);
+    }
+    assert_memory_equal(sx, &sy, sizeof sy);
+    return w->calls;
+}
+
+#define HDRS "INVITE sip:b@h SIP/2.0\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n"
+
+static void test_whole_cuts_like_datagram(void **state)
+{
+    (void)state;
+    static struct whole w;
+    struct sipframe_stats st;
+    assert_int_equal(sipmsg_global_init(), 0);
+
+    /* Content-Length shorter than the rest: the rest is a second datagram part */
+    assert_int_equal(both_ways(S(HDRS "Content-Length: 3\r\n\r\nabcjunk"), MAXM, &w, &st), 1);
+    assert_int_equal(w.r.n, 1);
+    assert_msg(&w.r, 0, HDRS "Content-Length: 3\r\n\r\nabc");
+    assert_int_equal(st.junk_bytes, 4);
+    /* exactly the body */
+    both_ways(S(HDRS "Content-Length: 3\r\n\r\nabc"), MAXM, &w, &st);
+    assert_int_equal(w.r.n, 1);
+    assert_int_equal(w.notes, 0);
+    /* one byte missing: truncated, all of it taken */
+    both_ways(S(HDRS "Content-Length: 4\r\n\r\nabc"), MAXM, &w, &st);
+    assert_int_equal(w.notes, SIPFRAME_CUT_TRUNCATED);
+    assert_int_equal(st.truncated, 1);
+    assert_msg(&w.r, 0, HDRS "Content-Length: 4\r\n\r\nabc");
+    /* compact form, LF-only lines */
+    both_ways(S("SIP/2.0 200 OK\nCall-ID: c\nCSeq: 1 BYE\nl: 1\n\nxy"), MAXM, &w, &st);
+    assert_msg(&w.r, 0, "SIP/2.0 200 OK\nCall-ID: c\nCSeq: 1 BYE\nl: 1\n\nx");
+    /* conflicting values: unusable, the rest is the body */
+    both_ways(S(HDRS "Content-Length: 1\r\nl: 2\r\n\r\nabc"), MAXM, &w, &st);
+    assert_int_equal(w.notes, SIPFRAME_CUT_BAD_LENGTH);
+    assert_int_equal(st.bad_length, 1);
+    assert_int_equal(w.r.len[0], strlen(HDRS "Content-Length: 1\r\nl: 2\r\n\r\nabc"));
+    /* the same value twice is fine; the second instance is read too */
+    both_ways(S(HDRS "Content-Length: 1\r\ncontent-length :1\r\n\r\nabc"), MAXM, &w, &st);
+    assert_int_equal(w.notes, 0);
+    assert_int_equal(w.r.n, 1);
+    assert_int_equal(st.junk_bytes, 2); /* "bc" after the message: not SIP */
+    /* not a number; a folded value (the framer reads the first line only) */
+    both_ways(S(HDRS "Content-Length: abc\r\n\r\nxyz"), MAXM, &w, &st);
+    assert_int_equal(w.notes, SIPFRAME_CUT_BAD_LENGTH);
+    both_ways(S(HDRS "Content-Length:\r\n 1\r\n\r\nxyz"), MAXM, &w, &st);
+    assert_int_equal(w.notes, SIPFRAME_CUT_BAD_LENGTH);
+    /* the largest value allowed, and the first refused (over max_msg) */
+    both_ways(S(HDRS "Content-Length: 1024\r\n\r\nxyz"), MAXM, &w, &st);
+    assert_int_equal(w.notes, SIPFRAME_CUT_TRUNCATED);
+    both_ways(S(HDRS "Content-Length: 1025\r\n\r\nxyz"), MAXM, &w, &st);
+    assert_int_equal(w.notes, SIPFRAME_CUT_TRUNCATED);
+    both_ways(S(HDRS "Content-Length: 99999999999999999999999\r\n\r\nxyz"), MAXM, &w, &st);
+    assert_int_equal(w.notes, SIPFRAME_CUT_TRUNCATED);
+    /* headers that never end: the whole datagram, Content-Length or not; a
+     * last line without LF is not read as a header */
+    both_ways(S(HDRS "Content-Length: 1\r\nX: y"), MAXM, &w, &st);
+    assert_int_equal(w.notes, 0);
+    assert_int_equal(w.r.len[0], strlen(HDRS "Content-Length: 1\r\nX: y"));
+    both_ways(S(HDRS "Content-Length: 0"), MAXM, &w, &st);
+    assert_int_equal(w.notes, 0);
+    /* a lone CR at the very end does not end the header block (fuzzer) */
+    both_ways(S(HDRS "l: x\r\n\r"), MAXM, &w, &st);
+    assert_int_equal(w.notes, 0);
+    assert_int_equal(st.bad_length, 0);
+    both_ways(S(HDRS "l: x\r\n\r\n"), MAXM, &w, &st);
+    assert_int_equal(w.notes, SIPFRAME_CUT_BAD_LENGTH);
+    both_ways(S("OPTIONS sip:h SIP/2.0"), MAXM, &w, &st);
+    assert_int_equal(w.r.n, 1);
+    /* a name that only starts like Content-Length */
+    both_ways(S(HDRS "Content-Lengthy: 1\r\nlx: 1\r\n\r\nabc"), MAXM, &w, &st);
+    assert_int_equal(w.notes, 0);
+    assert_int_equal(w.r.n, 1);
+    /* two messages: the second is framed by sipframe_datagram's rules */
+    assert_int_equal(both_ways(S(HDRS "l: 0\r\n\r\n" HDRS "l: 2\r\n\r\nab\r\n"), MAXM, &w, &st), 1);
+    assert_int_equal(w.r.n, 2);
+    assert_int_equal(st.messages, 2);
+}
+
+static void test_whole_falls_back(void **state)
+{
+    (void)state;
+    static struct whole w;
+    struct sipframe_stats st;
+    assert_int_equal(sipmsg_global_init(), 0);
+    /* not starting with a plain start line: the whole sink is not used */
+    assert_int_equal(both_ways(S("\r\n" HDRS "\r\n"), MAXM, &w, &st), 0);
+    assert_int_equal(both_ways(S("xx" HDRS "\r\n"), MAXM, &w, &st), 0);
+    assert_int_equal(both_ways(S("DBREGISTER sip:h SIP/2.0\r\n\r\n"), MAXM, &w, &st), 0);
+    assert_int_equal(both_ways(S("RTP!"), MAXM, &w, &st), 0);
+    /* a datagram of max_msg bytes goes through it, one byte more does not */
+    char big[80];
+    memset(big, 'a', sizeof big);
+    memcpy(big, HDRS "\r\n", strlen(HDRS "\r\n"));
+    size_t n = strlen(HDRS "\r\n") + 4;
+    assert_int_equal(both_ways(sw_bytes_make(big, n), n, &w, &st), 1);
+    assert_int_equal(both_ways(sw_bytes_make(big, n), n - 1, &w, &st), 0);
+    assert_int_equal(st.too_big, 1);
+    /* sipframe_cut on its own */
+    struct sipframe_cl cl = {false, false, false, 0};
+    unsigned notes = 7;
+    assert_int_equal(sipframe_cut(&cl, 0, 10, &notes), 10);
+    assert_int_equal(notes, 0);
+    assert_int_equal(sipframe_cut(&cl, 11, 10, &notes), 10);
+    assert_int_equal(sipframe_cut(&cl, 4, 10, &notes), 10);
+    sipframe_cl_line(&cl, S("Content-Length: 6"), 100);
+    assert_int_equal(sipframe_cut(&cl, 4, 10, &notes), 10);
+    assert_int_equal(notes, 0);
+    sipframe_cl_line(&cl, S("L: 6"), 100);
+    assert_int_equal(sipframe_cut(&cl, 4, 9, &notes), 9);
+    assert_int_equal(notes, SIPFRAME_CUT_TRUNCATED);
+    sipframe_cl_line(&cl, S(""), 100); /* ignored */
+    sipframe_cl_line(&cl, S("l: 5"), 100);
+    assert_int_equal(sipframe_cut(&cl, 4, 10, &notes), 10);
+    assert_int_equal(notes, SIPFRAME_CUT_BAD_LENGTH);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -744,6 +905,8 @@ int main(void)
         cmocka_unit_test(test_websocket_hostile_frames),
         cmocka_unit_test(test_http_without_upgrade_is_junk),
         cmocka_unit_test(test_counters),
+        cmocka_unit_test(test_whole_cuts_like_datagram),
+        cmocka_unit_test(test_whole_falls_back),
     };
     return cmocka_run_group_tests_name("sipframe", tests, NULL, NULL);
 }
