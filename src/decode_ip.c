@@ -105,7 +105,8 @@ enum decode_result decode_ip_v6(struct decode_ctx *c, struct sw_bytes b)
     if ((vtf >> 28) != 6)
         return decode_fail(c, DL_IPV6, DECODE_INVALID);
     /* A zero payload length means a jumbogram (RFC 2675), which needs a
-     * hop-by-hop option we do not parse: it fails below as truncated. */
+     * hop-by-hop option we do not parse: it goes on with an empty payload,
+     * which UDP/TCP count as truncated and other next headers as skipped. */
     if (plen > cur_left(&k))
         return decode_fail(c, DL_IPV6, DECODE_TRUNCATED);
     c->d->st.ipv6++;
