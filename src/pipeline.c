@@ -355,6 +355,7 @@ void pipeline_emit_stats(struct pipeline *p, bool final)
 {
     struct sw_counters c;
     c.n = 0;
+    c.group = NULL;
     if (p->cfg.extra_counters != NULL)
         p->cfg.extra_counters(p->cfg.extra_ctx, &c);
     sw_counters_add(&c, "packets", p->packets);

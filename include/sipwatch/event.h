@@ -43,6 +43,26 @@ enum sw_transfer_outcome {
  * "no_response", "notify_not_requested", "evicted". */
 const char *sw_outcome_name(enum sw_transfer_outcome o);
 
+/* The endpoints and agents of a transfer's dialog (RFC 3515 roles): the
+ * transferor sends the REFER, the transferee receives it and places the
+ * referred call. */
+struct sw_transfer_parties {
+    const char *from, *to;              /* the REFER's From and To values as sent */
+    const char *transferor_ua;          /* the REFER's User-Agent */
+    const char *transferee_ua;          /* Server (else User-Agent) of the REFER's
+                                         * response, else of a NOTIFY (User-Agent) */
+};
+
+/* How the transferor answered the NOTIFYs (RFC 6665 §4.1.3: a NOTIFY answered
+ * >= 300 is not accepted, so the transferor learned nothing from it). */
+struct sw_notify_answers {
+    unsigned answered_ok;               /* NOTIFYs answered 2xx (once each) */
+    unsigned refused;                   /* NOTIFYs answered >= 300 (once each) */
+    int last_refusal_status;            /* 0 none */
+    const char *last_refusal_reason;
+    unsigned unanswered;                /* NOTIFYs with no final response seen */
+};
+
 struct sw_event_transfer {
     enum sw_transfer_outcome outcome;
     const char *refer_to;        /* Refer-To URI, NULL if the REFER was not seen */
@@ -59,6 +79,12 @@ struct sw_event_transfer {
     sw_time wait;                /* accepted_time -> event time; SW_TIME_NONE if n/a */
     const char *subscription_state; /* last Subscription-State value as sent, or NULL */
     bool truncated;              /* settled by end of input, not by the wire/timer */
+    struct sw_transfer_parties parties;
+    struct sw_notify_answers notify;
+    /* A completed/failed outcome that the transferor never accepted a NOTIFY
+     * of: every NOTIFY it answered was refused (>= 300). */
+    bool transferor_uninformed;
+    unsigned auth_challenges;    /* 401/407 to the REFER followed by a retry */
 };
 
 struct sw_event_not_found {
@@ -117,6 +143,51 @@ struct sw_event_stats {
     bool final;                          /* the last stats event of the run */
 };
 
+/* One SIP message behind an event (its ladder, in capture order). */
+#define SW_MAX_LADDER 32
+enum sw_msg_copy {
+    SW_MSG_ORIGINAL = 0,         /* first sight of this message */
+    SW_MSG_RETRANSMISSION,       /* same message again on the same leg */
+    SW_MSG_OTHER_LEG,            /* same message seen on another hop (proxy leg) */
+};
+struct sw_ladder_msg {
+    sw_time ts;
+    struct sw_tuple tuple;       /* src -> dst, transport set */
+    bool is_request;
+    const char *method;          /* requests: method; responses: NULL */
+    const char *request_uri;     /* requests */
+    int status;                  /* responses */
+    const char *reason;          /* responses */
+    uint32_t cseq;
+    const char *cseq_method;
+    enum sw_msg_copy copy;
+};
+struct sw_ladder {
+    const struct sw_ladder_msg *msgs;   /* n entries, borrowed */
+    size_t n;
+    bool truncated;              /* more messages than kept */
+};
+
+/* Where the event came from: the input and frame that made it known (for a
+ * timer, the packet whose time passed its deadline; none at end of input or
+ * on a quiet live link), and for HEP-carried messages the capture agent. The
+ * pipeline and main fill it; producers leave it zero. */
+struct sw_event_origin {
+    const char *pcap_filename;   /* input file, NULL live ("-" for stdin) */
+    uint64_t pcap_cnt;           /* 1-based frame number in that file; 0 unknown */
+    const char *in_iface;        /* live interface, NULL for files */
+    bool hep;                    /* triggering message came in a HEP record */
+    uint32_t hep_capture_id;
+    struct sw_addr hep_agent;    /* address the HEP record came from */
+    uint16_t hep_agent_port;
+};
+
+/* The evidence file written for the event (evidence stage), or none. */
+struct sw_event_evidence {
+    const char *path;            /* relative to --evidence DIR; NULL none */
+    bool complete;               /* every frame of the dialog was still held */
+};
+
 struct sw_event {
     enum sw_event_type type;
     sw_time ts;                  /* capture time the outcome became known */
@@ -129,7 +200,30 @@ struct sw_event {
         struct sw_event_scan scan;
         struct sw_event_stats stats;
     } u;
+    struct sw_ladder ladder;     /* transfer, user_not_found, scan; n = 0 none */
+    struct sw_event_origin origin;
+    struct sw_event_evidence evidence;
 };
+
+/* The IP protocol number a SIP transport travels on (UDP 17; TCP, TLS, WS,
+ * WSS 6; SCTP 132; 0 unknown): the envelope's `proto` and Community ID. */
+static inline uint8_t sw_transport_ip_proto(enum sw_transport t)
+{
+    switch (t) {
+    case SW_TRANSPORT_UDP:
+        return 17;
+    case SW_TRANSPORT_TCP:
+    case SW_TRANSPORT_TLS:
+    case SW_TRANSPORT_WS:
+    case SW_TRANSPORT_WSS:
+        return 6;
+    case SW_TRANSPORT_SCTP:
+        return 132;
+    case SW_TRANSPORT_UNKNOWN:
+        break;
+    }
+    return 0;
+}
 
 /* Where a producer delivers events; `ev` is borrowed for the call. */
 typedef void sw_emit_fn(void *ctx, const struct sw_event *ev);

@@ -73,20 +73,34 @@ struct sw_tuple sw_tuple_reverse(const struct sw_tuple *t);
 #define SW_ERRBUF_SIZE 512
 
 /* Named counters, appended by each module's x_counters() and shown in the
- * `stats` event in the order appended. Names are static strings. */
-#define SW_COUNTERS_MAX 160
+ * `stats` event in the order appended, nested by stage: the caller names the
+ * stage (sw_counters_group) before a module appends its counters. Names are
+ * static strings. Naming rule (docs/stats.md, checked by a test): a name
+ * ending in `_held` or `_active` is a gauge (a value now), one ending in
+ * `_peak` is the highest a gauge reached, every other one is a counter that
+ * only grows during a run. */
+#define SW_COUNTERS_MAX 200
 struct sw_counter {
+    const char *group; /* stage: "capture", "decode", "ipfrag", "tcp", "sip",
+                        * "tracker", "output", ... */
     const char *name;
     uint64_t value;
 };
 struct sw_counters {
     struct sw_counter v[SW_COUNTERS_MAX];
     size_t n;
+    const char *group; /* applied to what is added next */
 };
+
+static inline void sw_counters_group(struct sw_counters *c, const char *group)
+{
+    c->group = group;
+}
 
 static inline void sw_counters_add(struct sw_counters *c, const char *name, uint64_t value)
 {
     if (c->n < SW_COUNTERS_MAX) {
+        c->v[c->n].group = c->group;
         c->v[c->n].name = name;
         c->v[c->n].value = value;
         c->n++;

@@ -66,9 +66,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct sw_counters c;
     c.n = 0;
+    c.group = NULL;
     ipfrag_counters(f, &c);
     ipfrag_finish(f);
     c.n = 0;
+    c.group = NULL;
     ipfrag_counters(f, &c);
     for (size_t k = 0; k < c.n; k++) /* everything is released at the end */
         if ((strcmp(c.v[k].name, "ip_frag_bytes_held") == 0 ||

@@ -153,6 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&nf, 0, sizeof nf);
     memset(&xs, 0, sizeof xs);
     counters.n = 0;
+    counters.group = NULL;
     for (size_t i = 0; i < n_strs && i < SW_COUNTERS_MAX; i++)
         sw_counters_add(&counters, strs[i], v + i); /* names from the input too */
     for (size_t i = 0; i < SW_SUMMARY_TOP && i < n_strs; i++) {
@@ -203,6 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct sw_counters rc;
     rc.n = 0;
+    rc.group = NULL;
     report_counters(r, &rc);
     report_free(r);
     fclose(f);

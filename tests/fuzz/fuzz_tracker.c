@@ -113,6 +113,7 @@ static uint64_t counter(struct tracker *t, const char *name)
 {
     struct sw_counters c;
     c.n = 0;
+    c.group = NULL;
     tracker_counters(t, &c);
     for (size_t i = 0; i < c.n; i++)
         if (strcmp(c.v[i].name, name) == 0)

@@ -227,6 +227,7 @@ static uint64_t ctr(const struct decode *d, const char *name)
 {
     struct sw_counters c;
     c.n = 0;
+    c.group = NULL;
     decode_counters(d, &c);
     for (size_t i = 0; i < c.n; i++)
         if (strcmp(c.v[i].name, name) == 0)

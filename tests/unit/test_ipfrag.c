@@ -31,6 +31,7 @@ static uint64_t ctr(const struct ipfrag *f, const char *name)
 {
     struct sw_counters c;
     c.n = 0;
+    c.group = NULL;
     ipfrag_counters(f, &c);
     for (size_t i = 0; i < c.n; i++)
         if (strcmp(c.v[i].name, name) == 0)

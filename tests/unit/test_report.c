@@ -253,6 +253,7 @@ static void test_stats_line(void **state)
     (void)state;
     struct sw_counters c;
     c.n = 0;
+    c.group = NULL;
     sw_counters_add(&c, "packets", 10);
     sw_counters_add(&c, "sip_messages", 7);
     sw_counters_add(&c, "huge", UINT64_MAX);
@@ -437,6 +438,7 @@ static void test_event_mask(void **state)
     assert_int_equal(report_event(r, &ev), 0);
     struct sw_counters c;
     c.n = 0;
+    c.group = NULL;
     report_counters(r, &c);
     assert_int_equal(c.n, 5);
     assert_string_equal(c.v[0].name, "events_written");
@@ -540,6 +542,7 @@ static void test_dev_full(void **state)
     assert_int_equal(report_event(r, &ev), -1);
     struct sw_counters c;
     c.n = 0;
+    c.group = NULL;
     report_counters(r, &c);
     assert_int_equal(counter(&c, "write_errors"), 2);
     assert_int_equal(counter(&c, "events_written"), 0);
@@ -552,6 +555,7 @@ static void test_dev_full(void **state)
     assert_int_equal(report_event(r, &ev), 0);
     assert_int_equal(report_flush(r), -1);
     c.n = 0;
+    c.group = NULL;
     report_counters(r, &c);
     assert_int_equal(counter(&c, "write_errors"), 1);
     report_free(r);

@@ -711,6 +711,7 @@ static void test_counters(void **state)
     st.buffered_peak = 9;
     struct sw_counters c;
     c.n = 0;
+    c.group = NULL;
     sipframe_counters(&st, &c);
     assert_string_equal(c.v[0].name, "sip_framed");
     assert_int_equal(c.v[0].value, 7);

@@ -1047,6 +1047,7 @@ static void test_counters(void **state)
     struct sipmsg_stats st = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     struct sw_counters c;
     c.n = 0;
+    c.group = NULL;
     sipmsg_counters(&st, &c);
     static const char *const names[] = {
         "sip_messages",    "sip_requests",   "sip_responses",

@@ -93,6 +93,7 @@ static uint64_t counter(const struct tcpstream *s, const char *name)
 {
     struct sw_counters c;
     c.n = 0;
+    c.group = NULL;
     tcpstream_counters(s, &c);
     for (size_t i = 0; i < c.n; i++)
         if (strcmp(c.v[i].name, name) == 0)

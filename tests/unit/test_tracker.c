@@ -161,6 +161,7 @@ static uint64_t ctr(const char *name)
 {
     struct sw_counters c;
     c.n = 0;
+    c.group = NULL;
     tracker_counters(T, &c);
     for (size_t i = 0; i < c.n; i++)
         if (strcmp(c.v[i].name, name) == 0)
