@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# bootstrap.sh - install what sipwatch needs to build and test (Debian 12+,
-# as root), then configure and build it in ./build. Safe to run again.
+# bootstrap.sh - install what sipwatch needs to build (Debian 12+, as root),
+# then configure and build it in ./build. Safe to run again.
+# --test: also install what the test suite needs (tools/test.sh passes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(build-essential meson ninja-build pkg-config python3
       libpcap-dev libosip2-dev libjansson-dev uthash-dev libxxhash-dev zlib1g-dev
       libcmocka-dev)
+# Test-only tools, one line per need (tools/test.sh runs bootstrap.sh --test).
+test_pkgs=()
+if [ "${1:-}" = "--test" ]; then
+  pkgs+=("${test_pkgs[@]}")
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -4,7 +4,7 @@
 # 'N passed, N failed'.  Usage: tools/test.sh [--no-sanitize]
 set -uo pipefail
 cd "$(dirname "$0")/.."
-tools/bootstrap.sh || { echo "0 passed, 1 failed"; exit 1; }
+tools/bootstrap.sh --test || { echo "0 passed, 1 failed"; exit 1; }
 log=$(mktemp)
 python3 tests/run.py build | tee "$log"
 normal=$(tail -n 1 "$log")
