@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(build-essential meson ninja-build pkg-config python3
       libpcap-dev libosip2-dev libjansson-dev uthash-dev libxxhash-dev zlib1g-dev
-      libcmocka-dev)
+      libcmocka-dev libssl-dev)
 # Test-only tools, one line per need (tools/test.sh runs bootstrap.sh --test).
 test_pkgs=()
 if [ "${1:-}" = "--test" ]; then
