@@ -24,6 +24,9 @@ struct capture_input {
     pcap_t *h;
     const char *name;
     int linktype;
+    uint64_t records;          /* files: records read so far (pcap_cnt) */
+    struct bpf_program prog;   /* files: the filter, applied per record */
+    bool has_prog;
 };
 
 struct capture {
@@ -42,6 +45,14 @@ static int apply_filter(struct capture *c, struct capture_input *in, char errbuf
     if (pcap_compile(in->h, &prog, c->cfg.bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
         snprintf(errbuf, SW_ERRBUF_SIZE, "bad filter '%s': %s", c->cfg.bpf, pcap_geterr(in->h));
         return -1;
+    }
+    if (!c->live) {
+        /* Files: applied to each record here rather than inside libpcap, so
+         * that records the filter drops still count towards the frame
+         * numbers (pcap_cnt) that events give. */
+        in->prog = prog;
+        in->has_prog = true;
+        return 0;
     }
     int rc = pcap_setfilter(in->h, &prog);
     pcap_freecode(&prog);
@@ -194,9 +205,12 @@ void capture_close(struct capture *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < c->n_in; i++)
+    for (size_t i = 0; i < c->n_in; i++) {
         if (c->in[i].h != NULL)
             pcap_close(c->in[i].h);
+        if (c->in[i].has_prog)
+            pcap_freecode(&c->in[i].prog);
+    }
     free(c->in);
     free(c);
 }
@@ -229,6 +243,8 @@ static enum capture_result fill_frame(struct capture *c, const struct capture_in
     f->linktype = in->linktype;
     f->data = sw_bytes_make(data, hdr->caplen);
     f->wire_len = hdr->len;
+    f->file = c->live ? NULL : in->name;
+    f->number = in->records;
     c->frames++;
     c->bytes += hdr->caplen;
     return CAPTURE_FRAME;
@@ -244,6 +260,11 @@ enum capture_result capture_next(struct capture *c, struct sw_frame *f, char err
         struct pcap_pkthdr *hdr;
         const u_char *data;
         int rc = pcap_next_ex(in->h, &hdr, &data);
+        if (rc == 1 && !c->live) {
+            in->records++;
+            if (in->has_prog && pcap_offline_filter(&in->prog, hdr, data) == 0)
+                continue;
+        }
         if (rc == 1)
             return fill_frame(c, in, hdr, data, f);
         if (rc == 0) {

@@ -56,27 +56,34 @@ static void usage(FILE *f)
 "  -i, --interface IFACE     capture live on IFACE\n"
 "  -f, --filter BPF          capture filter (do not use 'port 5060' alone: it drops\n"
 "                            IP fragments; see README)\n"
-"      --snaplen N           live snapshot length (default 262144)\n"
-"      --buffer-mb N         live kernel buffer in MiB (default 32)\n"
+"      --snaplen N           live snapshot length, 64-262144 (default 262144)\n"
+"      --buffer-mb N         live kernel buffer in MiB, 1-4096 (default 32)\n"
 "      --no-promisc          live: do not put the interface in promiscuous mode\n"
 "Output:\n"
 "  -o, --output FILE         write events to FILE (default stdout); SIGHUP reopens it\n"
+"      --sensor NAME         the events' `host` (default: this host's name)\n"
+"      --community-id-seed N Community ID seed, 0-65535 (default 0, as Zeek and\n"
+"                            Suricata)\n"
 "      --events LIST         event types to write, comma-separated\n"
 "                            (transfer,user_not_found,scan,stats; default all)\n"
 "      --stats-interval SEC  also write a stats event every SEC seconds of capture\n"
-"                            time (default 0: only at the end; 300 when live)\n"
+"                            time, 0-315360000 (default 0: only at the end; 300 live)\n"
 "Transfers (RFC 3515, 4488, 6665):\n"
+"  Timeouts are seconds, more than 0 and at most 315360000 (decimals allowed).\n"
 "      --notify-timeout SEC  accepted REFER without NOTIFY -> no_notify (default %.0f)\n"
 "      --final-timeout SEC   accepted REFER without final sipfrag -> notify_incomplete\n"
 "                            (default %.0f)\n"
 "      --transaction-timeout SEC  request without final response (default %.0f)\n"
-"      --max-transfers N     transfers followed at once (default %d)\n"
+"      --max-transfers N     transfers followed at once, 1-100000000 (default %d)\n"
 "Not-found users and scans:\n"
-"      --scan-threshold N    distinct not-found users from one source ... (default %d)\n"
+"      --scan-threshold N    distinct not-found users from one source, 1-1000000 ...\n"
+"                            (default %d)\n"
 "      --scan-window SEC     ... within SEC seconds make a scan event (default %.0f)\n"
 "Decoding:\n"
-"      --hep-port N          UDP/TCP port carrying HEP v2/v3 (default %d; 0 = off)\n"
-"      --max-msg-size N      largest SIP message reassembled, bytes (default %zu)\n"
+"      --hep-port N          UDP/TCP port carrying HEP v2/v3, 0-65535 (default %d;\n"
+"                            0 = off)\n"
+"      --max-msg-size N      largest SIP message reassembled, 512-16777216 bytes\n"
+"                            (default %zu)\n"
 "      --no-fast-path        run libosip2 on every message (slower; for checks)\n"
 "Process:\n"
 "  -Z, --user USER           drop privileges to USER after opening inputs and output\n"
@@ -133,11 +140,22 @@ static bool parse_count(const char *s, unsigned long max, unsigned long *out)
     return true;
 }
 
-static void bad_value(const char *opt, const char *val)
+/* Every range error names the range (`expect`), as --help does. */
+static void bad_value(const char *opt, const char *val, const char *expect)
 {
-    char msg[256];
-    snprintf(msg, sizeof msg, "invalid value '%s' for %s (see --help)", val, opt);
+    char msg[512];
+    snprintf(msg, sizeof msg, "invalid value '%s' for %s: expected %s", val, opt, expect);
     die(msg);
+}
+
+#define RANGE_SECONDS_POS "seconds, more than 0 and at most 315360000 (e.g. 32 or 0.5)"
+#define RANGE_SECONDS_0 "seconds, 0 (off) to 315360000 (e.g. 300 or 0.5)"
+
+/* A timeout: positive seconds (0 would settle every transfer at once). */
+static void parse_timeout(const char *opt, const char *val, sw_time *out)
+{
+    if (!parse_seconds(val, out) || *out <= 0)
+        bad_value(opt, val, RANGE_SECONDS_POS);
 }
 
 /* tcpdump's droproot: groups, gid, uid, then make sure root cannot come back. */
@@ -163,13 +181,30 @@ static void drop_privileges(const char *user)
 struct extra_ctx {
     struct capture *cap;
     struct report *rep;
+    sw_time start;            /* wall clock at start */
+    const char *const *inputs;
+    size_t n_inputs;
 };
+
+static sw_time wall_now(void);
 
 static void extra_counters(void *ctx, struct sw_counters *out)
 {
     struct extra_ctx *x = ctx;
+    sw_counters_group(out, "capture");
     capture_counters(x->cap, out);
+    sw_counters_group(out, "output");
     report_counters(x->rep, out);
+}
+
+static void run_info(void *ctx, struct sw_run_info *out)
+{
+    struct extra_ctx *x = ctx;
+    out->version = SIPWATCH_VERSION;
+    out->start_time = x->start;
+    out->uptime = wall_now() - x->start;
+    out->inputs = x->inputs;
+    out->n_inputs = x->n_inputs;
 }
 
 static sw_time wall_now(void)
@@ -182,7 +217,8 @@ static sw_time wall_now(void)
 enum {
     OPT_EVENTS = 256, OPT_NOTIFY_TIMEOUT, OPT_FINAL_TIMEOUT, OPT_TXN_TIMEOUT, OPT_MAX_TRANSFERS,
     OPT_SCAN_THRESHOLD, OPT_SCAN_WINDOW, OPT_HEP_PORT, OPT_MAX_MSG, OPT_NO_FAST_PATH,
-    OPT_STATS_INTERVAL, OPT_SNAPLEN, OPT_BUFFER_MB, OPT_NO_PROMISC,
+    OPT_STATS_INTERVAL, OPT_SNAPLEN, OPT_BUFFER_MB, OPT_NO_PROMISC, OPT_SENSOR,
+    OPT_COMMUNITY_ID_SEED,
 };
 
 int main(int argc, char **argv)
@@ -209,6 +245,8 @@ int main(int argc, char **argv)
         { "snaplen", required_argument, NULL, OPT_SNAPLEN },
         { "buffer-mb", required_argument, NULL, OPT_BUFFER_MB },
         { "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
+        { "sensor", required_argument, NULL, OPT_SENSOR },
+        { "community-id-seed", required_argument, NULL, OPT_COMMUNITY_ID_SEED },
         { NULL, 0, NULL, 0 },
     };
     struct pipeline_config pcfg;
@@ -247,61 +285,68 @@ int main(int argc, char **argv)
             return 0;
         case OPT_EVENTS:
             if (!sw_event_mask_parse(optarg, &rcfg.event_mask))
-                bad_value("--events", optarg);
+                bad_value("--events", optarg,
+                          "a comma-separated list of transfer, user_not_found, scan, stats");
             break;
         case OPT_NOTIFY_TIMEOUT:
-            if (!parse_seconds(optarg, &pcfg.tracker.notify_timeout))
-                bad_value("--notify-timeout", optarg);
+            parse_timeout("--notify-timeout", optarg, &pcfg.tracker.notify_timeout);
             break;
         case OPT_FINAL_TIMEOUT:
-            if (!parse_seconds(optarg, &pcfg.tracker.final_timeout))
-                bad_value("--final-timeout", optarg);
+            parse_timeout("--final-timeout", optarg, &pcfg.tracker.final_timeout);
             break;
         case OPT_TXN_TIMEOUT:
-            if (!parse_seconds(optarg, &pcfg.tracker.transaction_timeout))
-                bad_value("--transaction-timeout", optarg);
+            parse_timeout("--transaction-timeout", optarg, &pcfg.tracker.transaction_timeout);
             break;
         case OPT_MAX_TRANSFERS:
             if (!parse_count(optarg, 100000000UL, &v) || v == 0)
-                bad_value("--max-transfers", optarg);
+                bad_value("--max-transfers", optarg, "a whole number from 1 to 100000000");
             pcfg.tracker.max_transfers = v;
             break;
         case OPT_SCAN_THRESHOLD:
             if (!parse_count(optarg, 1000000UL, &v) || v == 0)
-                bad_value("--scan-threshold", optarg);
+                bad_value("--scan-threshold", optarg, "a whole number from 1 to 1000000");
             pcfg.tracker.scan_threshold = (unsigned)v;
             break;
         case OPT_SCAN_WINDOW:
-            if (!parse_seconds(optarg, &pcfg.tracker.scan_window) || pcfg.tracker.scan_window == 0)
-                bad_value("--scan-window", optarg);
+            parse_timeout("--scan-window", optarg, &pcfg.tracker.scan_window);
             break;
         case OPT_HEP_PORT:
             if (!parse_count(optarg, 65535UL, &v))
-                bad_value("--hep-port", optarg);
+                bad_value("--hep-port", optarg, "a port from 0 (off) to 65535");
             pcfg.decode.hep_port = (uint16_t)v;
             break;
         case OPT_MAX_MSG:
             if (!parse_count(optarg, 16UL << 20, &v) || v < 512)
-                bad_value("--max-msg-size", optarg);
+                bad_value("--max-msg-size", optarg, "bytes, from 512 to 16777216");
             pcfg.max_msg = v;
             break;
         case OPT_NO_FAST_PATH: pcfg.sipmsg_flags |= SIPMSG_FULL; break;
         case OPT_STATS_INTERVAL:
             if (!parse_seconds(optarg, &pcfg.stats_interval))
-                bad_value("--stats-interval", optarg);
+                bad_value("--stats-interval", optarg, RANGE_SECONDS_0);
             stats_interval_set = true;
             break;
         case OPT_SNAPLEN:
             if (!parse_count(optarg, 262144UL, &v) || v < 64)
-                bad_value("--snaplen", optarg);
+                bad_value("--snaplen", optarg, "bytes, from 64 to 262144");
             ccfg.snaplen = (int)v;
             break;
         case OPT_BUFFER_MB:
             if (!parse_count(optarg, 4096UL, &v) || v == 0)
-                bad_value("--buffer-mb", optarg);
+                bad_value("--buffer-mb", optarg, "MiB, from 1 to 4096");
             ccfg.buffer_mb = (int)v;
             break;
         case OPT_NO_PROMISC: ccfg.promisc = false; break;
+        case OPT_SENSOR:
+            if (optarg[0] == '\0' || strlen(optarg) > 255)
+                bad_value("--sensor", optarg, "a name of 1 to 255 bytes");
+            rcfg.host = optarg;
+            break;
+        case OPT_COMMUNITY_ID_SEED:
+            if (!parse_count(optarg, 65535UL, &v))
+                bad_value("--community-id-seed", optarg, "a whole number from 0 to 65535");
+            rcfg.community_id_seed = (uint16_t)v;
+            break;
         case ':': {
             char msg[128];
             snprintf(msg, sizeof msg, "option %s needs a value (see --help)", argv[optind - 1]);
@@ -330,6 +375,12 @@ int main(int argc, char **argv)
     ccfg.n_files = n_files;
     ccfg.linktype_ok = decode_linktype_supported;
 
+    sw_time start = wall_now();
+    char hostname[256];
+    if (rcfg.host == NULL && gethostname(hostname, sizeof hostname) == 0) {
+        hostname[sizeof hostname - 1] = '\0';
+        rcfg.host = hostname;
+    }
     char errbuf[SW_ERRBUF_SIZE] = "", warnbuf[SW_ERRBUF_SIZE] = "";
     struct capture *cap = capture_open(&ccfg, errbuf);
     if (cap == NULL)
@@ -349,9 +400,12 @@ int main(int argc, char **argv)
 
     if (live && !stats_interval_set)
         pcfg.stats_interval = SW_SEC(300);
-    struct extra_ctx xctx = { cap, rep };
+    struct extra_ctx xctx = { cap, rep, start, ccfg.iface != NULL ? &ccfg.iface : files,
+                              ccfg.iface != NULL ? 1 : n_files };
     pcfg.extra_counters = extra_counters;
+    pcfg.run_info = run_info;
     pcfg.extra_ctx = &xctx;
+    pcfg.in_iface = ccfg.iface;
     struct pipeline *pl = pipeline_new(&pcfg, report_emit, rep, errbuf);
     if (pl == NULL)
         die(errbuf);
@@ -384,8 +438,10 @@ int main(int argc, char **argv)
             break;
         }
         if (cr == CAPTURE_FRAME) {
+            pipeline_set_origin(pl, fr.file, fr.number);
             pipeline_frame(pl, fr.linktype, fr.data, fr.ts);
         } else if (cr == CAPTURE_IDLE) {
+            pipeline_set_origin(pl, NULL, 0);
             /* A quiet link: let timers fire on the wall clock, which is what
              * live timestamps are. A second of slack keeps the clock behind
              * packets still queued in the kernel. */

@@ -54,7 +54,28 @@ struct pipeline {
     uint64_t packets, hep_stream_errors, stream_app_oom, clock_backwards, stream_bytes_dropped;
     uint64_t frag_too_deep;
     unsigned depth;              /* reassembled-datagram recursion guard */
+    const char *cur_file;        /* origin of the frame being handled (events' envelope) */
+    uint64_t cur_number;
 };
+
+/* Every event passes here on its way out: the envelope's origin is the frame
+ * being handled (for a timer, the frame whose time passed the deadline), or
+ * none at end of input and on a quiet live link. */
+static void stamp_emit(void *ctx, const struct sw_event *ev)
+{
+    struct pipeline *p = ctx;
+    struct sw_event e = *ev;
+    e.origin.pcap_filename = p->cur_file;
+    e.origin.pcap_cnt = p->cur_number;
+    e.origin.in_iface = p->cfg.in_iface;
+    p->emit(p->emit_ctx, &e);
+}
+
+void pipeline_set_origin(struct pipeline *p, const char *file, uint64_t number)
+{
+    p->cur_file = file;
+    p->cur_number = number;
+}
 
 void pipeline_config_default(struct pipeline_config *cfg)
 {
@@ -283,7 +304,7 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, sw_emit_fn *emi
     p->decode = decode_new(&cfg->decode);
     p->ipfrag = ipfrag_new(&cfg->ipfrag);
     p->tcp = tcpstream_new(&cfg->tcp, on_stream, p);
-    p->tracker = tracker_new(&cfg->tracker, emit, ctx);
+    p->tracker = tracker_new(&cfg->tracker, stamp_emit, p);
     if (p->decode == NULL || p->ipfrag == NULL || p->tcp == NULL || p->tracker == NULL)
         goto oom;
     return p;
@@ -346,6 +367,7 @@ void pipeline_frame(struct pipeline *p, int linktype, struct sw_bytes frame, sw_
 void pipeline_finish(struct pipeline *p)
 {
     sw_time now = p->now == SW_TIME_NONE ? 0 : p->now;
+    pipeline_set_origin(p, NULL, 0); /* settled by the end of input, no frame */
     tcpstream_finish(p->tcp, now);
     ipfrag_finish(p->ipfrag);
     tracker_finish(p->tracker, now);
@@ -357,22 +379,34 @@ void pipeline_emit_stats(struct pipeline *p, bool final)
     c.n = 0;
     c.group = NULL;
     if (p->cfg.extra_counters != NULL)
-        p->cfg.extra_counters(p->cfg.extra_ctx, &c);
+        p->cfg.extra_counters(p->cfg.extra_ctx, &c); /* they name their groups */
+    sw_counters_group(&c, "capture");
+    sw_counters_add(&c, "clock_backwards", p->clock_backwards);
+    sw_counters_group(&c, "decode");
     sw_counters_add(&c, "packets", p->packets);
     decode_counters(p->decode, &c);
+    sw_counters_group(&c, "ipfrag");
     ipfrag_counters(p->ipfrag, &c);
+    sw_counters_add(&c, "ip_frag_too_deep", p->frag_too_deep);
+    sw_counters_group(&c, "tcp");
     tcpstream_counters(p->tcp, &c);
-    sipframe_counters(&p->frame_stats, &c);
-    sipmsg_counters(&p->msg_stats, &c);
-    tracker_counters(p->tracker, &c);
     sw_counters_add(&c, "hep_stream_errors", p->hep_stream_errors);
     sw_counters_add(&c, "stream_state_oom", p->stream_app_oom);
-    sw_counters_add(&c, "ip_frag_too_deep", p->frag_too_deep);
+    sw_counters_group(&c, "sip");
+    sipframe_counters(&p->frame_stats, &c);
+    sipmsg_counters(&p->msg_stats, &c);
     sw_counters_add(&c, "sip_stream_bytes_held", p->stream_bytes);
     sw_counters_add(&c, "sip_stream_bytes_peak", p->stream_bytes_peak);
     sw_counters_add(&c, "sip_stream_bytes_dropped", p->stream_bytes_dropped);
-    sw_counters_add(&c, "clock_backwards", p->clock_backwards);
+    sw_counters_group(&c, "tracker");
+    tracker_counters(p->tracker, &c);
     sw_counters_add(&c, "internal_assert", sw_assert_failures);
+
+    struct sw_run_info run;
+    memset(&run, 0, sizeof run);
+    run.start_time = run.uptime = SW_TIME_NONE;
+    if (p->cfg.run_info != NULL)
+        p->cfg.run_info(p->cfg.extra_ctx, &run);
 
     struct sw_not_found_summary nf;
     struct sw_transfer_summary xs;
@@ -383,8 +417,9 @@ void pipeline_emit_stats(struct pipeline *p, bool final)
     ev.type = SW_EVENT_STATS;
     ev.ts = p->now == SW_TIME_NONE ? 0 : p->now;
     ev.u.stats.counters = &c;
+    ev.u.stats.run = p->cfg.run_info != NULL ? &run : NULL;
     ev.u.stats.not_found = &nf;
     ev.u.stats.transfers = &xs;
     ev.u.stats.final = final;
-    p->emit(p->emit_ctx, &ev);
+    stamp_emit(p, &ev);
 }

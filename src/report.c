@@ -30,9 +30,14 @@
 
 #include <jansson.h>
 
+#include "sipwatch/communityid.h"
+
 #define REPORT_IOBUF ((size_t)256 * 1024)
 #define REPORT_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 #define REPORT_TIME_CACHE 4
+/* Fitting a line into REPORT_MAX_LINE: level 0 writes everything; each
+ * further level cuts wire strings and lists harder (see fit_*). */
+#define REPORT_FIT_LEVELS 7
 
 struct report_tmpl;
 
@@ -58,6 +63,13 @@ struct report {
     int last_errno;                            /* of the last failed write, 0 if none */
     struct report_tmpl *tmpl[SW_EVENT__COUNT]; /* the object of each event type */
     struct report_time_cache tcache[REPORT_TIME_CACHE];
+    char *host;       /* owned copy of cfg.host */
+    unsigned fit;     /* the fitting level of the event being filled */
+    bool cut;         /* something was cut at this level (string or list) */
+    uint64_t shortened; /* events cut to fit REPORT_MAX_LINE */
+    char cutbuf[(512 >> 1) + 4]; /* fit_cut's output: at most fit_str_cap(1) bytes */
+    struct sw_tuple cid_tuple; /* tuple of cid_text; transport 0 = none */
+    char cid_text[COMMUNITYID_LEN];
 };
 
 static void tmpl_free(struct report_tmpl *t);
@@ -99,10 +111,17 @@ struct report *report_new(const struct report_config *cfg, char errbuf[SW_ERRBUF
     }
     r->cfg = *cfg;
     r->cfg.path = NULL;
+    r->cfg.host = NULL;
+    if (cfg->host != NULL && (r->host = strdup(cfg->host)) == NULL) {
+        snprintf(errbuf, SW_ERRBUF_SIZE, "out of memory opening the output");
+        free(r);
+        return NULL;
+    }
     if (cfg->path != NULL && strcmp(cfg->path, "-") != 0) {
         r->path = strdup(cfg->path);
         if (r->path == NULL) {
             snprintf(errbuf, SW_ERRBUF_SIZE, "out of memory opening the output");
+            free(r->host);
             free(r);
             return NULL;
         }
@@ -110,6 +129,7 @@ struct report *report_new(const struct report_config *cfg, char errbuf[SW_ERRBUF
     r->out = open_out(r->path, &r->iobuf, errbuf);
     if (r->out == NULL) {
         free(r->path);
+        free(r->host);
         free(r);
         return NULL;
     }
@@ -124,6 +144,11 @@ struct report *report_new_stream(FILE *f, const struct report_config *cfg)
         return NULL;
     r->cfg = *cfg;
     r->cfg.path = NULL;
+    r->cfg.host = NULL;
+    if (cfg->host != NULL && (r->host = strdup(cfg->host)) == NULL) {
+        free(r);
+        return NULL;
+    }
     r->out = f;
     return r;
 }
@@ -152,6 +177,7 @@ void report_free(struct report *r)
     free(r->line);
     free(r->fix);
     free(r->path);
+    free(r->host);
     for (size_t i = 0; i < SW_EVENT__COUNT; i++)
         tmpl_free(r->tmpl[i]);
     free(r);
@@ -297,15 +323,44 @@ static bool is_ascii(const char *s, size_t n)
     return (acc & UINT64_C(0x8080808080808080)) == 0;
 }
 
+/* The longest wire string and list written at fitting level `fit`:
+ * everything at 0, then 256 bytes and 16 entries, halving per level. */
+static size_t fit_str_cap(unsigned fit)
+{
+    return fit == 0 ? SIZE_MAX : (size_t)512 >> fit;
+}
+
+static size_t fit_list_cap(unsigned fit)
+{
+    return fit == 0 ? SIZE_MAX : (size_t)32 >> fit;
+}
+
+/* v[0..n), valid UTF-8, cut to the current level's cap: the longest whole
+ * sequence prefix that leaves room for "...", then "..." (in r->cutbuf). */
+static const char *fit_cut(struct report *r, const char *v, size_t *len)
+{
+    size_t cap = fit_str_cap(r->fit);
+    if (*len <= cap)
+        return v;
+    size_t k = cap - 3;
+    while (k > 0 && ((uint8_t)v[k] & 0xC0) == 0x80)
+        k--; /* not inside a sequence */
+    memcpy(r->cutbuf, v, k);
+    memcpy(r->cutbuf + k, "...", 3);
+    *len = k + 3;
+    r->cut = true;
+    return r->cutbuf;
+}
+
 /* An event string as valid UTF-8: s itself when it is ASCII (most header
- * bytes), else its repair in r->fix (counted). NULL, counted in json_errors,
- * when the repair buffer cannot grow. */
+ * bytes), else its repair in r->fix (counted); cut to the fitting level.
+ * NULL, counted in json_errors, when the repair buffer cannot grow. */
 static const char *utf8_view(struct report *r, const char *s, size_t *len)
 {
     size_t n = strlen(s);
     if (is_ascii(s, n)) {
         *len = n;
-        return s;
+        return r->fit ? fit_cut(r, s, len) : s;
     }
     if (n > (SIZE_MAX - 1) / 3) {
         r->json_errors++;
@@ -323,8 +378,9 @@ static const char *utf8_view(struct report *r, const char *s, size_t *len)
     }
     unsigned bad = 0;
     *len = report_utf8_repair(s, n, r->fix, r->fix_cap, &bad);
-    r->utf8_repaired += bad;
-    return r->fix;
+    if (r->fit == 0)
+        r->utf8_repaired += bad; /* once per event, not per fitting attempt */
+    return r->fit ? fit_cut(r, r->fix, len) : r->fix;
 }
 
 /* A new string value (arrays of scan events, the stats event); NULL
@@ -506,17 +562,41 @@ static void slot_addr(struct report *r, struct slot *s, const struct sw_addr *a,
         last->family = 0;
 }
 
-/* The common keys, then the event type's object. */
-enum { H_TIMESTAMP, H_CALL_ID, H_SRC_IP, H_SRC_PORT, H_DEST_IP, H_DEST_PORT, H_PROTO, H__COUNT };
+/* The common keys (EVE names where EVE has one), then the event type's
+ * object, then (events with a ladder) the messages and the evidence. */
+enum {
+    H_TIMESTAMP,
+    H_HOST,
+    H_IN_IFACE,
+    H_PCAP_FILENAME,
+    H_PCAP_CNT,
+    H_CALL_ID,
+    H_SRC_IP,
+    H_SRC_PORT,
+    H_DEST_IP,
+    H_DEST_PORT,
+    H_PROTO,
+    H_SIP_TRANSPORT,
+    H_APP_PROTO,
+    H_COMMUNITY_ID,
+    H_HEP_CAPTURE_ID,
+    H_HEP_AGENT,
+    H__COUNT
+};
 
 struct key_spec {
     const char *key;
     enum slot_kind kind;
 };
 
+/* event_type is a constant put after timestamp when the template is built. */
 static const struct key_spec head_keys[H__COUNT] = {
-    {"timestamp", SK_STR}, {"call_id", SK_STR},   {"src_ip", SK_STR}, {"src_port", SK_INT},
-    {"dest_ip", SK_STR},   {"dest_port", SK_INT}, {"proto", SK_STR},
+    {"timestamp", SK_STR},     {"host", SK_STR},           {"in_iface", SK_STR},
+    {"pcap_filename", SK_STR}, {"pcap_cnt", SK_INT},       {"call_id", SK_STR},
+    {"src_ip", SK_STR},        {"src_port", SK_INT},       {"dest_ip", SK_STR},
+    {"dest_port", SK_INT},     {"proto", SK_STR},          {"sip_transport", SK_STR},
+    {"app_proto", SK_STR},     {"community_id", SK_STR},   {"hep_capture_id", SK_INT},
+    {"hep_agent", SK_STR},
 };
 
 enum {
@@ -527,6 +607,7 @@ enum {
     TR_REFER_CSEQ,
     TR_REFER_STATUS,
     TR_REFER_REASON,
+    TR_AUTH_CHALLENGES,
     TR_NOTIFY_COUNT,
     TR_FINAL_STATUS,
     TR_FINAL_REASON,
@@ -534,16 +615,47 @@ enum {
     TR_ACCEPTED_TIME,
     TR_WAIT,
     TR_SUBSCRIPTION_STATE,
+    TR_FROM,
+    TR_TO,
+    TR_TRANSFEROR_UA,
+    TR_TRANSFEREE_UA,
+    TR_NOTIFY_ANSWERED,
+    TR_NOTIFY_REFUSED,
+    TR_NOTIFY_REFUSED_STATUS,
+    TR_NOTIFY_REFUSED_REASON,
+    TR_NOTIFY_UNANSWERED,
+    TR_TRANSFEROR_UNINFORMED,
+    TR_TRUNCATED,
     TR__COUNT
 };
 
 static const struct key_spec transfer_keys[] = {
-    {"outcome", SK_STR},      {"refer_to", SK_STR},           {"referred_by", SK_STR},
-    {"replaces", SK_OTHER},   {"refer_cseq", SK_INT},         {"refer_status", SK_INT},
-    {"refer_reason", SK_STR}, {"notify_count", SK_INT},       {"final_status", SK_INT},
-    {"final_reason", SK_STR}, {"refer_time", SK_STR},         {"accepted_time", SK_STR},
-    {"wait_s", SK_REAL},      {"subscription_state", SK_STR},
-    /* then "truncated": true, present only when it is */
+    {"outcome", SK_STR},
+    {"refer_to", SK_STR},
+    {"referred_by", SK_STR},
+    {"replaces", SK_OTHER},
+    {"refer_cseq", SK_INT},
+    {"refer_status", SK_INT},
+    {"refer_reason", SK_STR},
+    {"auth_challenges", SK_INT},
+    {"notify_count", SK_INT},
+    {"final_status", SK_INT},
+    {"final_reason", SK_STR},
+    {"refer_time", SK_STR},
+    {"accepted_time", SK_STR},
+    {"wait_s", SK_REAL},
+    {"subscription_state", SK_STR},
+    {"from", SK_STR},
+    {"to", SK_STR},
+    {"transferor_ua", SK_STR},
+    {"transferee_ua", SK_STR},
+    {"notify_answered", SK_INT},
+    {"notify_refused", SK_INT},
+    {"notify_refused_status", SK_INT},
+    {"notify_refused_reason", SK_STR},
+    {"notify_unanswered", SK_INT},
+    {"transferor_uninformed", SK_OTHER},
+    {"truncated", SK_OTHER},
 };
 
 enum {
@@ -565,7 +677,7 @@ enum {
 static const struct key_spec not_found_keys[] = {
     {"method", SK_STR}, {"request_uri", SK_STR}, {"user", SK_STR},       {"domain", SK_STR},
     {"from", SK_STR},   {"to", SK_STR},          {"user_agent", SK_STR}, {"server", SK_STR},
-    {"status", SK_INT}, {"reason", SK_STR},      {"warning", SK_STR},    {"rtt_ms", SK_REAL},
+    {"status", SK_INT}, {"reason", SK_STR},      {"warning", SK_STR},    {"rtt_s", SK_REAL},
 };
 
 enum {
@@ -573,6 +685,7 @@ enum {
     SC_COUNT,
     SC_DISTINCT_USERS,
     SC_USERS,
+    SC_USERS_TRUNCATED,
     SC_METHODS,
     SC_USER_AGENTS,
     SC_FIRST_TIME,
@@ -583,8 +696,19 @@ enum {
 
 static const struct key_spec scan_keys[] = {
     {"src_ip", SK_STR},     {"count", SK_INT},     {"distinct_users", SK_INT},
-    {"users", SK_OTHER},    {"methods", SK_OTHER}, {"user_agents", SK_OTHER},
+    {"users", SK_OTHER},    {"users_truncated", SK_OTHER},
+    {"methods", SK_OTHER},  {"user_agents", SK_OTHER},
     {"first_time", SK_STR}, {"last_time", SK_STR}, {"window_s", SK_REAL},
+};
+
+/* After the body, in events that have a ladder (all but stats). */
+enum { T_MESSAGES, T_MESSAGES_TRUNCATED, T_EVIDENCE, T_EVIDENCE_COMPLETE, T__COUNT };
+
+static const struct key_spec tail_keys[T__COUNT] = {
+    {"messages", SK_OTHER},
+    {"messages_truncated", SK_OTHER},
+    {"evidence", SK_STR},
+    {"evidence_complete", SK_OTHER},
 };
 
 _Static_assert(sizeof transfer_keys / sizeof transfer_keys[0] == TR__COUNT, "transfer keys");
@@ -600,8 +724,9 @@ struct report_tmpl {
     struct slot h[H__COUNT];
     struct slot b[BODY_MAX];
     size_t nb;
-    struct sw_addr src, dst; /* last written in src_ip, dest_ip */
-    bool truncated;          /* transfer: the "truncated" key is present */
+    struct slot t[T__COUNT]; /* all but stats */
+    size_t nt;
+    struct sw_addr src, dst, agent; /* last written in src_ip, dest_ip, hep_agent */
 };
 
 static bool slot_init(struct slot *s, json_t *obj, const struct key_spec *k)
@@ -635,6 +760,8 @@ static void tmpl_free(struct report_tmpl *t)
         json_decref(t->h[i].own);
     for (size_t i = 0; i < t->nb; i++)
         json_decref(t->b[i].own);
+    for (size_t i = 0; i < t->nt; i++)
+        json_decref(t->t[i].own);
     free(t);
 }
 
@@ -669,7 +796,7 @@ static struct report_tmpl *tmpl_new(enum sw_event_type type)
     ok = ok && slot_init(&t->h[H_TIMESTAMP], t->top, &head_keys[H_TIMESTAMP]);
     ok = ok && json_object_set_new_nocheck(t->top, "event_type",
                                            json_string_nocheck(sw_event_type_name(type))) == 0;
-    for (size_t i = H_CALL_ID; ok && i < H__COUNT; i++)
+    for (size_t i = H_TIMESTAMP + 1; ok && i < H__COUNT; i++)
         ok = slot_init(&t->h[i], t->top, &head_keys[i]);
     if (ok && type == SW_EVENT_STATS) {
         ok = json_object_set_nocheck(t->top, body_key[type], json_null()) == 0;
@@ -679,6 +806,10 @@ static struct report_tmpl *tmpl_new(enum sw_event_type type)
         for (size_t i = 0; ok && i < nkeys; i++) {
             ok = slot_init(&t->b[i], t->body, &keys[i]);
             t->nb = i + 1; /* its value, if any, is freed with the template */
+        }
+        for (size_t i = 0; ok && i < T__COUNT; i++) {
+            ok = slot_init(&t->t[i], t->top, &tail_keys[i]);
+            t->nt = i + 1;
         }
     }
     if (!ok) {
@@ -693,12 +824,19 @@ static json_t *jcount(uint64_t v)
     return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
 }
 
-static json_t *jarray(struct report *r, const char *const *v, size_t n, size_t max)
+/* Lists are cut at the fitting level's cap (*cut set when they were). */
+static json_t *jarray(struct report *r, const char *const *v, size_t n, size_t max, bool *cut)
 {
     json_t *a = json_array();
     if (a == NULL)
         return NULL;
     n = SW_MIN(n, max);
+    if (n > fit_list_cap(r->fit)) {
+        n = fit_list_cap(r->fit);
+        r->cut = true;
+        if (cut != NULL)
+            *cut = true;
+    }
     for (size_t i = 0; i < n; i++) {
         json_t *s = jstr(r, v[i]);
         if (s == NULL || json_array_append_new(a, s) != 0)
@@ -718,6 +856,7 @@ static void fill_transfer(struct report *r, struct report_tmpl *t,
     slot_int(r, &b[TR_REFER_CSEQ], x->refer_cseq);
     slot_status(r, &b[TR_REFER_STATUS], x->refer_status);
     slot_str(r, &b[TR_REFER_REASON], x->refer_reason);
+    slot_int(r, &b[TR_AUTH_CHALLENGES], x->auth_challenges);
     slot_int(r, &b[TR_NOTIFY_COUNT], x->notify_count);
     slot_status(r, &b[TR_FINAL_STATUS], x->final_status);
     slot_str(r, &b[TR_FINAL_REASON], x->final_reason);
@@ -725,16 +864,17 @@ static void fill_transfer(struct report *r, struct report_tmpl *t,
     slot_time(r, &b[TR_ACCEPTED_TIME], x->accepted_time);
     slot_dur(r, &b[TR_WAIT], x->wait, 1e6);
     slot_str(r, &b[TR_SUBSCRIPTION_STATE], x->subscription_state);
-    /* The last key when present: added at the end, removed when not. */
-    if (x->truncated && !t->truncated) {
-        if (json_object_set_nocheck(t->body, "truncated", json_true()) == 0)
-            t->truncated = true;
-        else
-            r->json_errors++;
-    } else if (!x->truncated && t->truncated) {
-        (void)json_object_del(t->body, "truncated");
-        t->truncated = false;
-    }
+    slot_str(r, &b[TR_FROM], x->parties.from);
+    slot_str(r, &b[TR_TO], x->parties.to);
+    slot_str(r, &b[TR_TRANSFEROR_UA], x->parties.transferor_ua);
+    slot_str(r, &b[TR_TRANSFEREE_UA], x->parties.transferee_ua);
+    slot_int(r, &b[TR_NOTIFY_ANSWERED], x->notify.answered_ok);
+    slot_int(r, &b[TR_NOTIFY_REFUSED], x->notify.refused);
+    slot_status(r, &b[TR_NOTIFY_REFUSED_STATUS], x->notify.last_refusal_status);
+    slot_str(r, &b[TR_NOTIFY_REFUSED_REASON], x->notify.last_refusal_reason);
+    slot_int(r, &b[TR_NOTIFY_UNANSWERED], x->notify.unanswered);
+    slot_bool(r, &b[TR_TRANSFEROR_UNINFORMED], x->transferor_uninformed);
+    slot_bool(r, &b[TR_TRUNCATED], x->truncated);
 }
 
 static void fill_not_found(struct report *r, struct report_tmpl *t,
@@ -752,30 +892,113 @@ static void fill_not_found(struct report *r, struct report_tmpl *t,
     slot_status(r, &b[NF_STATUS], x->status);
     slot_str(r, &b[NF_REASON], x->reason);
     slot_str(r, &b[NF_WARNING], x->warning);
-    slot_dur(r, &b[NF_RTT], x->rtt, 1e3);
+    slot_dur(r, &b[NF_RTT], x->rtt, 1e6);
 }
 
 /* Scan events are rare: their lists are built afresh each time. */
 static void fill_scan(struct report *r, struct report_tmpl *t, const struct sw_event_scan *x)
 {
     struct slot *b = t->b;
+    bool users_cut = x->n_users > SW_SCAN_MAX_SAMPLE;
     slot_str(r, &b[SC_SRC_IP], x->src_ip);
     slot_count(r, &b[SC_COUNT], x->count);
     slot_count(r, &b[SC_DISTINCT_USERS], x->distinct_users);
-    put(r, t->body, "users", jarray(r, x->users, x->n_users, SW_SCAN_MAX_SAMPLE));
-    put(r, t->body, "methods", jarray(r, x->methods, x->n_methods, SW_SCAN_MAX_LIST));
-    put(r, t->body, "user_agents", jarray(r, x->user_agents, x->n_user_agents, SW_SCAN_MAX_LIST));
+    put(r, t->body, "users", jarray(r, x->users, x->n_users, SW_SCAN_MAX_SAMPLE, &users_cut));
+    slot_bool(r, &b[SC_USERS_TRUNCATED], users_cut);
+    put(r, t->body, "methods", jarray(r, x->methods, x->n_methods, SW_SCAN_MAX_LIST, NULL));
+    put(r, t->body, "user_agents",
+        jarray(r, x->user_agents, x->n_user_agents, SW_SCAN_MAX_LIST, NULL));
     slot_time(r, &b[SC_FIRST_TIME], x->first_time);
     slot_time(r, &b[SC_LAST_TIME], x->last_time);
     slot_dur(r, &b[SC_WINDOW], x->window, 1e6);
 }
 
-static json_t *top_list(struct report *r, const struct sw_top_entry *v, size_t n, const char *key)
+/* "192.0.2.1:5060", "[2001:db8::1]:5060". */
+static json_t *jendpoint(const struct sw_addr *a, uint16_t port)
+{
+    char ip[SW_ADDRSTRLEN], buf[SW_ADDRSTRLEN + 10];
+    sw_addr_str(a, ip);
+    int n = snprintf(buf, sizeof buf, a->family == 6 ? "[%s]:%u" : "%s:%u", ip, (unsigned)port);
+    return json_stringn_nocheck(buf, n < 0 ? 0 : SW_MIN((size_t)n, sizeof buf - 1));
+}
+
+static const char *const copy_names[] = {"original", "retransmission", "other_leg"};
+
+/* The start line as one string: "INVITE sip:..." or "404 Not Found". */
+static json_t *jstart_line(struct report *r, const struct sw_ladder_msg *m)
+{
+    char buf[2 * 512 + 16];
+    int n;
+    if (m->is_request)
+        n = snprintf(buf, sizeof buf, "%s %s", m->method != NULL ? m->method : "",
+                     m->request_uri != NULL ? m->request_uri : "");
+    else
+        n = snprintf(buf, sizeof buf, "%d %s", m->status, m->reason != NULL ? m->reason : "");
+    (void)n;
+    return jstr(r, buf);
+}
+
+static json_t *jladder(struct report *r, const struct sw_ladder *l, bool *cut)
+{
+    json_t *a = json_array();
+    if (a == NULL)
+        return NULL;
+    size_t n = SW_MIN(l->n, (size_t)SW_MAX_LADDER);
+    if (n > fit_list_cap(r->fit)) {
+        n = fit_list_cap(r->fit);
+        r->cut = true;
+        *cut = true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct sw_ladder_msg *m = &l->msgs[i];
+        json_t *e = json_object();
+        char ts[32], cseq[16 + 64];
+        if (e == NULL) {
+            r->json_errors++;
+            continue;
+        }
+        put(r, e, "ts", m->ts == SW_TIME_NONE ? json_null()
+                                               : json_stringn_nocheck(ts, format_time(r, m->ts, ts)));
+        put(r, e, "src", jendpoint(&m->tuple.src, m->tuple.sport));
+        put(r, e, "dst", jendpoint(&m->tuple.dst, m->tuple.dport));
+        put(r, e, "transport", json_string_nocheck(
+                                   sw_transport_name((enum sw_transport)m->tuple.transport)));
+        put(r, e, "line", jstart_line(r, m));
+        snprintf(cseq, sizeof cseq, "%u %s", (unsigned)m->cseq,
+                 m->cseq_method != NULL ? m->cseq_method : "");
+        put(r, e, "cseq", jstr(r, cseq));
+        put(r, e, "copy", json_string_nocheck(
+                              copy_names[(unsigned)m->copy < 3 ? (unsigned)m->copy : 0]));
+        if (json_array_append_new(a, e) != 0)
+            r->json_errors++;
+    }
+    return a;
+}
+
+static void fill_tail(struct report *r, struct report_tmpl *t, const struct sw_event *ev)
+{
+    bool cut = ev->ladder.truncated;
+    put(r, t->top, "messages", jladder(r, &ev->ladder, &cut));
+    slot_bool(r, &t->t[T_MESSAGES_TRUNCATED], cut);
+    slot_str(r, &t->t[T_EVIDENCE], ev->evidence.path);
+    if (ev->evidence.path == NULL)
+        slot_null(r, &t->t[T_EVIDENCE_COMPLETE]);
+    else
+        slot_bool(r, &t->t[T_EVIDENCE_COMPLETE], ev->evidence.complete);
+}
+
+static json_t *top_list(struct report *r, const struct sw_top_entry *v, size_t n, const char *key,
+                        bool *cut)
 {
     json_t *a = json_array();
     if (a == NULL)
         return NULL;
     n = SW_MIN(n, (size_t)SW_SUMMARY_TOP);
+    if (n > fit_list_cap(r->fit)) {
+        n = fit_list_cap(r->fit);
+        r->cut = true;
+        *cut = true;
+    }
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_object();
         if (e == NULL) {
@@ -790,18 +1013,87 @@ static json_t *top_list(struct report *r, const struct sw_top_entry *v, size_t n
     return a;
 }
 
-/* The stats object is built afresh: its keys are the counters given. */
+static uint64_t counter_value(const struct sw_counters *c, const char *name, bool *found)
+{
+    for (size_t i = 0; i < c->n && i < SW_COUNTERS_MAX; i++) {
+        if (c->v[i].name != NULL && strcmp(c->v[i].name, name) == 0) {
+            *found = true;
+            return c->v[i].value;
+        }
+    }
+    return 0;
+}
+
+/* The run: version, start time, uptime, inputs, capture loss. */
+static void stats_run(struct report *r, json_t *o, const struct sw_event_stats *x)
+{
+    const struct sw_run_info *ri = x->run;
+    char ts[32];
+    put(r, o, "version", ri != NULL ? jstr(r, ri->version) : json_null());
+    put(r, o, "start_time", ri != NULL && ri->start_time != SW_TIME_NONE
+                                ? json_stringn_nocheck(ts, format_time(r, ri->start_time, ts))
+                                : json_null());
+    put(r, o, "uptime_s", ri != NULL && ri->uptime != SW_TIME_NONE
+                              ? json_real((double)ri->uptime / 1e6)
+                              : json_null());
+    json_t *in = json_array();
+    for (size_t i = 0; ri != NULL && in != NULL && i < ri->n_inputs; i++) {
+        if (i >= fit_list_cap(r->fit)) {
+            r->cut = true;
+            break;
+        }
+        if (json_array_append_new(in, jstr(r, ri->inputs[i])) != 0)
+            r->json_errors++;
+    }
+    put(r, o, "inputs", in);
+    /* Live only: what the kernel dropped of what reached the filter. */
+    bool has_recv = false, has_drop = false;
+    uint64_t recv = 0, drop = 0;
+    if (x->counters != NULL) {
+        recv = counter_value(x->counters, "pcap_received", &has_recv);
+        drop = counter_value(x->counters, "pcap_dropped", &has_drop);
+    }
+    if (has_recv && has_drop) {
+        double pct = recv + drop > 0 ? 100.0 * (double)drop / (double)(recv) : 0.0;
+        if (recv == 0)
+            pct = drop > 0 ? 100.0 : 0.0;
+        put(r, o, "capture_loss_pct", json_real(pct > 100.0 ? 100.0 : pct));
+    } else {
+        put(r, o, "capture_loss_pct", json_null());
+    }
+}
+
+/* The stats object is built afresh: the run, then one object per stage
+ * holding its counters (in the order given), then the summaries. */
 static json_t *body_stats(struct report *r, const struct sw_event_stats *x)
 {
     json_t *o = json_object();
     if (o == NULL)
         return NULL;
+    stats_run(r, o, x);
     if (x->counters != NULL) {
         size_t n = SW_MIN(x->counters->n, (size_t)SW_COUNTERS_MAX);
+        const char *gname = NULL;
+        json_t *g = o;
         for (size_t i = 0; i < n; i++) {
-            const char *name = x->counters->v[i].name;
-            if (name != NULL)
-                put(r, o, name, jcount(x->counters->v[i].value));
+            const struct sw_counter *c = &x->counters->v[i];
+            if (c->name == NULL)
+                continue;
+            if (c->group == NULL) {
+                g = o;
+                gname = NULL;
+            } else if (gname == NULL || strcmp(gname, c->group) != 0) {
+                gname = c->group;
+                g = json_object_get(o, gname);
+                if (g == NULL || !json_is_object(g)) {
+                    g = json_object();
+                    if (g == NULL || json_object_set_new(o, gname, g) != 0) {
+                        r->json_errors++;
+                        g = o;
+                    }
+                }
+            }
+            put(r, g, c->name, jcount(c->value));
         }
     }
     json_t *t = json_null();
@@ -814,17 +1106,35 @@ static json_t *body_stats(struct report *r, const struct sw_event_stats *x)
     json_t *nf = json_null();
     if (x->not_found != NULL && (nf = json_object()) != NULL) {
         const struct sw_not_found_summary *s = x->not_found;
+        bool cut = false;
         put(r, nf, "404", jcount(s->status_404));
         put(r, nf, "604", jcount(s->status_604));
-        put(r, nf, "top_users", top_list(r, s->top_users, s->n_top_users, "user"));
-        put(r, nf, "top_sources", top_list(r, s->top_sources, s->n_top_sources, "src_ip"));
+        put(r, nf, "top_users", top_list(r, s->top_users, s->n_top_users, "user", &cut));
+        put(r, nf, "top_sources", top_list(r, s->top_sources, s->n_top_sources, "src_ip", &cut));
+        put(r, nf, "top_truncated", json_boolean(cut));
     }
     put(r, o, "not_found", nf);
     put(r, o, "final", json_boolean(x->final));
     return o;
 }
 
-/* The event's template filled in; NULL if it cannot be built (OOM). */
+/* The community ID of the event's flow, cached for the last tuple. */
+static const char *community_id(struct report *r, const struct sw_tuple *tp)
+{
+    if (r->cid_tuple.transport != 0 && memcmp(&r->cid_tuple, tp, sizeof *tp) == 0)
+        return r->cid_text[0] != '\0' ? r->cid_text : NULL;
+    uint8_t proto = sw_transport_ip_proto((enum sw_transport)tp->transport);
+    if (proto == 0 || !communityid_v1(&tp->src, &tp->dst, tp->sport, tp->dport, proto, true,
+                                      r->cfg.community_id_seed, r->cid_text))
+        r->cid_text[0] = '\0';
+    r->cid_tuple = *tp;
+    if (r->cid_tuple.transport == 0)
+        r->cid_tuple.transport = 0xff; /* an unknown transport is cached too */
+    return r->cid_text[0] != '\0' ? r->cid_text : NULL;
+}
+
+/* The event's template filled in at fitting level r->fit; NULL if it cannot
+ * be built (OOM). */
 static struct report_tmpl *fill(struct report *r, const struct sw_event *ev)
 {
     struct report_tmpl *t = r->tmpl[ev->type];
@@ -833,20 +1143,49 @@ static struct report_tmpl *fill(struct report *r, const struct sw_event *ev)
     struct slot *h = t->h;
     bool tuple = ev->has_tuple && ev->type != SW_EVENT_STATS;
     const struct sw_tuple *tp = &ev->tuple;
+    const struct sw_event_origin *o = &ev->origin;
     slot_time(r, &h[H_TIMESTAMP], ev->ts);
+    slot_str(r, &h[H_HOST], r->host);
+    slot_str(r, &h[H_IN_IFACE], o->in_iface);
+    slot_str(r, &h[H_PCAP_FILENAME], o->pcap_filename);
+    if (o->pcap_cnt > 0)
+        slot_count(r, &h[H_PCAP_CNT], o->pcap_cnt);
+    else
+        slot_null(r, &h[H_PCAP_CNT]);
     if (ev->type == SW_EVENT_STATS)
         slot_null(r, &h[H_CALL_ID]);
     else
         slot_str(r, &h[H_CALL_ID], ev->call_id);
     if (tuple) {
+        enum sw_transport tr = (enum sw_transport)tp->transport;
+        uint8_t ipp = sw_transport_ip_proto(tr);
         slot_addr(r, &h[H_SRC_IP], &tp->src, &t->src);
         slot_int(r, &h[H_SRC_PORT], tp->sport);
         slot_addr(r, &h[H_DEST_IP], &tp->dst, &t->dst);
         slot_int(r, &h[H_DEST_PORT], tp->dport);
-        slot_name(r, &h[H_PROTO], sw_transport_name((enum sw_transport)tp->transport));
+        if (ipp == 0)
+            slot_null(r, &h[H_PROTO]);
+        else
+            slot_name(r, &h[H_PROTO], ipp == 17 ? "UDP" : ipp == 6 ? "TCP" : "SCTP");
+        slot_name(r, &h[H_SIP_TRANSPORT], sw_transport_name(tr));
+        slot_name(r, &h[H_APP_PROTO], "sip");
+        const char *cid = community_id(r, tp);
+        if (cid == NULL)
+            slot_null(r, &h[H_COMMUNITY_ID]);
+        else
+            slot_name(r, &h[H_COMMUNITY_ID], cid);
     } else {
-        for (size_t i = H_SRC_IP; i < H__COUNT; i++)
+        for (size_t i = H_SRC_IP; i <= H_COMMUNITY_ID; i++)
             slot_null(r, &h[i]);
+        if (ev->type != SW_EVENT_STATS)
+            slot_name(r, &h[H_APP_PROTO], "sip");
+    }
+    if (o->hep) {
+        slot_count(r, &h[H_HEP_CAPTURE_ID], o->hep_capture_id);
+        slot_addr(r, &h[H_HEP_AGENT], &o->hep_agent, &t->agent);
+    } else {
+        slot_null(r, &h[H_HEP_CAPTURE_ID]);
+        slot_null(r, &h[H_HEP_AGENT]);
     }
     switch (ev->type) {
     case SW_EVENT_TRANSFER:
@@ -864,6 +1203,8 @@ static struct report_tmpl *fill(struct report *r, const struct sw_event *ev)
     case SW_EVENT__COUNT:
         break;
     }
+    if (ev->type != SW_EVENT_STATS)
+        fill_tail(r, t, ev);
     return t;
 }
 
@@ -898,8 +1239,21 @@ int report_event(struct report *r, const struct sw_event *ev)
         r->suppressed++;
         return 0;
     }
-    struct report_tmpl *t = fill(r, ev);
-    size_t n = t != NULL ? dump_line(r, t->top) : 0;
+    /* Fill and dump; when the line is too long, again at the next fitting
+     * level, which cuts wire strings and lists harder. The last level (8-byte
+     * strings, empty lists) always fits: what is left is our own keys. */
+    struct report_tmpl *t = NULL;
+    size_t n = 0;
+    for (r->fit = 0; r->fit < REPORT_FIT_LEVELS; r->fit++) {
+        r->cut = false;
+        t = fill(r, ev);
+        n = t != NULL ? dump_line(r, t->top) : 0;
+        if (n <= REPORT_MAX_LINE || (r->fit > 0 && !r->cut))
+            break; /* fits, or nothing more to cut */
+    }
+    if (r->fit > 0 && n > 0)
+        r->shortened++;
+    r->fit = 0;
     if (t != NULL && ev->type == SW_EVENT_STATS) /* not kept until the next one */
         (void)json_object_set_nocheck(t->top, "stats", json_null());
     if (n == 0) {
@@ -937,4 +1291,5 @@ void report_counters(const struct report *r, struct sw_counters *out)
     sw_counters_add(out, "write_errors", r->write_errors);
     sw_counters_add(out, "utf8_repaired", r->utf8_repaired);
     sw_counters_add(out, "json_errors", r->json_errors);
+    sw_counters_add(out, "events_shortened", r->shortened);
 }

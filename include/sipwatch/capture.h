@@ -27,6 +27,10 @@ struct sw_frame {
     int linktype;             /* DLT_* of the file or interface it came from */
     struct sw_bytes data;     /* captured bytes, valid until the next call */
     uint32_t wire_len;        /* original length on the wire */
+    const char *file;         /* the file it came from as given ("-" stdin); NULL live.
+                               * Valid until capture_close */
+    uint64_t number;          /* files: 1-based record number in that file, counting
+                               * records the filter dropped (tshark's frame.number) */
 };
 
 enum capture_result {

@@ -136,8 +136,18 @@ struct sw_transfer_summary {
     uint64_t by_outcome[SW_OUTCOME__COUNT];
 };
 
+/* The run behind a stats event (main fills it: only it reads the wall clock). */
+struct sw_run_info {
+    const char *version;
+    sw_time start_time;                  /* wall clock at start; SW_TIME_NONE unknown */
+    sw_time uptime;                      /* wall time since start; SW_TIME_NONE unknown */
+    const char *const *inputs;           /* files read ("-" stdin) or interfaces */
+    size_t n_inputs;
+};
+
 struct sw_event_stats {
-    const struct sw_counters *counters;  /* flat, in module order */
+    const struct sw_counters *counters;  /* in module order, each with its stage */
+    const struct sw_run_info *run;       /* may be NULL */
     const struct sw_not_found_summary *not_found;  /* may be NULL */
     const struct sw_transfer_summary *transfers;   /* may be NULL */
     bool final;                          /* the last stats event of the run */

@@ -32,6 +32,10 @@ struct pipeline_config {
      * first in every stats event; may be NULL. */
     void (*extra_counters)(void *ctx, struct sw_counters *out);
     void *extra_ctx;
+    /* The run behind stats events (version, start, uptime, inputs); may be
+     * NULL. Called with extra_ctx. */
+    void (*run_info)(void *ctx, struct sw_run_info *out);
+    const char *in_iface;     /* live interface named in every event; NULL for files */
 };
 
 #define PIPELINE_DEFAULT_MAX_STREAM_BYTES ((size_t)64 << 20)
@@ -44,6 +48,12 @@ struct pipeline;
 struct pipeline *pipeline_new(const struct pipeline_config *cfg, sw_emit_fn *emit, void *ctx,
                               char errbuf[SW_ERRBUF_SIZE]);
 void pipeline_free(struct pipeline *p);
+
+/* The input of the frames that follow: the file (borrowed; it must live as
+ * long as the pipeline) and the 1-based number of the next frame in it, which
+ * every event that frame makes known carries (pcap_filename, pcap_cnt).
+ * NULL/0: none (live, a quiet link, end of input). */
+void pipeline_set_origin(struct pipeline *p, const char *file, uint64_t number);
 
 /* One captured frame (borrowed) of DLT `linktype` at capture time ts. */
 void pipeline_frame(struct pipeline *p, int linktype, struct sw_bytes frame, sw_time ts);

@@ -20,7 +20,16 @@ struct report_config {
     const char *path;     /* NULL or "-" = stdout */
     unsigned event_mask;  /* bit (1u << SW_EVENT_*) per type written; 0 = all */
     bool line_buffered;   /* flush after every line (live capture) */
+    const char *host;     /* the envelope's `host` (--sensor; main: the host name);
+                           * NULL = null */
+    uint16_t community_id_seed; /* Community ID seed (0, as Zeek/Suricata default) */
 };
+
+/* No line is longer than this (newline included): rsyslog's default
+ * maxMessageSize is 8 KiB with its own header. Longer events are cut to fit
+ * (wire strings end in "...", lists lose their tail and say so in a
+ * `*_truncated` key), counted in events_shortened. */
+#define REPORT_MAX_LINE 8000
 
 struct report;
 

@@ -51,9 +51,38 @@ static sw_time tm(uint64_t v, size_t k)
     return (sw_time)(v >> 3) - (sw_time)(UINT64_C(1) << 59);
 }
 
+static struct sw_ladder_msg ladder[SW_MAX_LADDER + 2];
+
 static void fill(struct sw_event *ev, uint8_t sel, uint64_t v)
 {
     size_t k = 0;
+    /* the envelope, the ladder and the evidence */
+    ev->origin.pcap_filename = str(k + 20);
+    ev->origin.pcap_cnt = v >> 20;
+    ev->origin.in_iface = str(k + 21);
+    ev->origin.hep = (v & 0x100) != 0;
+    ev->origin.hep_capture_id = (uint32_t)(v >> 9);
+    ev->origin.hep_agent = ev->tuple.src;
+    ev->evidence.path = str(k + 22);
+    ev->evidence.complete = (v & 0x200) != 0;
+    ev->ladder.n = (v >> 24) % (SW_MAX_LADDER + 3);
+    ev->ladder.truncated = (v & 0x400) != 0;
+    ev->ladder.msgs = ladder;
+    for (size_t i = 0; i < ev->ladder.n; i++) {
+        struct sw_ladder_msg *m = &ladder[i];
+        m->ts = tm(v, 10 + i);
+        m->tuple = ev->tuple;
+        m->tuple.src.family = (i & 1) ? 6 : 4;
+        m->tuple.dst.family = (i & 2) ? 6 : 4;
+        m->is_request = ((v >> i) & 1) != 0;
+        m->method = str(k + 23 + i);
+        m->request_uri = str(k + 24 + i);
+        m->status = (int)((v >> (i % 32)) % 700);
+        m->reason = str(k + 25 + i);
+        m->cseq = (uint32_t)(v >> (i % 40));
+        m->cseq_method = str(k + 26 + i);
+        m->copy = (enum sw_msg_copy)(i % 3);
+    }
     ev->ts = (sw_time)(v >> 1);
     ev->call_id = str(k++);
     ev->has_tuple = (sel & 0x10) != 0;
@@ -81,6 +110,17 @@ static void fill(struct sw_event *ev, uint8_t sel, uint64_t v)
         x->wait = tm(v, 3);
         x->subscription_state = str(k++);
         x->truncated = (v & 4) != 0;
+        x->parties.from = str(k++);
+        x->parties.to = str(k++);
+        x->parties.transferor_ua = str(k++);
+        x->parties.transferee_ua = str(k++);
+        x->notify.answered_ok = (unsigned)(v >> 50);
+        x->notify.refused = (unsigned)(v >> 52);
+        x->notify.last_refusal_status = (int)((v >> 5) % 700);
+        x->notify.last_refusal_reason = str(k++);
+        x->notify.unanswered = (unsigned)(v >> 60);
+        x->transferor_uninformed = (v & 8) != 0;
+        x->auth_challenges = (unsigned)(v >> 56);
         break;
     }
     case SW_EVENT_USER_NOT_FOUND: {
@@ -168,11 +208,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     CHECK(f != NULL);
-    struct report_config cfg = {NULL, (sel & 0x80) ? (unsigned)(sel >> 4) & 0xf : 0,
-                                (sel & 0x08) != 0};
+    struct report_config cfg = {.path = NULL,
+                                .event_mask = (sel & 0x80) ? (unsigned)(sel >> 4) & 0xf : 0,
+                                .line_buffered = (sel & 0x08) != 0};
     struct report *r = report_new_stream(f, &cfg);
     CHECK(r != NULL);
-    struct ref ref = {0, 0};
+    struct ref ref = {0};
     char *expect = NULL;
     size_t expect_n = 0;
     for (unsigned round = 0; round < 3; round++) {
@@ -219,11 +260,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *j = json_loadb(buf + p, (size_t)(nl - (buf + p)), 0, &err);
         CHECK(j != NULL && json_is_object(j));
         CHECK(json_object_get(j, "timestamp") != NULL && json_object_get(j, "proto") != NULL);
+        CHECK((size_t)(nl - (buf + p)) + 1 <= REPORT_MAX_LINE); /* every line fits */
         json_decref(j);
         lines++;
         p = (size_t)(nl - buf) + 1;
     }
-    CHECK(rc.n == 5 && strcmp(rc.v[0].name, "events_written") == 0);
+    CHECK(rc.n == 6 && strcmp(rc.v[0].name, "events_written") == 0);
     CHECK(rc.v[0].value == lines);
     CHECK(rc.v[0].value + rc.v[1].value == 3 * SW_EVENT__COUNT);
     CHECK(len == expect_n && (len == 0 || memcmp(buf, expect, len) == 0));

@@ -49,21 +49,55 @@ def stats_events(sipwatch, root, pcap, extra):
     return p.returncode, evs
 
 
+SUMMARIES = ("transfers", "not_found")
+
+
+def groups_of(stats):
+    """[(stage, {counter: value})] of one stats object, in order."""
+    return [(k, v) for k, v in stats.items() if isinstance(v, dict) and k not in SUMMARIES]
+
+
 def counters_of(stats):
-    """The counter names of one stats object, in order (the integer members)."""
-    return [k for k, v in stats.items() if isinstance(v, int) and not isinstance(v, bool)]
+    """The counter names of one stats object, in order (every stage's integers)."""
+    return [n for _, g in groups_of(stats) for n, v in g.items()
+            if isinstance(v, int) and not isinstance(v, bool)]
+
+
+def flat(stats):
+    """Counters of every stage and the other members, as one flat dict."""
+    out = {}
+    for k, v in stats.items():
+        if isinstance(v, dict) and k not in SUMMARIES:
+            out.update(v)
+        else:
+            out[k] = v
+    return out
 
 
 def member_paths(stats):
-    """The summary members: top-level non-counters and their direct keys."""
+    """The members that are neither stages nor counters, and the summaries' keys."""
     paths = []
     for k, v in stats.items():
-        if isinstance(v, int) and not isinstance(v, bool):
+        if isinstance(v, dict) and k not in SUMMARIES:
             continue
         paths.append(k)
         if isinstance(v, dict):
             paths.extend(f"{k}.{sub}" for sub in v)
     return paths
+
+
+def stage_sections(lines):
+    """{counter: stage} from the '### stage' sub-sections of the Counters section."""
+    out, stage = {}, None
+    for line in lines:
+        m = re.match(r"^### ([a-z0-9_]+)\s*$", line)
+        if m:
+            stage = m.group(1)
+            continue
+        r = ROW.match(line)
+        if r and stage:
+            out[r.group(1)] = stage
+    return out
 
 
 def consistency(s):
@@ -117,6 +151,7 @@ def main():
             cases.append((f"{label}: exit 0 and a final stats event last",
                           rc == 0 and bool(evs) and evs[-1].get("final") is True))
             runs.extend((label, s) for s in evs)
+    stage_of = stage_sections(section(doc, "Counters"))
 
     emitted = []
     for _, s in runs:
@@ -153,13 +188,16 @@ def main():
         seen_orders.add(tuple(order))
         doc_order = [n for n in documented if n in order]
         cases.append((f"{label}: counters documented in the order written", doc_order == order))
+    check("every counter is documented under its stage's sub-section (### stage)",
+          sorted({f"{n} ({g})" for _, s in runs for g, c in groups_of(s) for n in c
+                   if stage_of.get(n) != g}))
     member_names = [n for n, _ in member_rows]
     check("every summary member is documented", [k for k in members if k not in member_names])
     check("every documented summary member is emitted", [n for n in member_names if n not in members])
     for label, s in runs:
         tag = "final" if s.get("final") else "periodic"
         check(f"{label} ({tag}): consistency rules hold",
-              [rule for rule, ok in consistency(s) if not ok])
+              [rule for rule, ok in consistency(flat(s)) if not ok])
 
     print(f"1..{len(cases)}")
     for i, (name, ok) in enumerate(cases, 1):

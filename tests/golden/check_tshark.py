@@ -41,7 +41,7 @@ def main():
         p = subprocess.run([a.sipwatch, "-r", os.path.join(a.root, cap), "--events", "stats"],
                            capture_output=True, timeout=60)
         try:
-            n_sw = json.loads(p.stdout.decode().splitlines()[-1])["stats"]["sip_messages"]
+            n_sw = json.loads(p.stdout.decode().splitlines()[-1])["stats"]["sip"]["sip_messages"]
         except (IndexError, ValueError, KeyError):
             n_sw = None
         rel, why = EXCEPTIONS.get(cap, ("eq", ""))

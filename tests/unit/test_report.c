@@ -30,7 +30,7 @@ static size_t mem_len;
 /* A report on a memstream; the caller closes `*f` to read mem_buf. */
 static struct report *mem_report(FILE **f, unsigned mask)
 {
-    struct report_config cfg = {NULL, mask, false};
+    struct report_config cfg = {.path = NULL, .event_mask = mask};
     free(mem_buf);
     mem_buf = NULL;
     mem_len = 0;
@@ -109,16 +109,21 @@ static void test_transfer_line(void **state)
     transfer_event(&ev);
     assert_string_equal(
         render(&ev, NULL),
-        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"transfer\","
-        "\"call_id\":\"refer-1@192.0.2.1\",\"src_ip\":\"192.0.2.1\",\"src_port\":5060,"
-        "\"dest_ip\":\"192.0.2.4\",\"dest_port\":5080,\"proto\":\"UDP\",\"transfer\":{"
-        "\"outcome\":\"completed\",\"refer_to\":\"sip:carol@example.com?Replaces=a%40b\","
-        "\"referred_by\":\"<sip:alice@example.com>\",\"replaces\":true,\"refer_cseq\":93809824,"
-        "\"refer_status\":202,\"refer_reason\":\"Accepted\",\"notify_count\":2,"
-        "\"final_status\":200,\"final_reason\":\"OK\","
-        "\"refer_time\":\"2026-11-28T18:16:38.323456Z\","
-        "\"accepted_time\":\"2026-11-28T18:16:38.623456Z\",\"wait_s\":2.5,"
-        "\"subscription_state\":\"terminated;reason=noresource\"}}\n");
+        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"transfer\",\"host\":null"
+        ",\"in_iface\":null,\"pcap_filename\":null,\"pcap_cnt\":null,\"call_id\":\"refer-1@192.0."
+        "2.1\",\"src_ip\":\"192.0.2.1\",\"src_port\":5060,\"dest_ip\":\"192.0.2.4\",\"dest_port\""
+        ":5080,\"proto\":\"UDP\",\"sip_transport\":\"UDP\",\"app_proto\":\"sip\",\"community_id\""
+        ":\"1:OuTCVw3TkpDdQIViGeQV9CV7+IQ=\",\"hep_capture_id\":null,\"hep_agent\":null,\"transfe"
+        "r\":{\"outcome\":\"completed\",\"refer_to\":\"sip:carol@example.com?Replaces=a%40b\",\"r"
+        "eferred_by\":\"<sip:alice@example.com>\",\"replaces\":true,\"refer_cseq\":93809824,\"ref"
+        "er_status\":202,\"refer_reason\":\"Accepted\",\"auth_challenges\":0,\"notify_count\":2,"
+        "\"final_status\":200,\"final_reason\":\"OK\",\"refer_time\":\"2026-11-28T18:16:38.323456"
+        "Z\",\"accepted_time\":\"2026-11-28T18:16:38.623456Z\",\"wait_s\":2.5,\"subscription_stat"
+        "e\":\"terminated;reason=noresource\",\"from\":null,\"to\":null,\"transferor_ua\":null,\""
+        "transferee_ua\":null,\"notify_answered\":0,\"notify_refused\":0,\"notify_refused_status"
+        "\":null,\"notify_refused_reason\":null,\"notify_unanswered\":0,\"transferor_uninformed\""
+        ":false,\"truncated\":false},\"messages\":[],\"messages_truncated\":false,\"evidence\":nu"
+        "ll,\"evidence_complete\":null}\n");
 }
 
 static void test_transfer_unknowns(void **state)
@@ -137,18 +142,23 @@ static void test_transfer_unknowns(void **state)
     x->truncated = true;
     assert_string_equal(
         render(&ev, NULL),
-        "{\"timestamp\":\"1970-01-01T00:00:00.000000Z\",\"event_type\":\"transfer\","
-        "\"call_id\":null,\"src_ip\":null,\"src_port\":null,\"dest_ip\":null,\"dest_port\":null,"
-        "\"proto\":null,\"transfer\":{\"outcome\":\"no_response\",\"refer_to\":null,"
-        "\"referred_by\":null,\"replaces\":false,\"refer_cseq\":0,\"refer_status\":null,"
-        "\"refer_reason\":null,\"notify_count\":0,\"final_status\":null,\"final_reason\":null,"
-        "\"refer_time\":null,\"accepted_time\":null,\"wait_s\":32.000104,"
-        "\"subscription_state\":null,\"truncated\":true}}\n");
+        "{\"timestamp\":\"1970-01-01T00:00:00.000000Z\",\"event_type\":\"transfer\",\"host\":null"
+        ",\"in_iface\":null,\"pcap_filename\":null,\"pcap_cnt\":null,\"call_id\":null,\"src_ip\":"
+        "null,\"src_port\":null,\"dest_ip\":null,\"dest_port\":null,\"proto\":null,\"sip_transpor"
+        "t\":null,\"app_proto\":\"sip\",\"community_id\":null,\"hep_capture_id\":null,\"hep_agent"
+        "\":null,\"transfer\":{\"outcome\":\"no_response\",\"refer_to\":null,\"referred_by\":null"
+        ",\"replaces\":false,\"refer_cseq\":0,\"refer_status\":null,\"refer_reason\":null,\"auth_"
+        "challenges\":0,\"notify_count\":0,\"final_status\":null,\"final_reason\":null,\"refer_ti"
+        "me\":null,\"accepted_time\":null,\"wait_s\":32.000104,\"subscription_state\":null,\"from"
+        "\":null,\"to\":null,\"transferor_ua\":null,\"transferee_ua\":null,\"notify_answered\":0,"
+        "\"notify_refused\":0,\"notify_refused_status\":null,\"notify_refused_reason\":null,\"not"
+        "ify_unanswered\":0,\"transferor_uninformed\":false,\"truncated\":true},\"messages\":[],"
+        "\"messages_truncated\":false,\"evidence\":null,\"evidence_complete\":null}\n");
     x->wait = SW_TIME_NONE;
     x->truncated = false;
     const char *s = render(&ev, NULL);
-    assert_non_null(strstr(s, "\"wait_s\":null,\"subscription_state\":null}}\n"));
-    assert_null(strstr(s, "truncated"));
+    assert_non_null(strstr(s, "\"wait_s\":null,\"subscription_state\":null,"));
+    assert_non_null(strstr(s, "\"truncated\":false}")); /* always present */
 }
 
 static void not_found_event(struct sw_event *ev)
@@ -187,19 +197,22 @@ static void test_not_found_line(void **state)
     not_found_event(&ev);
     assert_string_equal(
         render(&ev, NULL),
-        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"user_not_found\","
-        "\"call_id\":\"scan-1\",\"src_ip\":\"2001:db8::7\",\"src_port\":5062,"
-        "\"dest_ip\":\"2001:db8::5\",\"dest_port\":5060,\"proto\":\"TCP\",\"user_not_found\":{"
-        "\"method\":\"INVITE\",\"request_uri\":\"sip:100@203.0.113.5\",\"user\":\"100\","
-        "\"domain\":\"203.0.113.5\",\"from\":\"\\\"100\\\" <sip:100@198.51.100.7>;tag=s1\","
-        "\"to\":\"<sip:100@203.0.113.5>\",\"user_agent\":\"friendly-scanner\","
-        "\"server\":\"Asterisk PBX 18\",\"status\":404,\"reason\":\"Not Found\","
-        "\"warning\":null,\"rtt_ms\":12.345}}\n");
+        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"user_not_found\",\"host"
+        "\":null,\"in_iface\":null,\"pcap_filename\":null,\"pcap_cnt\":null,\"call_id\":\"scan-1"
+        "\",\"src_ip\":\"2001:db8::7\",\"src_port\":5062,\"dest_ip\":\"2001:db8::5\",\"dest_port"
+        "\":5060,\"proto\":\"TCP\",\"sip_transport\":\"TCP\",\"app_proto\":\"sip\",\"community_id"
+        "\":\"1:6CxjA8kqjav3nEZxgvwVQOKR8Xg=\",\"hep_capture_id\":null,\"hep_agent\":null,\"user_"
+        "not_found\":{\"method\":\"INVITE\",\"request_uri\":\"sip:100@203.0.113.5\",\"user\":\"10"
+        "0\",\"domain\":\"203.0.113.5\",\"from\":\"\\\"100\\\" <sip:100@198.51.100.7>;tag=s1\",\""
+        "to\":\"<sip:100@203.0.113.5>\",\"user_agent\":\"friendly-scanner\",\"server\":\"Asterisk"
+        " PBX 18\",\"status\":404,\"reason\":\"Not Found\",\"warning\":null,\"rtt_s\":0.012345},"
+        "\"messages\":[],\"messages_truncated\":false,\"evidence\":null,\"evidence_complete\":nul"
+        "l}\n");
     ev.u.not_found.rtt = SW_TIME_NONE;
     ev.u.not_found.status = 0;
     const char *s = render(&ev, NULL);
     assert_non_null(strstr(s, "\"status\":null,"));
-    assert_non_null(strstr(s, "\"rtt_ms\":null}}\n"));
+    assert_non_null(strstr(s, "\"rtt_s\":null},"));
 }
 
 static void test_scan_line(void **state)
@@ -227,12 +240,16 @@ static void test_scan_line(void **state)
     x->window = SW_SEC(60);
     assert_string_equal(
         render(&ev, NULL),
-        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"scan\",\"call_id\":null,"
-        "\"src_ip\":\"198.51.100.7\",\"src_port\":5060,\"dest_ip\":\"203.0.113.5\","
-        "\"dest_port\":5060,\"proto\":\"UDP\",\"scan\":{\"src_ip\":\"198.51.100.7\",\"count\":25,"
-        "\"distinct_users\":3,\"users\":[\"100\",\"101\",\"admin\"],\"methods\":[\"REGISTER\"],"
-        "\"user_agents\":[],\"first_time\":\"2026-11-28T18:15:41.123456Z\","
-        "\"last_time\":\"2026-11-28T18:16:41.123456Z\",\"window_s\":60.0}}\n");
+        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"scan\",\"host\":null,\"i"
+        "n_iface\":null,\"pcap_filename\":null,\"pcap_cnt\":null,\"call_id\":null,\"src_ip\":\"19"
+        "8.51.100.7\",\"src_port\":5060,\"dest_ip\":\"203.0.113.5\",\"dest_port\":5060,\"proto\":"
+        "\"UDP\",\"sip_transport\":\"UDP\",\"app_proto\":\"sip\",\"community_id\":\"1:i2ZlPIMKWPD"
+        "dvpkcG8tUrobPel0=\",\"hep_capture_id\":null,\"hep_agent\":null,\"scan\":{\"src_ip\":\"19"
+        "8.51.100.7\",\"count\":25,\"distinct_users\":3,\"users\":[\"100\",\"101\",\"admin\"],\"u"
+        "sers_truncated\":false,\"methods\":[\"REGISTER\"],\"user_agents\":[],\"first_time\":\"20"
+        "26-11-28T18:15:41.123456Z\",\"last_time\":\"2026-11-28T18:16:41.123456Z\",\"window_s\":6"
+        "0.0},\"messages\":[],\"messages_truncated\":false,\"evidence\":null,\"evidence_complete"
+        "\":null}\n");
     /* a lying count never reads past the arrays */
     x->n_users = 1000;
     x->n_methods = 1000;
@@ -283,25 +300,31 @@ static void test_stats_line(void **state)
     struct sw_counters rc;
     assert_string_equal(
         render(&ev, &rc),
-        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"stats\",\"call_id\":null,"
-        "\"src_ip\":null,\"src_port\":null,\"dest_ip\":null,\"dest_port\":null,\"proto\":null,"
-        "\"stats\":{\"packets\":10,\"sip_messages\":7,\"huge\":9223372036854775807,"
-        "\"transfers\":{\"completed\":2,\"failed\":0,\"no_notify\":0,\"notify_incomplete\":0,"
-        "\"rejected\":0,\"no_response\":0,\"notify_not_requested\":0,\"evicted\":1},"
-        "\"not_found\":{\"404\":5,\"604\":1,\"top_users\":[{\"user\":\"100\",\"count\":4},"
-        "{\"user\":\"bad\xef\xbf\xbd\",\"count\":2}],"
-        "\"top_sources\":[{\"src_ip\":\"198.51.100.7\",\"count\":6}]},\"final\":true}}\n");
+        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"stats\",\"host\":null,\""
+        "in_iface\":null,\"pcap_filename\":null,\"pcap_cnt\":null,\"call_id\":null,\"src_ip\":nul"
+        "l,\"src_port\":null,\"dest_ip\":null,\"dest_port\":null,\"proto\":null,\"sip_transport\""
+        ":null,\"app_proto\":null,\"community_id\":null,\"hep_capture_id\":null,\"hep_agent\":nul"
+        "l,\"stats\":{\"version\":null,\"start_time\":null,\"uptime_s\":null,\"inputs\":[],\"capt"
+        "ure_loss_pct\":null,\"packets\":10,\"sip_messages\":7,\"huge\":9223372036854775807,\"tra"
+        "nsfers\":{\"completed\":2,\"failed\":0,\"no_notify\":0,\"notify_incomplete\":0,\"rejecte"
+        "d\":0,\"no_response\":0,\"notify_not_requested\":0,\"evicted\":1},\"not_found\":{\"404\""
+        ":5,\"604\":1,\"top_users\":[{\"user\":\"100\",\"count\":4},{\"user\":\"bad\xef\xbf\xbd\""
+        ",\"count\":2}],\"top_sources\":[{\"src_ip\":\"198.51.100.7\",\"count\":6}],\"top_truncat"
+        "ed\":false},\"final\":true}}\n");
     assert_int_equal(counter(&rc, "utf8_repaired"), 1);
     assert_int_equal(counter(&rc, "events_written"), 1);
     ev.u.stats.transfers = NULL;
     ev.u.stats.not_found = NULL;
     ev.u.stats.counters = NULL;
     ev.u.stats.final = false;
-    assert_string_equal(render(&ev, NULL),
-                        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"stats\","
-                        "\"call_id\":null,\"src_ip\":null,\"src_port\":null,\"dest_ip\":null,"
-                        "\"dest_port\":null,\"proto\":null,\"stats\":{\"transfers\":null,"
-                        "\"not_found\":null,\"final\":false}}\n");
+    assert_string_equal(
+        render(&ev, NULL),
+        "{\"timestamp\":\"2026-11-28T18:16:41.123456Z\",\"event_type\":\"stats\",\"host\":null,\""
+        "in_iface\":null,\"pcap_filename\":null,\"pcap_cnt\":null,\"call_id\":null,\"src_ip\":nul"
+        "l,\"src_port\":null,\"dest_ip\":null,\"dest_port\":null,\"proto\":null,\"sip_transport\""
+        ":null,\"app_proto\":null,\"community_id\":null,\"hep_capture_id\":null,\"hep_agent\":nul"
+        "l,\"stats\":{\"version\":null,\"start_time\":null,\"uptime_s\":null,\"inputs\":[],\"capt"
+        "ure_loss_pct\":null,\"transfers\":null,\"not_found\":null,\"final\":false}}\n");
 }
 
 /* Every string field of every event type carries invalid UTF-8 and control
@@ -440,7 +463,8 @@ static void test_event_mask(void **state)
     c.n = 0;
     c.group = NULL;
     report_counters(r, &c);
-    assert_int_equal(c.n, 5);
+    assert_int_equal(c.n, 6);
+    assert_string_equal(c.v[5].name, "events_shortened");
     assert_string_equal(c.v[0].name, "events_written");
     assert_string_equal(c.v[1].name, "events_suppressed");
     assert_string_equal(c.v[2].name, "write_errors");
@@ -482,7 +506,7 @@ static void test_append_and_reopen(void **state)
     fclose(f);
 
     char errbuf[SW_ERRBUF_SIZE] = "";
-    struct report_config cfg = {path, 0, false};
+    struct report_config cfg = {.path = path};
     struct report *r = report_new(&cfg, errbuf);
     assert_non_null(r);
     struct sw_event ev;
@@ -530,7 +554,7 @@ static void test_dev_full(void **state)
 {
     (void)state;
     char errbuf[SW_ERRBUF_SIZE];
-    struct report_config cfg = {"/dev/full", 0, true};
+    struct report_config cfg = {.path = "/dev/full", .line_buffered = true};
     struct report *r = report_new(&cfg, errbuf);
     if (r == NULL)
         skip();
@@ -573,7 +597,7 @@ static void test_stdout(void **state)
     assert_int_equal(dup2(fds[1], 1), 1);
     close(fds[1]);
     char errbuf[SW_ERRBUF_SIZE];
-    struct report_config cfg = {"-", 0, false};
+    struct report_config cfg = {.path = "-"};
     struct report *r = report_new(&cfg, errbuf);
     struct sw_event ev;
     not_found_event(&ev);
@@ -665,7 +689,7 @@ static void seq_check(const struct sw_event *ev, struct ref *ref, int round)
 static void test_reuse_sequence(void **state)
 {
     (void)state;
-    struct ref ref = {0, 0};
+    struct ref ref = {0};
     struct sw_event ev;
     int k = 0;
     seq_open();
@@ -809,7 +833,7 @@ static void rnd_tuple(struct sw_event *ev)
 static void test_matches_jansson(void **state)
 {
     (void)state;
-    struct ref ref = {0, 0};
+    struct ref ref = {0};
     seq_open();
     int round;
     for (round = 0; round < 4000; round++) {
@@ -913,6 +937,82 @@ static void test_matches_jansson(void **state)
     assert_int_equal(counter(&rc, "json_errors"), ref.json_errors);
 }
 
+/* Events longer than REPORT_MAX_LINE are cut to fit, with markers; the
+ * reference builder (report_ref.h) cuts the same way. */
+static char long_users[SW_SCAN_MAX_SAMPLE][1001];
+static char long_field[600];
+static struct sw_ladder_msg long_ladder[SW_MAX_LADDER];
+
+static void check_fits(const struct sw_event *ev, const char *marker)
+{
+    const char *s = render(ev, NULL);
+    size_t n = strlen(s);
+    assert_true(n <= REPORT_MAX_LINE);
+    assert_true(n > 1000); /* cut, not emptied */
+    json_error_t err;
+    json_t *j = json_loads(s, 0, &err);
+    assert_non_null(j);
+    json_decref(j);
+    assert_non_null(strstr(s, marker));
+    struct ref ref = {0};
+    size_t want_n = 0;
+    char *want = ref_line(&ref, ev, &want_n);
+    assert_string_equal(s, want);
+    free(want);
+}
+
+static void test_long_events_fit(void **state)
+{
+    (void)state;
+    struct sw_event ev;
+    /* a scan of 20 users of 1000 bytes each (a scanner picks the names) */
+    memset(&ev, 0, sizeof ev);
+    ev.type = SW_EVENT_SCAN;
+    ev.ts = T0;
+    struct sw_event_scan *sc = &ev.u.scan;
+    for (size_t i = 0; i < SW_SCAN_MAX_SAMPLE; i++) {
+        memset(long_users[i], 'a' + (int)(i % 26), 1000);
+        long_users[i][1000] = '\0';
+        sc->users[i] = long_users[i];
+    }
+    sc->n_users = SW_SCAN_MAX_SAMPLE;
+    sc->distinct_users = sc->count = 20;
+    sc->src_ip = "198.51.100.7";
+    sc->first_time = sc->last_time = T0;
+    sc->window = SW_SEC(60);
+    check_fits(&ev, "...\"");
+    check_fits(&ev, "\"users_truncated\":true");
+
+    /* a transfer whose every wire string is 512 bytes of control bytes
+     * (each escaped as \u00XX: six times longer) and a full ladder */
+    transfer_event(&ev);
+    memset(long_field, 0x1b, sizeof long_field - 1);
+    long_field[sizeof long_field - 1] = '\0';
+    struct sw_event_transfer *x = &ev.u.transfer;
+    x->refer_to = x->referred_by = x->refer_reason = x->final_reason = long_field;
+    x->parties.from = x->parties.to = x->parties.transferor_ua = long_field;
+    x->parties.transferee_ua = x->subscription_state = long_field;
+    ev.call_id = long_field;
+    for (size_t i = 0; i < SW_MAX_LADDER; i++) {
+        struct sw_ladder_msg *m = &long_ladder[i];
+        memset(m, 0, sizeof *m);
+        m->ts = T0;
+        m->tuple = ev.tuple;
+        m->is_request = i % 2 == 0;
+        m->method = "NOTIFY";
+        m->request_uri = long_field;
+        m->status = 200;
+        m->reason = long_field;
+        m->cseq = (uint32_t)i;
+        m->cseq_method = "NOTIFY";
+    }
+    ev.ladder.msgs = long_ladder;
+    ev.ladder.n = SW_MAX_LADDER;
+    check_fits(&ev, "\"messages_truncated\":true");
+    ev.ladder.n = 0;
+    check_fits(&ev, "...\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -930,6 +1030,7 @@ int main(void)
         cmocka_unit_test(test_format_time),
         cmocka_unit_test(test_reuse_sequence),
         cmocka_unit_test(test_matches_jansson),
+        cmocka_unit_test(test_long_events_fit),
     };
     int rc = cmocka_run_group_tests_name("report", tests, NULL, NULL);
     free(mem_buf);
