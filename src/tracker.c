@@ -160,6 +160,8 @@ void tracker_on_msg(struct tracker *t, const struct sip_msg *m, const struct sw_
         tracker_nf_provisional(t, m, ts);
     if (is_method(m->cseq_method, "REFER"))
         tracker_refer_response(t, m, tuple, ts);
+    else if (is_method(m->cseq_method, "NOTIFY"))
+        tracker_refer_notify_response(t, m, ts);
 }
 
 void tracker_advance(struct tracker *t, sw_time now)
@@ -219,4 +221,5 @@ void tracker_counters(const struct tracker *t, struct sw_counters *out)
     sw_counters_add(out, "scan_hits_dropped", s->scan_hits_dropped);
     sw_counters_add(out, "tracker_messages_ignored", s->messages_ignored);
     sw_counters_add(out, "tracker_oom", s->oom);
+    sw_counters_add(out, "refer_auth_retries", s->refer_auth_retries);
 }

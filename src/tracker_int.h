@@ -34,6 +34,7 @@ struct tracker_stats {
     uint64_t not_found_events, not_found_duplicates, not_found_settled_evicted;
     uint64_t scan_events, scan_sources_evicted, scan_hits_dropped, summary_keys_dropped;
     uint64_t messages_ignored, oom;
+    uint64_t refer_auth_retries;
 };
 
 struct xfer;
@@ -92,6 +93,7 @@ char *tracker_strdup(struct tracker *t, const char *s, size_t cap);
 void tracker_refer_request(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
                            sw_time ts);
 void tracker_refer_notify(struct tracker *t, const struct sip_msg *m, sw_time ts);
+void tracker_refer_notify_response(struct tracker *t, const struct sip_msg *m, sw_time ts);
 void tracker_refer_response(struct tracker *t, const struct sip_msg *m,
                             const struct sw_tuple *tuple, sw_time ts);
 void tracker_refer_advance(struct tracker *t, sw_time now);

@@ -33,12 +33,14 @@ enum xfer_timer {
     XT_AWAIT_RESPONSE, /* outcome known from a NOTIFY; waiting for the REFER's response */
     XT_NO_NOTIFY,      /* accepted, no NOTIFY yet */
     XT_FINAL,          /* NOTIFYs seen, no final sipfrag yet */
+    XT_CHALLENGED,     /* REFER answered 401/407: waiting for the retry with credentials */
 };
 
 struct notify_seen {
     uint64_t tag_hash; /* notifier's From tag: forks may reuse CSeq numbers */
     uint64_t xfer_id;  /* the transfer it was counted for */
     uint32_t cseq;
+    bool answered;     /* its final response was seen (counted once) */
 };
 
 struct xfer {
@@ -64,6 +66,13 @@ struct xfer {
     enum sw_transfer_outcome pending;
     int final_status;
     unsigned notify_count;
+    /* How the transferor answered the NOTIFYs (RFC 6665 §4.1.3): a NOTIFY
+     * answered >= 300 told it nothing. */
+    unsigned answered_ok, refused, auth_challenges;
+    int refusal_status;
+    sw_time last_notify;       /* when the last counted NOTIFY came */
+    sw_time challenge_time;    /* 401/407 to the REFER; NONE unless challenged */
+    char *from, *to, *transferor_ua, *transferee_ua, *refusal_reason;
     char from_tag[SIPMSG_MAX_TOKEN * 2]; /* REFER's From tag */
     /* REFER's To tag, else its 2xx's, else the first NOTIFY's From tag */
     char to_tag[SIPMSG_MAX_TOKEN * 2];
@@ -290,6 +299,11 @@ static void xfer_unlink_free(struct tracker *t, struct xfer *x)
     free(x->refer_reason);
     free(x->final_reason);
     free(x->substate);
+    free(x->from);
+    free(x->to);
+    free(x->transferor_ua);
+    free(x->transferee_ua);
+    free(x->refusal_reason);
     free(x);
 }
 
@@ -319,6 +333,23 @@ static void xfer_settle(struct tracker *t, struct xfer *x, enum sw_transfer_outc
     e->wait = x->accepted_time != SW_TIME_NONE ? ts - x->accepted_time : SW_TIME_NONE;
     e->subscription_state = x->substate;
     e->truncated = truncated;
+    e->parties.from = x->from;
+    e->parties.to = x->to;
+    e->parties.transferor_ua = x->transferor_ua;
+    e->parties.transferee_ua = x->transferee_ua;
+    e->notify.answered_ok = x->answered_ok;
+    e->notify.refused = x->refused;
+    e->notify.last_refusal_status = x->refusal_status;
+    e->notify.last_refusal_reason = x->refusal_reason;
+    e->notify.unanswered = x->notify_count > x->answered_ok + x->refused
+                               ? x->notify_count - x->answered_ok - x->refused
+                               : 0;
+    /* The referred call's outcome reached the transferor only through a
+     * NOTIFY it accepted: when it refused every one it answered, it never
+     * learned it (a phone that shows the transfer as still pending). */
+    e->transferor_uninformed = (o == SW_OUTCOME_COMPLETED || o == SW_OUTCOME_FAILED) &&
+                               x->answered_ok == 0 && x->refused > 0;
+    e->auth_challenges = x->auth_challenges;
     t->by_outcome[o]++;
     t->emit(t->ctx, &ev);
 
@@ -349,12 +380,30 @@ static void xfer_update(struct tracker *t, struct xfer *x, sw_time now)
     sw_time due;
     enum xfer_timer kind;
     if (x->outcome_known) {
-        if (x->refer_final || x->refer_time == SW_TIME_NONE) {
+        /* Known from the NOTIFYs; written once the REFER's final response
+         * and the transferor's answers to the NOTIFYs are in (each within a
+         * transaction timeout), so the event says whether it heard. */
+        bool answers_in = x->answered_ok + x->refused >= x->notify_count;
+        bool refer_in = x->refer_final || x->refer_time == SW_TIME_NONE;
+        if (refer_in && answers_in) {
             xfer_settle(t, x, x->pending, now, false);
             return;
         }
-        due = x->refer_time + t->cfg.transaction_timeout;
+        due = SW_TIME_NONE;
+        if (!refer_in)
+            due = x->refer_time + t->cfg.transaction_timeout;
+        if (!answers_in && x->last_notify != SW_TIME_NONE &&
+            (due == SW_TIME_NONE || x->last_notify + t->cfg.transaction_timeout > due))
+            due = x->last_notify + t->cfg.transaction_timeout;
+        if (due == SW_TIME_NONE)
+            due = now;
         kind = XT_AWAIT_RESPONSE;
+    } else if (x->challenge_time != SW_TIME_NONE && x->accepted_time == SW_TIME_NONE) {
+        /* RFC 3261 §22: a 401/407 is normally followed by the same request
+         * with credentials (same Call-ID and From tag, next CSeq). Only a
+         * challenge nobody answers within a transaction timeout rejects. */
+        due = x->challenge_time + t->cfg.transaction_timeout;
+        kind = XT_CHALLENGED;
     } else if (x->accepted_time == SW_TIME_NONE) {
         if (x->refer_time == SW_TIME_NONE) {
             SW_ASSERT(x->refer_time != SW_TIME_NONE); /* created by a REFER or a 2xx */
@@ -409,6 +458,12 @@ static struct xcall *call_get(struct tracker *t, const char *call_id)
     return c;
 }
 
+static bool tag_eq_str(const char *a, size_t acap, const char *b, size_t bcap)
+{
+    size_t an = tracker_len(a, acap), bn = tracker_len(b, bcap);
+    return an == bn && memcmp(a, b, an) == 0;
+}
+
 static void copy_tag(char *dst, size_t cap, const char *src, size_t src_cap)
 {
     size_t n = SW_MIN(tracker_len(src, src_cap), cap - 1);
@@ -457,6 +512,8 @@ static struct xfer *xfer_create(struct tracker *t, const struct tracker_key *k, 
     x->refer_time = SW_TIME_NONE;
     x->accepted_time = SW_TIME_NONE;
     x->sub_end = SW_TIME_NONE;
+    x->last_notify = SW_TIME_NONE;
+    x->challenge_time = SW_TIME_NONE;
     x->prev = t->x_last;
     if (t->x_last != NULL)
         t->x_last->next = x;
@@ -475,6 +532,8 @@ static struct xfer *xfer_create(struct tracker *t, const struct tracker_key *k, 
     return x;
 }
 
+static void set_str(struct tracker *t, char **dst, const char *s, size_t cap);
+
 static void xfer_take_refer(struct tracker *t, struct xfer *x, const struct sip_msg *m,
                             const struct sw_tuple *tuple, sw_time ts)
 {
@@ -485,10 +544,45 @@ static void xfer_take_refer(struct tracker *t, struct xfer *x, const struct sip_
     x->referred_by = tracker_strdup(t, m->referred_by, sizeof m->referred_by);
     x->replaces = m->refer_replaces;
     x->refer_sub_false = m->refer_sub == SIPMSG_REFER_SUB_FALSE;
+    set_str(t, &x->from, m->from, sizeof m->from);
+    set_str(t, &x->to, m->to, sizeof m->to);
+    set_str(t, &x->transferor_ua, m->user_agent, sizeof m->user_agent);
     if (x->from_tag[0] == '\0')
         copy_tag(x->from_tag, sizeof x->from_tag, m->from_tag, sizeof m->from_tag);
     if (x->to_tag[0] == '\0')
         copy_tag(x->to_tag, sizeof x->to_tag, m->to_tag, sizeof m->to_tag);
+}
+
+/* A REFER of this Call-ID and From tag that was challenged (401/407) and is
+ * waiting for its retry; NULL if none. */
+static struct xfer *challenged_in_call(struct tracker *t, const struct sip_msg *m)
+{
+    size_t n = tracker_len(m->call_id, sizeof m->call_id);
+    struct xcall *c = NULL;
+    HASH_FIND(hh, t->calls, m->call_id, n, c);
+    if (c == NULL)
+        return NULL;
+    for (struct xfer *y = c->first; y != NULL; y = y->cnext) {
+        if (y->challenge_time != SW_TIME_NONE && y->accepted_time == SW_TIME_NONE &&
+            y->cseq != m->cseq &&
+            tag_eq_str(y->from_tag, sizeof y->from_tag, m->from_tag, sizeof m->from_tag))
+            return y;
+    }
+    return NULL;
+}
+
+/* Drops a challenged transfer that its retry carries on: no event, and it
+ * does not count as a transfer of its own (transfers_seen). Its key is kept
+ * as settled, so late copies of the challenge count as copies. */
+static void xfer_merge_drop(struct tracker *t, struct xfer *x, sw_time ts)
+{
+    struct xcall *c = x->call;
+    heap_remove(t, x);
+    settled_add(t, x, ts);
+    xfer_unlink_free(t, x);
+    t->st.transfers--;
+    if (c != NULL)
+        call_release(t, c);
 }
 
 void tracker_refer_request(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
@@ -513,10 +607,18 @@ void tracker_refer_request(struct tracker *t, const struct sip_msg *m, const str
         t->st.refer_retransmissions++; /* a late copy of a transfer already reported */
         return;
     }
+    struct xfer *challenged = challenged_in_call(t, m);
     x = xfer_create(t, &k, m->cseq, m->call_id, ts);
     if (x == NULL)
         return;
     xfer_take_refer(t, x, m, tuple, ts);
+    if (challenged != NULL && challenged != x) {
+        /* The retry with credentials: one transfer, not a rejected one and
+         * then the real one. */
+        x->auth_challenges = challenged->auth_challenges + 1;
+        t->st.refer_auth_retries++;
+        xfer_merge_drop(t, challenged, ts);
+    }
     xfer_update(t, x, ts);
 }
 
@@ -556,6 +658,9 @@ void tracker_refer_response(struct tracker *t, const struct sip_msg *m,
         x->tuple = sw_tuple_reverse(tuple);
         copy_tag(x->from_tag, sizeof x->from_tag, m->from_tag, sizeof m->from_tag);
     }
+    if (x->transferee_ua == NULL)
+        set_str(t, &x->transferee_ua, m->server[0] != '\0' ? m->server : m->user_agent,
+                sizeof m->server);
     if (m->status < 200) {
         if (!x->refer_final) {
             x->refer_status = m->status;
@@ -594,7 +699,51 @@ void tracker_refer_response(struct tracker *t, const struct sip_msg *m,
         xfer_update(t, x, ts);
         return;
     }
+    if (m->status == 401 || m->status == 407) {
+        x->challenge_time = ts;
+        xfer_update(t, x, ts);
+        return;
+    }
     xfer_settle(t, x, SW_OUTCOME_REJECTED, ts, false);
+}
+
+/* A final response to a NOTIFY: how the transferor took it. The NOTIFY's
+ * CSeq (and Call-ID) names it; each is counted once, for the transfer it was
+ * counted for, while that transfer waits (or still runs). */
+void tracker_refer_notify_response(struct tracker *t, const struct sip_msg *m, sw_time ts)
+{
+    if (m->status < 200)
+        return;
+    size_t n = tracker_len(m->call_id, sizeof m->call_id);
+    struct xcall *c = NULL;
+    HASH_FIND(hh, t->calls, m->call_id, n, c);
+    if (c == NULL)
+        return;
+    unsigned k = SW_MIN(c->n_seen, (unsigned)XFER_NOTIFY_SEEN);
+    struct notify_seen *seen = NULL;
+    for (unsigned i = 0; i < k && seen == NULL; i++)
+        if (c->seen[i].cseq == m->cseq && !c->seen[i].answered)
+            seen = &c->seen[i];
+    if (seen == NULL)
+        return; /* not a refer NOTIFY, or a retransmitted answer */
+    seen->answered = true;
+    struct xfer *x = c->first;
+    while (x != NULL && x->id != seen->xfer_id)
+        x = x->cnext;
+    if (x == NULL)
+        return; /* its transfer was already written */
+    if (m->status < 300) {
+        x->answered_ok++;
+    } else {
+        x->refused++;
+        x->refusal_status = m->status;
+        set_str(t, &x->refusal_reason, m->reason, sizeof m->reason);
+        if (x->refusal_reason != NULL && m->reason[0] == '\0') {
+            free(x->refusal_reason);
+            x->refusal_reason = NULL;
+        }
+    }
+    xfer_update(t, x, ts);
 }
 
 static bool tag_eq(const char *a, size_t acap, const char *b, size_t bcap)
@@ -658,7 +807,7 @@ static const struct notify_seen *notify_seen_find(const struct xcall *c, const s
 static void notify_seen_add(struct xcall *c, const struct sip_msg *m, uint64_t xfer_id)
 {
     c->seen[c->n_seen % XFER_NOTIFY_SEEN] =
-        (struct notify_seen){notifier_hash(m), xfer_id, m->cseq};
+        (struct notify_seen){notifier_hash(m), xfer_id, m->cseq, false};
     c->n_seen++;
 }
 
@@ -691,6 +840,9 @@ void tracker_refer_notify(struct tracker *t, const struct sip_msg *m, sw_time ts
     }
     notify_seen_add(x->call, m, x->id);
     x->notify_count++;
+    x->last_notify = ts;
+    if (x->transferee_ua == NULL)
+        set_str(t, &x->transferee_ua, m->user_agent, sizeof m->user_agent);
     if (x->to_tag[0] == '\0')
         copy_tag(x->to_tag, sizeof x->to_tag, m->from_tag, sizeof m->from_tag);
     if (x->accepted_time == SW_TIME_NONE)
@@ -736,6 +888,9 @@ void tracker_refer_advance(struct tracker *t, sw_time now)
         case XT_FINAL:
             o = SW_OUTCOME_NOTIFY_INCOMPLETE;
             break;
+        case XT_CHALLENGED:
+            o = SW_OUTCOME_REJECTED; /* the challenge was never answered */
+            break;
         case XT_AWAIT_RESPONSE:
         case XT_NONE:
         default:
@@ -750,8 +905,11 @@ void tracker_refer_advance(struct tracker *t, sw_time now)
 
 void tracker_refer_finish(struct tracker *t, sw_time now)
 {
+    /* An outcome the NOTIFYs already gave is not cut by the end of input;
+     * only the answers to them may be missing (notify_unanswered). */
     while (t->x_first != NULL)
-        xfer_settle(t, t->x_first, xfer_outcome_now(t->x_first), now, true);
+        xfer_settle(t, t->x_first, xfer_outcome_now(t->x_first), now,
+                    !t->x_first->outcome_known);
 }
 
 void tracker_refer_free(struct tracker *t)

@@ -143,9 +143,14 @@ static int teardown(void **state)
     return 0;
 }
 
+/* send_notify answers each NOTIFY 200 OK at once, as a transferor that
+ * heard it does; tests of the answers turn this off. */
+static bool auto_answer = true;
+
 static void mk_cfg(const struct tracker_config *cfg)
 {
     recs_clear();
+    auto_answer = true;
     T = tracker_new(cfg, on_event, NULL);
     assert_non_null(T);
 }
@@ -323,10 +328,18 @@ static struct sip_msg *notify(const char *cid, uint32_t cseq, long id, int frag,
     return &M;
 }
 
+static void send_notify_answer(int status, const char *reason, const char *cid, uint32_t cseq,
+                               sw_time ts)
+{
+    feed(resp(status, reason, cid, cseq, "NOTIFY"), tup(1, 2), ts);
+}
+
 static void send_notify(const char *cid, uint32_t cseq, long id, int frag, const char *reason,
                         const char *substate, sw_time ts)
 {
     feed(notify(cid, cseq, id, frag, reason, substate), tup(2, 1), ts);
+    if (auto_answer)
+        send_notify_answer(200, "OK", cid, cseq, ts);
 }
 
 /* ================= transfers ================= */
@@ -503,22 +516,105 @@ static void test_rejected_challenge_then_resent(void **state)
     mk();
     send_refer("c6", 1, MS(0));
     send_resp(407, "Proxy Authentication Required", "c6", 1, MS(20));
-    assert_int_equal(n_recs, 1);
-    const struct sw_event_transfer *x = xf(0);
-    assert_int_equal(x->outcome, SW_OUTCOME_REJECTED);
-    assert_int_equal(recs[0].ev.ts, MS(20));
-    assert_int_equal(x->refer_status, 407);
-    assert_string_equal(x->refer_reason, "Proxy Authentication Required");
-    assert_int_equal(x->accepted_time, SW_TIME_NONE);
-    assert_int_equal(x->wait, SW_TIME_NONE);
-    assert_int_equal(x->refer_cseq, 1);
+    assert_int_equal(n_recs, 0); /* a challenge: the retry with credentials may follow */
     send_refer("c6", 2, MS(100));
     send_resp(202, "Accepted", "c6", 2, MS(150));
     send_notify("c6", 1, 2, 200, "OK", "terminated", MS(1000));
+    assert_int_equal(n_recs, 1); /* one transfer, not a rejected one and then the real one */
+    const struct sw_event_transfer *x = xf(0);
+    assert_int_equal(x->outcome, SW_OUTCOME_COMPLETED);
+    assert_int_equal(x->refer_cseq, 2);
+    assert_int_equal(x->auth_challenges, 1);
+    assert_int_equal(ctr("transfers_seen"), 1);
+    assert_int_equal(ctr("refer_auth_retries"), 1);
+    assert_int_equal(ctr("transfers_active"), 0);
+    /* a late copy of the challenge counts as a copy, not a new transfer */
+    send_resp(407, "Proxy Authentication Required", "c6", 1, MS(1100));
+    tracker_finish(T, SEC(100));
+    assert_int_equal(n_recs, 1);
+}
+
+/* A challenge nobody answers: rejected, one transaction timeout later. */
+static void test_challenge_never_retried(void **state)
+{
+    (void)state;
+    mk();
+    send_refer("c7", 1, MS(0));
+    send_resp(401, "Unauthorized", "c7", 1, MS(20));
+    tracker_advance(T, MS(20) + SEC(32) - 1);
+    assert_int_equal(n_recs, 0);
+    tracker_advance(T, MS(20) + SEC(32));
+    assert_int_equal(n_recs, 1);
+    const struct sw_event_transfer *x = xf(0);
+    assert_int_equal(x->outcome, SW_OUTCOME_REJECTED);
+    assert_int_equal(recs[0].ev.ts, MS(20) + SEC(32));
+    assert_int_equal(x->refer_status, 401);
+    assert_string_equal(x->refer_reason, "Unauthorized");
+    assert_int_equal(x->auth_challenges, 0);
+    assert_false(x->truncated);
+    /* a 403 is a refusal at once, as before */
+    send_refer("c8", 1, SEC(40));
+    send_resp(403, "Forbidden", "c8", 1, SEC(41));
     assert_int_equal(n_recs, 2);
-    assert_int_equal(xf(1)->outcome, SW_OUTCOME_COMPLETED);
-    assert_int_equal(xf(1)->refer_cseq, 2);
-    assert_int_equal(ctr("transfers_seen"), 2);
+    assert_int_equal(xf(1)->outcome, SW_OUTCOME_REJECTED);
+}
+
+/* Twinkle answers linphone's Contact-less NOTIFYs "400 Contact header
+ * missing": the transfer completes, the transferor never hears it. */
+static void test_notify_refused(void **state)
+{
+    (void)state;
+    mk();
+    auto_answer = false;
+    send_refer("r1", 5, MS(0));
+    send_resp(202, "Accepted", "r1", 5, MS(10));
+    send_notify("r1", 1, 5, 100, "Trying", "active;expires=60", MS(20));
+    send_notify_answer(400, "Contact header missing", "r1", 1, MS(21));
+    send_notify("r1", 2, 5, 200, "OK", "terminated;reason=noresource", MS(900));
+    assert_int_equal(n_recs, 0); /* waits for the answer to the final NOTIFY */
+    send_notify_answer(400, "Contact header missing", "r1", 2, MS(901));
+    send_notify_answer(400, "Contact header missing", "r1", 2, MS(902)); /* retransmitted */
+    assert_int_equal(n_recs, 1);
+    const struct sw_event_transfer *x = xf(0);
+    assert_int_equal(recs[0].ev.ts, MS(901));
+    assert_int_equal(x->outcome, SW_OUTCOME_COMPLETED);
+    assert_int_equal(x->notify.refused, 2);
+    assert_int_equal(x->notify.answered_ok, 0);
+    assert_int_equal(x->notify.unanswered, 0);
+    assert_int_equal(x->notify.last_refusal_status, 400);
+    assert_string_equal(x->notify.last_refusal_reason, "Contact header missing");
+    assert_true(x->transferor_uninformed);
+    /* the REFER's parties */
+    assert_string_equal(x->parties.from, "<sip:alice@example.com>;tag=ta");
+    assert_string_equal(x->parties.to, "<sip:bob@example.com>;tag=tb");
+
+    /* one NOTIFY accepted: the transferor heard */
+    send_refer("r2", 5, SEC(10));
+    send_resp(202, "Accepted", "r2", 5, SEC(10) + MS(10));
+    send_notify("r2", 1, 5, 100, "Trying", "active;expires=60", SEC(10) + MS(20));
+    send_notify_answer(200, "OK", "r2", 1, SEC(10) + MS(21));
+    send_notify("r2", 2, 5, 503, "Service Unavailable", "terminated", SEC(10) + MS(900));
+    send_notify_answer(481, "Call/Transaction Does Not Exist", "r2", 2, SEC(10) + MS(901));
+    assert_int_equal(n_recs, 2);
+    x = xf(1);
+    assert_int_equal(x->outcome, SW_OUTCOME_FAILED);
+    assert_int_equal(x->notify.refused, 1);
+    assert_int_equal(x->notify.answered_ok, 1);
+    assert_false(x->transferor_uninformed);
+
+    /* no answer captured: written a transaction timeout after the NOTIFY */
+    send_refer("r3", 5, SEC(20));
+    send_resp(202, "Accepted", "r3", 5, SEC(20) + MS(10));
+    send_notify("r3", 1, 5, 200, "OK", "terminated", SEC(21));
+    tracker_advance(T, SEC(21) + SEC(32) - 1);
+    assert_int_equal(n_recs, 2);
+    tracker_advance(T, SEC(21) + SEC(32));
+    assert_int_equal(n_recs, 3);
+    x = xf(2);
+    assert_int_equal(x->outcome, SW_OUTCOME_COMPLETED);
+    assert_int_equal(x->notify.unanswered, 1);
+    assert_false(x->transferor_uninformed);
+    assert_false(x->truncated);
 }
 
 static void test_no_response(void **state)
@@ -773,6 +869,7 @@ static void test_out_of_dialog_tags(void **state)
     SET(from_tag, "t2");
     SET(to_tag, "f2");
     feed(&M, tup(2, 1), SEC(1));
+    feed(resp(200, "OK", "ood", 1, "NOTIFY"), tup(1, 2), SEC(1));
     assert_int_equal(n_recs, 1);
     assert_int_equal(xf(0)->refer_cseq, 2);
     assert_int_equal(xf(0)->outcome, SW_OUTCOME_COMPLETED);
@@ -781,6 +878,7 @@ static void test_out_of_dialog_tags(void **state)
     SET(from_tag, "t1");
     SET(to_tag, "f1");
     feed(&M, tup(2, 1), SEC(2));
+    feed(resp(200, "OK", "ood", 1, "NOTIFY"), tup(1, 2), SEC(2));
     assert_int_equal(n_recs, 2);
     assert_int_equal(xf(1)->refer_cseq, 1);
     assert_int_equal(xf(1)->outcome, SW_OUTCOME_FAILED);
@@ -799,6 +897,7 @@ static void test_tags_not_required(void **state)
     SET(from_tag, "zz");
     SET(to_tag, "yy");
     feed(&M, tup(2, 1), MS(500));
+    feed(resp(200, "OK", "nt", 1, "NOTIFY"), tup(1, 2), MS(500));
     send_resp(202, "Accepted", "nt", 3, MS(600));
     assert_int_equal(n_recs, 1);
     assert_int_equal(xf(0)->outcome, SW_OUTCOME_COMPLETED);
@@ -818,8 +917,12 @@ static void test_proxy_two_legs(void **state)
     feed(resp(202, "Accepted", "leg", 9, "REFER"), tup(3, 1), MS(60));
     feed(notify("leg", 40, 9, 100, "Trying", "active"), tup(2, 3), MS(500));
     feed(notify("leg", 40, 9, 100, "Trying", "active"), tup(3, 1), MS(510));
+    feed(resp(200, "OK", "leg", 40, "NOTIFY"), tup(1, 3), MS(511));
+    feed(resp(200, "OK", "leg", 40, "NOTIFY"), tup(3, 2), MS(512));
     feed(notify("leg", 41, 9, 200, "OK", "terminated"), tup(2, 3), MS(1000));
+    feed(resp(200, "OK", "leg", 41, "NOTIFY"), tup(3, 2), MS(1000)); /* the answer's copy first */
     feed(notify("leg", 41, 9, 200, "OK", "terminated"), tup(3, 1), MS(1010));
+    feed(resp(200, "OK", "leg", 41, "NOTIFY"), tup(1, 3), MS(1011));
     assert_int_equal(n_recs, 1);
     assert_tuple(&recs[0].ev, 1, 3);
     assert_int_equal(recs[0].ev.ts, MS(1000));
@@ -909,7 +1012,9 @@ static void test_finish_truncated(void **state)
         snprintf(cid, sizeof cid, "f%zu", i + 1);
         assert_string_equal(recs[i].ev.call_id, cid);
         assert_int_equal(xf(i)->outcome, want[i]);
-        assert_true(xf(i)->truncated);
+        /* f4's outcome came from its NOTIFY: only the REFER's response is
+         * missing, which the end of input does not make a guess */
+        assert_true(xf(i)->truncated == (i != 3));
         assert_int_equal(recs[i].ev.ts, SEC(10));
     }
     assert_int_equal(xf(0)->wait, MS(9900) - T0);
@@ -955,7 +1060,7 @@ static void test_heap_many_transfers(void **state)
         if (i % 3 == 0)
             send_resp(202, "Accepted", cid, 1, MS(i)); /* +32 s from i */
         else if (i % 3 == 1)
-            send_resp(407, "Proxy Authentication Required", cid, 1, MS(i + 1));
+            send_resp(403, "Forbidden", cid, 1, MS(i + 1));
     }
     size_t rejected = n_recs;
     assert_int_equal(rejected, 100);
