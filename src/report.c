@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <xxhash.h>
 
 #include "sipwatch/communityid.h"
 
@@ -39,7 +40,19 @@
  * further level cuts wire strings and lists harder (see fit_*). */
 #define REPORT_FIT_LEVELS 7
 
-struct report_tmpl;
+/* The text of the address last written in one place of the envelope. */
+struct report_addr_cache {
+    struct sw_addr addr; /* family 0: none yet */
+    char text[SW_ADDRSTRLEN];
+    size_t len;
+};
+
+#define REPORT_CID_CACHE 256
+struct report_cid {
+    struct sw_tuple tuple;
+    bool valid;
+    char text[COMMUNITYID_LEN];
+};
 
 /* The date and time of day of one second, as report_format_time writes
  * them before the ".uuuuuuZ"; len 0 = empty. */
@@ -61,18 +74,17 @@ struct report {
     size_t fix_cap;
     uint64_t written, suppressed, write_errors, utf8_repaired, json_errors;
     int last_errno;                            /* of the last failed write, 0 if none */
-    struct report_tmpl *tmpl[SW_EVENT__COUNT]; /* the object of each event type */
     struct report_time_cache tcache[REPORT_TIME_CACHE];
+    json_t *jstr, *jreal; /* reused scalars that jansson encodes */
+    struct report_addr_cache addr_cache[3]; /* src_ip, dest_ip, hep_agent */
+    struct report_cid cid[REPORT_CID_CACHE];
+    struct communityid *cidctx; /* NULL: community_id is null (counted in json_errors) */
     char *host;       /* owned copy of cfg.host */
     unsigned fit;     /* the fitting level of the event being filled */
     bool cut;         /* something was cut at this level (string or list) */
     uint64_t shortened; /* events cut to fit REPORT_MAX_LINE */
     char cutbuf[(512 >> 1) + 4]; /* fit_cut's output: at most fit_str_cap(1) bytes */
-    struct sw_tuple cid_tuple; /* tuple of cid_text; transport 0 = none */
-    char cid_text[COMMUNITYID_LEN];
 };
-
-static void tmpl_free(struct report_tmpl *t);
 
 /* Opens path for append (or a dup of stdout) with a big buffer. */
 static FILE *open_out(const char *path, char **iobuf, char errbuf[SW_ERRBUF_SIZE])
@@ -102,6 +114,22 @@ static FILE *open_out(const char *path, char **iobuf, char errbuf[SW_ERRBUF_SIZE
     return f;
 }
 
+/* The reused scalars jansson encodes for us (line writer, below). */
+static bool scratch_init(struct report *r)
+{
+    r->jstr = json_string_nocheck("");
+    r->jreal = json_real(0.0);
+    r->cidctx = communityid_new();
+    return r->jstr != NULL && r->jreal != NULL && r->cidctx != NULL;
+}
+
+static void scratch_free(struct report *r)
+{
+    json_decref(r->jstr);
+    json_decref(r->jreal);
+    communityid_free(r->cidctx);
+}
+
 struct report *report_new(const struct report_config *cfg, char errbuf[SW_ERRBUF_SIZE])
 {
     struct report *r = calloc(1, sizeof *r);
@@ -112,8 +140,10 @@ struct report *report_new(const struct report_config *cfg, char errbuf[SW_ERRBUF
     r->cfg = *cfg;
     r->cfg.path = NULL;
     r->cfg.host = NULL;
-    if (cfg->host != NULL && (r->host = strdup(cfg->host)) == NULL) {
+    if ((cfg->host != NULL && (r->host = strdup(cfg->host)) == NULL) || !scratch_init(r)) {
         snprintf(errbuf, SW_ERRBUF_SIZE, "out of memory opening the output");
+        scratch_free(r);
+        free(r->host);
         free(r);
         return NULL;
     }
@@ -121,6 +151,7 @@ struct report *report_new(const struct report_config *cfg, char errbuf[SW_ERRBUF
         r->path = strdup(cfg->path);
         if (r->path == NULL) {
             snprintf(errbuf, SW_ERRBUF_SIZE, "out of memory opening the output");
+            scratch_free(r);
             free(r->host);
             free(r);
             return NULL;
@@ -129,6 +160,7 @@ struct report *report_new(const struct report_config *cfg, char errbuf[SW_ERRBUF
     r->out = open_out(r->path, &r->iobuf, errbuf);
     if (r->out == NULL) {
         free(r->path);
+        scratch_free(r);
         free(r->host);
         free(r);
         return NULL;
@@ -145,7 +177,9 @@ struct report *report_new_stream(FILE *f, const struct report_config *cfg)
     r->cfg = *cfg;
     r->cfg.path = NULL;
     r->cfg.host = NULL;
-    if (cfg->host != NULL && (r->host = strdup(cfg->host)) == NULL) {
+    if ((cfg->host != NULL && (r->host = strdup(cfg->host)) == NULL) || !scratch_init(r)) {
+        scratch_free(r);
+        free(r->host);
         free(r);
         return NULL;
     }
@@ -178,8 +212,7 @@ void report_free(struct report *r)
     free(r->fix);
     free(r->path);
     free(r->host);
-    for (size_t i = 0; i < SW_EVENT__COUNT; i++)
-        tmpl_free(r->tmpl[i]);
+    scratch_free(r);
     free(r);
 }
 
@@ -298,16 +331,6 @@ size_t report_utf8_repair(const char *in, size_t n, char *out, size_t cap, unsig
     return o;
 }
 
-static void put(struct report *r, json_t *obj, const char *key, json_t *v)
-{
-    if (v == NULL) {
-        r->json_errors++;
-        v = json_null();
-    }
-    if (json_object_set_new(obj, key, v) != 0)
-        r->json_errors++;
-}
-
 /* True when s[0..n) is all ASCII, which is valid UTF-8 as it stands. */
 static bool is_ascii(const char *s, size_t n)
 {
@@ -383,25 +406,6 @@ static const char *utf8_view(struct report *r, const char *s, size_t *len)
     return r->fit ? fit_cut(r, r->fix, len) : r->fix;
 }
 
-/* A new string value (arrays of scan events, the stats event); NULL
- * (unknown) and anything jansson still refuses become null, so the key is
- * never dropped. */
-static json_t *jstr(struct report *r, const char *s)
-{
-    if (s == NULL)
-        return json_null();
-    size_t n;
-    const char *v = utf8_view(r, s, &n);
-    if (v == NULL)
-        return json_null();
-    json_t *j = json_stringn_nocheck(v, n); /* valid UTF-8 by now */
-    if (j == NULL) {
-        r->json_errors++;
-        return json_null();
-    }
-    return j;
-}
-
 /* report_format_time with the date and time of day kept per second (in a
  * small cache, as one event carries up to three times): most events only
  * need their microseconds written. Returns the length. */
@@ -436,400 +440,217 @@ static size_t format_time(struct report *r, sw_time t, char buf[32])
 }
 
 /*
- * Slots: one key of an event object that is built once per event type with
- * all its keys in order and then updated in place for every event. A slot
- * owns one value of its kind (a string, integer or real it changes with
- * json_*_set) and puts it, or null, or a constant, under its key; a key set
- * again keeps its place, so the order and the bytes of each line are those
- * of an object built afresh.
+ * The line writer. Events are written key by key into r->line in the order
+ * the schema gives. What needs JSON encoding is encoded by jansson: every
+ * string that holds a byte JSON must escape ('"', '\\', control bytes) or a
+ * non-ASCII character (after our UTF-8 repair), every real number, and the
+ * stats event's object (built as a jansson tree: it is rare). What needs no
+ * encoding is copied: keys (constants of ours), plain printable-ASCII strings
+ * (most header values), integers, true/false/null. The bytes are those
+ * jansson's json_dumpb gives for the same event built as a tree with
+ * JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15):
+ * tests/fuzz/report_ref.h builds it that way and test_report / fuzz_report
+ * compare every line. (json_dumpb of whole events cost about 85
+ * instructions a byte, most of an event's cost; docs/design.md.)
  */
-enum slot_kind { SK_STR, SK_INT, SK_REAL, SK_OTHER };
-
-struct slot {
-    json_t *obj;     /* the object holding the key (borrowed) */
-    const char *key; /* a literal */
-    json_t *own;     /* our value (SK_OTHER: none) */
-    json_t *cur;     /* what obj holds under key now (borrowed) */
+struct lbuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
 };
 
-static void slot_set(struct report *r, struct slot *s, json_t *v)
+static bool lb_room(struct lbuf *b, size_t more)
 {
-    if (s->cur == v)
-        return;
-    if (json_object_set_nocheck(s->obj, s->key, v) != 0) {
-        r->json_errors++;
-        return;
+    if (b->oom)
+        return false;
+    if (b->n + more <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->n + more)
+        cap *= 2;
+    char *np = realloc(b->p, cap);
+    if (np == NULL) {
+        b->oom = true;
+        return false;
     }
-    s->cur = v;
+    b->p = np;
+    b->cap = cap;
+    return true;
 }
 
-static void slot_null(struct report *r, struct slot *s)
+static void lb_put(struct lbuf *b, const char *s, size_t n)
 {
-    slot_set(r, s, json_null());
+    if (lb_room(b, n)) {
+        memcpy(b->p + b->n, s, n);
+        b->n += n;
+    }
 }
 
-/* v[0..n) is valid UTF-8. */
-static void slot_bytes(struct report *r, struct slot *s, const char *v, size_t n)
+#define LB_LIT(b, lit) lb_put((b), (lit), sizeof(lit) - 1)
+/* A key: `,"name":` (the comma unless it opens its object). */
+#define KEY(b, name) LB_LIT((b), ",\"" name "\":")
+#define KEY1(b, name) LB_LIT((b), "\"" name "\":")
+
+/* True when every byte is printable ASCII other than '"' and '\\' (0x7F
+ * included: JSON does not escape it): such a string is its own encoding. */
+static bool is_plain(const char *s, size_t n)
 {
-    json_t *o = s->own;
-    if (json_string_length(o) != n || memcmp(json_string_value(o), v, n) != 0) {
-        if (json_string_setn_nocheck(o, v, n) != 0) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, sizeof w);
+        /* any byte >= 0x80, < 0x20, == '"' (0x22) or == '\\' (0x5C) */
+        uint64_t hi = w & UINT64_C(0x8080808080808080);
+        uint64_t lo = (w - UINT64_C(0x2020202020202020)) & ~w & UINT64_C(0x8080808080808080);
+        uint64_t q = w ^ UINT64_C(0x2222222222222222);
+        uint64_t bs = w ^ UINT64_C(0x5C5C5C5C5C5C5C5C);
+        uint64_t zq = (q - UINT64_C(0x0101010101010101)) & ~q & UINT64_C(0x8080808080808080);
+        uint64_t zb = (bs - UINT64_C(0x0101010101010101)) & ~bs & UINT64_C(0x8080808080808080);
+        if (hi | lo | zq | zb)
+            return false;
+    }
+    for (; i < n; i++) {
+        uint8_t c = (uint8_t)s[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
+/* Appends jansson's encoding of `v` (a scalar or a tree). */
+static void lb_json(struct report *r, struct lbuf *b, const json_t *v)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        size_t room = b->cap - b->n;
+        size_t k = json_dumpb(v, b->p != NULL ? b->p + b->n : NULL, b->p != NULL ? room : 0,
+                              REPORT_DUMP_FLAGS | JSON_ENCODE_ANY);
+        if (k == 0) {
             r->json_errors++;
-            slot_null(r, s);
+            LB_LIT(b, "null");
             return;
         }
+        if (b->p != NULL && k <= room) {
+            b->n += k;
+            return;
+        }
+        if (!lb_room(b, k))
+            return;
     }
-    slot_set(r, s, o);
 }
 
-static void slot_str(struct report *r, struct slot *s, const char *str)
+/* A valid UTF-8 string value v[0..n). */
+static void put_bytes(struct report *r, struct lbuf *b, const char *v, size_t n)
+{
+    if (is_plain(v, n)) {
+        if (lb_room(b, n + 2)) {
+            b->p[b->n++] = '"';
+            memcpy(b->p + b->n, v, n);
+            b->n += n;
+            b->p[b->n++] = '"';
+        }
+        return;
+    }
+    if (json_string_setn_nocheck(r->jstr, v, n) != 0) {
+        r->json_errors++;
+        LB_LIT(b, "null");
+        return;
+    }
+    lb_json(r, b, r->jstr);
+}
+
+/* A string from an event: NULL is null; repaired and cut (utf8_view). */
+static void put_str(struct report *r, struct lbuf *b, const char *s)
 {
     size_t n;
-    const char *v = str != NULL ? utf8_view(r, str, &n) : NULL;
+    const char *v = s != NULL ? utf8_view(r, s, &n) : NULL;
     if (v == NULL)
-        slot_null(r, s);
+        LB_LIT(b, "null");
     else
-        slot_bytes(r, s, v, n);
+        put_bytes(r, b, v, n);
 }
 
-/* A name of ours (ASCII). */
-static void slot_name(struct report *r, struct slot *s, const char *name)
+static void put_int(struct lbuf *b, int64_t v)
 {
-    slot_bytes(r, s, name, strlen(name));
+    char tmp[24];
+    size_t k = sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--k] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        tmp[--k] = '-';
+    lb_put(b, tmp + k, sizeof tmp - k);
 }
 
-static void slot_int(struct report *r, struct slot *s, json_int_t v)
+static void put_count(struct lbuf *b, uint64_t v)
 {
-    json_integer_set(s->own, v);
-    slot_set(r, s, s->own);
+    put_int(b, v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v);
 }
 
-static void slot_count(struct report *r, struct slot *s, uint64_t v)
-{
-    slot_int(r, s, v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
-}
-
-static void slot_status(struct report *r, struct slot *s, int v)
+static void put_status(struct lbuf *b, int v)
 {
     if (v == 0)
-        slot_null(r, s);
+        LB_LIT(b, "null");
     else
-        slot_int(r, s, v);
+        put_int(b, v);
 }
 
-static void slot_bool(struct report *r, struct slot *s, bool v)
+static void put_bool(struct lbuf *b, bool v)
 {
-    slot_set(r, s, v ? json_true() : json_false());
+    if (v)
+        LB_LIT(b, "true");
+    else
+        LB_LIT(b, "false");
 }
 
-static void slot_time(struct report *r, struct slot *s, sw_time t)
+static void put_time(struct report *r, struct lbuf *b, sw_time t)
 {
     char buf[32];
     if (t == SW_TIME_NONE) {
-        slot_null(r, s);
+        LB_LIT(b, "null");
         return;
     }
     size_t n = format_time(r, t, buf);
-    slot_bytes(r, s, buf, n);
+    put_bytes(r, b, buf, n);
 }
 
-/* Seconds (or milliseconds, with div 1000) as a number, microsecond
- * resolution: 2.5, 32.000104. */
-static void slot_dur(struct report *r, struct slot *s, sw_time t, double div)
+/* Seconds with microsecond resolution (2.5, 32.000104): jansson's real. */
+static void put_dur(struct report *r, struct lbuf *b, sw_time t)
 {
     if (t == SW_TIME_NONE) {
-        slot_null(r, s);
+        LB_LIT(b, "null");
         return;
     }
-    json_real_set(s->own, (double)t / div);
-    slot_set(r, s, s->own);
+    json_real_set(r->jreal, (double)t / 1e6);
+    lb_json(r, b, r->jreal);
 }
 
-/* inet_ntop costs more than the rest of the slot: the text of the address
- * last written is kept, *last (NULL-family when none). */
-static void slot_addr(struct report *r, struct slot *s, const struct sw_addr *a,
-                      struct sw_addr *last)
+/* An address as text; inet_ntop's result is cached per slot (`last`). */
+static void put_addr(struct report *r, struct lbuf *b, const struct sw_addr *a,
+                     struct report_addr_cache *c)
 {
-    char ip[SW_ADDRSTRLEN];
-    if (last->family != 0 && memcmp(last, a, sizeof *a) == 0) {
-        slot_set(r, s, s->own);
-        return;
+    if (c->addr.family == 0 || memcmp(&c->addr, a, sizeof *a) != 0) {
+        sw_addr_str(a, c->text);
+        c->len = strlen(c->text);
+        c->addr = *a;
     }
-    slot_name(r, s, sw_addr_str(a, ip));
-    if (s->cur == s->own && a->family != 0)
-        *last = *a;
-    else
-        last->family = 0;
+    put_bytes(r, b, c->text, c->len);
 }
 
-/* The common keys (EVE names where EVE has one), then the event type's
- * object, then (events with a ladder) the messages and the evidence. */
-enum {
-    H_TIMESTAMP,
-    H_HOST,
-    H_IN_IFACE,
-    H_PCAP_FILENAME,
-    H_PCAP_CNT,
-    H_CALL_ID,
-    H_SRC_IP,
-    H_SRC_PORT,
-    H_DEST_IP,
-    H_DEST_PORT,
-    H_PROTO,
-    H_SIP_TRANSPORT,
-    H_APP_PROTO,
-    H_COMMUNITY_ID,
-    H_HEP_CAPTURE_ID,
-    H_HEP_AGENT,
-    H__COUNT
-};
-
-struct key_spec {
-    const char *key;
-    enum slot_kind kind;
-};
-
-/* event_type is a constant put after timestamp when the template is built. */
-static const struct key_spec head_keys[H__COUNT] = {
-    {"timestamp", SK_STR},     {"host", SK_STR},           {"in_iface", SK_STR},
-    {"pcap_filename", SK_STR}, {"pcap_cnt", SK_INT},       {"call_id", SK_STR},
-    {"src_ip", SK_STR},        {"src_port", SK_INT},       {"dest_ip", SK_STR},
-    {"dest_port", SK_INT},     {"proto", SK_STR},          {"sip_transport", SK_STR},
-    {"app_proto", SK_STR},     {"community_id", SK_STR},   {"hep_capture_id", SK_INT},
-    {"hep_agent", SK_STR},
-};
-
-enum {
-    TR_OUTCOME,
-    TR_REFER_TO,
-    TR_REFERRED_BY,
-    TR_REPLACES,
-    TR_REFER_CSEQ,
-    TR_REFER_STATUS,
-    TR_REFER_REASON,
-    TR_AUTH_CHALLENGES,
-    TR_NOTIFY_COUNT,
-    TR_FINAL_STATUS,
-    TR_FINAL_REASON,
-    TR_REFER_TIME,
-    TR_ACCEPTED_TIME,
-    TR_WAIT,
-    TR_SUBSCRIPTION_STATE,
-    TR_FROM,
-    TR_TO,
-    TR_TRANSFEROR_UA,
-    TR_TRANSFEREE_UA,
-    TR_NOTIFY_ANSWERED,
-    TR_NOTIFY_REFUSED,
-    TR_NOTIFY_REFUSED_STATUS,
-    TR_NOTIFY_REFUSED_REASON,
-    TR_NOTIFY_UNANSWERED,
-    TR_TRANSFEROR_UNINFORMED,
-    TR_TRUNCATED,
-    TR__COUNT
-};
-
-static const struct key_spec transfer_keys[] = {
-    {"outcome", SK_STR},
-    {"refer_to", SK_STR},
-    {"referred_by", SK_STR},
-    {"replaces", SK_OTHER},
-    {"refer_cseq", SK_INT},
-    {"refer_status", SK_INT},
-    {"refer_reason", SK_STR},
-    {"auth_challenges", SK_INT},
-    {"notify_count", SK_INT},
-    {"final_status", SK_INT},
-    {"final_reason", SK_STR},
-    {"refer_time", SK_STR},
-    {"accepted_time", SK_STR},
-    {"wait_s", SK_REAL},
-    {"subscription_state", SK_STR},
-    {"from", SK_STR},
-    {"to", SK_STR},
-    {"transferor_ua", SK_STR},
-    {"transferee_ua", SK_STR},
-    {"notify_answered", SK_INT},
-    {"notify_refused", SK_INT},
-    {"notify_refused_status", SK_INT},
-    {"notify_refused_reason", SK_STR},
-    {"notify_unanswered", SK_INT},
-    {"transferor_uninformed", SK_OTHER},
-    {"truncated", SK_OTHER},
-};
-
-enum {
-    NF_METHOD,
-    NF_REQUEST_URI,
-    NF_USER,
-    NF_DOMAIN,
-    NF_FROM,
-    NF_TO,
-    NF_USER_AGENT,
-    NF_SERVER,
-    NF_STATUS,
-    NF_REASON,
-    NF_WARNING,
-    NF_RTT,
-    NF__COUNT
-};
-
-static const struct key_spec not_found_keys[] = {
-    {"method", SK_STR}, {"request_uri", SK_STR}, {"user", SK_STR},       {"domain", SK_STR},
-    {"from", SK_STR},   {"to", SK_STR},          {"user_agent", SK_STR}, {"server", SK_STR},
-    {"status", SK_INT}, {"reason", SK_STR},      {"warning", SK_STR},    {"rtt_s", SK_REAL},
-};
-
-enum {
-    SC_SRC_IP,
-    SC_COUNT,
-    SC_DISTINCT_USERS,
-    SC_USERS,
-    SC_USERS_TRUNCATED,
-    SC_METHODS,
-    SC_USER_AGENTS,
-    SC_FIRST_TIME,
-    SC_LAST_TIME,
-    SC_WINDOW,
-    SC__COUNT
-};
-
-static const struct key_spec scan_keys[] = {
-    {"src_ip", SK_STR},     {"count", SK_INT},     {"distinct_users", SK_INT},
-    {"users", SK_OTHER},    {"users_truncated", SK_OTHER},
-    {"methods", SK_OTHER},  {"user_agents", SK_OTHER},
-    {"first_time", SK_STR}, {"last_time", SK_STR}, {"window_s", SK_REAL},
-};
-
-/* After the body, in events that have a ladder (all but stats). */
-enum { T_MESSAGES, T_MESSAGES_TRUNCATED, T_EVIDENCE, T_EVIDENCE_COMPLETE, T__COUNT };
-
-static const struct key_spec tail_keys[T__COUNT] = {
-    {"messages", SK_OTHER},
-    {"messages_truncated", SK_OTHER},
-    {"evidence", SK_STR},
-    {"evidence_complete", SK_OTHER},
-};
-
-_Static_assert(sizeof transfer_keys / sizeof transfer_keys[0] == TR__COUNT, "transfer keys");
-_Static_assert(sizeof not_found_keys / sizeof not_found_keys[0] == NF__COUNT, "not_found keys");
-_Static_assert(sizeof scan_keys / sizeof scan_keys[0] == SC__COUNT, "scan keys");
-
-#define BODY_MAX TR__COUNT
-
-/* The object of one event type, reused for every event of that type. */
-struct report_tmpl {
-    json_t *top;  /* owned */
-    json_t *body; /* in top; NULL for stats (built per event) */
-    struct slot h[H__COUNT];
-    struct slot b[BODY_MAX];
-    size_t nb;
-    struct slot t[T__COUNT]; /* all but stats */
-    size_t nt;
-    struct sw_addr src, dst, agent; /* last written in src_ip, dest_ip, hep_agent */
-};
-
-static bool slot_init(struct slot *s, json_t *obj, const struct key_spec *k)
+/* "192.0.2.1:5060", "[2001:db8::1]:5060". */
+static void put_endpoint(struct report *r, struct lbuf *b, const struct sw_addr *a, uint16_t port)
 {
-    s->obj = obj;
-    s->key = k->key;
-    s->cur = json_null();
-    switch (k->kind) {
-    case SK_STR:
-        s->own = json_string_nocheck("");
-        break;
-    case SK_INT:
-        s->own = json_integer(0);
-        break;
-    case SK_REAL:
-        s->own = json_real(0.0);
-        break;
-    case SK_OTHER:
-        s->own = NULL;
-        return json_object_set_nocheck(obj, s->key, s->cur) == 0;
-    }
-    return s->own != NULL && json_object_set_nocheck(obj, s->key, s->cur) == 0;
+    char ip[SW_ADDRSTRLEN], buf[SW_ADDRSTRLEN + 10];
+    sw_addr_str(a, ip);
+    int n = snprintf(buf, sizeof buf, a->family == 6 ? "[%s]:%u" : "%s:%u", ip, (unsigned)port);
+    put_bytes(r, b, buf, n < 0 ? 0 : SW_MIN((size_t)n, sizeof buf - 1));
 }
 
-static void tmpl_free(struct report_tmpl *t)
+/* A list of strings, cut at the fitting level's cap (*cut set when it is). */
+static void put_list(struct report *r, struct lbuf *b, const char *const *v, size_t n, size_t max,
+                     bool *cut)
 {
-    if (t == NULL)
-        return;
-    json_decref(t->top);
-    for (size_t i = 0; i < H__COUNT; i++)
-        json_decref(t->h[i].own);
-    for (size_t i = 0; i < t->nb; i++)
-        json_decref(t->b[i].own);
-    for (size_t i = 0; i < t->nt; i++)
-        json_decref(t->t[i].own);
-    free(t);
-}
-
-static struct report_tmpl *tmpl_new(enum sw_event_type type)
-{
-    static const char *const body_key[SW_EVENT__COUNT] = {
-        [SW_EVENT_TRANSFER] = "transfer",
-        [SW_EVENT_USER_NOT_FOUND] = "user_not_found",
-        [SW_EVENT_SCAN] = "scan",
-        [SW_EVENT_STATS] = "stats",
-    };
-    const struct key_spec *keys = NULL;
-    size_t nkeys = 0;
-    switch (type) {
-    case SW_EVENT_TRANSFER:
-        keys = transfer_keys, nkeys = TR__COUNT;
-        break;
-    case SW_EVENT_USER_NOT_FOUND:
-        keys = not_found_keys, nkeys = NF__COUNT;
-        break;
-    case SW_EVENT_SCAN:
-        keys = scan_keys, nkeys = SC__COUNT;
-        break;
-    case SW_EVENT_STATS:
-    case SW_EVENT__COUNT:
-        break;
-    }
-    struct report_tmpl *t = calloc(1, sizeof *t);
-    if (t == NULL)
-        return NULL;
-    bool ok = (t->top = json_object()) != NULL;
-    ok = ok && slot_init(&t->h[H_TIMESTAMP], t->top, &head_keys[H_TIMESTAMP]);
-    ok = ok && json_object_set_new_nocheck(t->top, "event_type",
-                                           json_string_nocheck(sw_event_type_name(type))) == 0;
-    for (size_t i = H_TIMESTAMP + 1; ok && i < H__COUNT; i++)
-        ok = slot_init(&t->h[i], t->top, &head_keys[i]);
-    if (ok && type == SW_EVENT_STATS) {
-        ok = json_object_set_nocheck(t->top, body_key[type], json_null()) == 0;
-    } else if (ok) {
-        ok = (t->body = json_object()) != NULL &&
-             json_object_set_new_nocheck(t->top, body_key[type], t->body) == 0;
-        for (size_t i = 0; ok && i < nkeys; i++) {
-            ok = slot_init(&t->b[i], t->body, &keys[i]);
-            t->nb = i + 1; /* its value, if any, is freed with the template */
-        }
-        for (size_t i = 0; ok && i < T__COUNT; i++) {
-            ok = slot_init(&t->t[i], t->top, &tail_keys[i]);
-            t->nt = i + 1;
-        }
-    }
-    if (!ok) {
-        tmpl_free(t);
-        return NULL;
-    }
-    return t;
-}
-
-static json_t *jcount(uint64_t v)
-{
-    return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
-}
-
-/* Lists are cut at the fitting level's cap (*cut set when they were). */
-static json_t *jarray(struct report *r, const char *const *v, size_t n, size_t max, bool *cut)
-{
-    json_t *a = json_array();
-    if (a == NULL)
-        return NULL;
     n = SW_MIN(n, max);
     if (n > fit_list_cap(r->fit)) {
         n = fit_list_cap(r->fit);
@@ -837,154 +658,197 @@ static json_t *jarray(struct report *r, const char *const *v, size_t n, size_t m
         if (cut != NULL)
             *cut = true;
     }
+    LB_LIT(b, "[");
     for (size_t i = 0; i < n; i++) {
-        json_t *s = jstr(r, v[i]);
-        if (s == NULL || json_array_append_new(a, s) != 0)
-            r->json_errors++;
+        if (i > 0)
+            LB_LIT(b, ",");
+        put_str(r, b, v[i]);
     }
-    return a;
+    LB_LIT(b, "]");
 }
 
-static void fill_transfer(struct report *r, struct report_tmpl *t,
-                          const struct sw_event_transfer *x)
+static void put_transfer(struct report *r, struct lbuf *b, const struct sw_event_transfer *x)
 {
-    struct slot *b = t->b;
-    slot_name(r, &b[TR_OUTCOME], sw_outcome_name(x->outcome));
-    slot_str(r, &b[TR_REFER_TO], x->refer_to);
-    slot_str(r, &b[TR_REFERRED_BY], x->referred_by);
-    slot_bool(r, &b[TR_REPLACES], x->replaces);
-    slot_int(r, &b[TR_REFER_CSEQ], x->refer_cseq);
-    slot_status(r, &b[TR_REFER_STATUS], x->refer_status);
-    slot_str(r, &b[TR_REFER_REASON], x->refer_reason);
-    slot_int(r, &b[TR_AUTH_CHALLENGES], x->auth_challenges);
-    slot_int(r, &b[TR_NOTIFY_COUNT], x->notify_count);
-    slot_status(r, &b[TR_FINAL_STATUS], x->final_status);
-    slot_str(r, &b[TR_FINAL_REASON], x->final_reason);
-    slot_time(r, &b[TR_REFER_TIME], x->refer_time);
-    slot_time(r, &b[TR_ACCEPTED_TIME], x->accepted_time);
-    slot_dur(r, &b[TR_WAIT], x->wait, 1e6);
-    slot_str(r, &b[TR_SUBSCRIPTION_STATE], x->subscription_state);
-    slot_str(r, &b[TR_FROM], x->parties.from);
-    slot_str(r, &b[TR_TO], x->parties.to);
-    slot_str(r, &b[TR_TRANSFEROR_UA], x->parties.transferor_ua);
-    slot_str(r, &b[TR_TRANSFEREE_UA], x->parties.transferee_ua);
-    slot_int(r, &b[TR_NOTIFY_ANSWERED], x->notify.answered_ok);
-    slot_int(r, &b[TR_NOTIFY_REFUSED], x->notify.refused);
-    slot_status(r, &b[TR_NOTIFY_REFUSED_STATUS], x->notify.last_refusal_status);
-    slot_str(r, &b[TR_NOTIFY_REFUSED_REASON], x->notify.last_refusal_reason);
-    slot_int(r, &b[TR_NOTIFY_UNANSWERED], x->notify.unanswered);
-    slot_bool(r, &b[TR_TRANSFEROR_UNINFORMED], x->transferor_uninformed);
-    slot_bool(r, &b[TR_TRUNCATED], x->truncated);
+    KEY1(b, "outcome");
+    put_str(r, b, sw_outcome_name(x->outcome));
+    KEY(b, "refer_to");
+    put_str(r, b, x->refer_to);
+    KEY(b, "referred_by");
+    put_str(r, b, x->referred_by);
+    KEY(b, "replaces");
+    put_bool(b, x->replaces);
+    KEY(b, "refer_cseq");
+    put_int(b, x->refer_cseq);
+    KEY(b, "refer_status");
+    put_status(b, x->refer_status);
+    KEY(b, "refer_reason");
+    put_str(r, b, x->refer_reason);
+    KEY(b, "auth_challenges");
+    put_int(b, x->auth_challenges);
+    KEY(b, "notify_count");
+    put_int(b, x->notify_count);
+    KEY(b, "final_status");
+    put_status(b, x->final_status);
+    KEY(b, "final_reason");
+    put_str(r, b, x->final_reason);
+    KEY(b, "refer_time");
+    put_time(r, b, x->refer_time);
+    KEY(b, "accepted_time");
+    put_time(r, b, x->accepted_time);
+    KEY(b, "wait_s");
+    put_dur(r, b, x->wait);
+    KEY(b, "subscription_state");
+    put_str(r, b, x->subscription_state);
+    KEY(b, "from");
+    put_str(r, b, x->parties.from);
+    KEY(b, "to");
+    put_str(r, b, x->parties.to);
+    KEY(b, "transferor_ua");
+    put_str(r, b, x->parties.transferor_ua);
+    KEY(b, "transferee_ua");
+    put_str(r, b, x->parties.transferee_ua);
+    KEY(b, "notify_answered");
+    put_int(b, x->notify.answered_ok);
+    KEY(b, "notify_refused");
+    put_int(b, x->notify.refused);
+    KEY(b, "notify_refused_status");
+    put_status(b, x->notify.last_refusal_status);
+    KEY(b, "notify_refused_reason");
+    put_str(r, b, x->notify.last_refusal_reason);
+    KEY(b, "notify_unanswered");
+    put_int(b, x->notify.unanswered);
+    KEY(b, "transferor_uninformed");
+    put_bool(b, x->transferor_uninformed);
+    KEY(b, "truncated");
+    put_bool(b, x->truncated);
 }
 
-static void fill_not_found(struct report *r, struct report_tmpl *t,
-                           const struct sw_event_not_found *x)
+static void put_not_found(struct report *r, struct lbuf *b, const struct sw_event_not_found *x)
 {
-    struct slot *b = t->b;
-    slot_str(r, &b[NF_METHOD], x->method);
-    slot_str(r, &b[NF_REQUEST_URI], x->request_uri);
-    slot_str(r, &b[NF_USER], x->user);
-    slot_str(r, &b[NF_DOMAIN], x->domain);
-    slot_str(r, &b[NF_FROM], x->from);
-    slot_str(r, &b[NF_TO], x->to);
-    slot_str(r, &b[NF_USER_AGENT], x->user_agent);
-    slot_str(r, &b[NF_SERVER], x->server);
-    slot_status(r, &b[NF_STATUS], x->status);
-    slot_str(r, &b[NF_REASON], x->reason);
-    slot_str(r, &b[NF_WARNING], x->warning);
-    slot_dur(r, &b[NF_RTT], x->rtt, 1e6);
+    KEY1(b, "method");
+    put_str(r, b, x->method);
+    KEY(b, "request_uri");
+    put_str(r, b, x->request_uri);
+    KEY(b, "user");
+    put_str(r, b, x->user);
+    KEY(b, "domain");
+    put_str(r, b, x->domain);
+    KEY(b, "from");
+    put_str(r, b, x->from);
+    KEY(b, "to");
+    put_str(r, b, x->to);
+    KEY(b, "user_agent");
+    put_str(r, b, x->user_agent);
+    KEY(b, "server");
+    put_str(r, b, x->server);
+    KEY(b, "status");
+    put_status(b, x->status);
+    KEY(b, "reason");
+    put_str(r, b, x->reason);
+    KEY(b, "warning");
+    put_str(r, b, x->warning);
+    KEY(b, "rtt_s");
+    put_dur(r, b, x->rtt);
 }
 
-/* Scan events are rare: their lists are built afresh each time. */
-static void fill_scan(struct report *r, struct report_tmpl *t, const struct sw_event_scan *x)
+static void put_scan(struct report *r, struct lbuf *b, const struct sw_event_scan *x)
 {
-    struct slot *b = t->b;
     bool users_cut = x->n_users > SW_SCAN_MAX_SAMPLE;
-    slot_str(r, &b[SC_SRC_IP], x->src_ip);
-    slot_count(r, &b[SC_COUNT], x->count);
-    slot_count(r, &b[SC_DISTINCT_USERS], x->distinct_users);
-    put(r, t->body, "users", jarray(r, x->users, x->n_users, SW_SCAN_MAX_SAMPLE, &users_cut));
-    slot_bool(r, &b[SC_USERS_TRUNCATED], users_cut);
-    put(r, t->body, "methods", jarray(r, x->methods, x->n_methods, SW_SCAN_MAX_LIST, NULL));
-    put(r, t->body, "user_agents",
-        jarray(r, x->user_agents, x->n_user_agents, SW_SCAN_MAX_LIST, NULL));
-    slot_time(r, &b[SC_FIRST_TIME], x->first_time);
-    slot_time(r, &b[SC_LAST_TIME], x->last_time);
-    slot_dur(r, &b[SC_WINDOW], x->window, 1e6);
-}
-
-/* "192.0.2.1:5060", "[2001:db8::1]:5060". */
-static json_t *jendpoint(const struct sw_addr *a, uint16_t port)
-{
-    char ip[SW_ADDRSTRLEN], buf[SW_ADDRSTRLEN + 10];
-    sw_addr_str(a, ip);
-    int n = snprintf(buf, sizeof buf, a->family == 6 ? "[%s]:%u" : "%s:%u", ip, (unsigned)port);
-    return json_stringn_nocheck(buf, n < 0 ? 0 : SW_MIN((size_t)n, sizeof buf - 1));
+    KEY1(b, "src_ip");
+    put_str(r, b, x->src_ip);
+    KEY(b, "count");
+    put_count(b, x->count);
+    KEY(b, "distinct_users");
+    put_count(b, x->distinct_users);
+    KEY(b, "users");
+    put_list(r, b, x->users, x->n_users, SW_SCAN_MAX_SAMPLE, &users_cut);
+    KEY(b, "users_truncated");
+    put_bool(b, users_cut);
+    KEY(b, "methods");
+    put_list(r, b, x->methods, x->n_methods, SW_SCAN_MAX_LIST, NULL);
+    KEY(b, "user_agents");
+    put_list(r, b, x->user_agents, x->n_user_agents, SW_SCAN_MAX_LIST, NULL);
+    KEY(b, "first_time");
+    put_time(r, b, x->first_time);
+    KEY(b, "last_time");
+    put_time(r, b, x->last_time);
+    KEY(b, "window_s");
+    put_dur(r, b, x->window);
 }
 
 static const char *const copy_names[] = {"original", "retransmission", "other_leg"};
 
-/* The start line as one string: "INVITE sip:..." or "404 Not Found". */
-static json_t *jstart_line(struct report *r, const struct sw_ladder_msg *m)
+static void put_ladder(struct report *r, struct lbuf *b, const struct sw_ladder *l, bool *cut)
 {
-    char buf[2 * 512 + 16];
-    int n;
-    if (m->is_request)
-        n = snprintf(buf, sizeof buf, "%s %s", m->method != NULL ? m->method : "",
-                     m->request_uri != NULL ? m->request_uri : "");
-    else
-        n = snprintf(buf, sizeof buf, "%d %s", m->status, m->reason != NULL ? m->reason : "");
-    (void)n;
-    return jstr(r, buf);
-}
-
-static json_t *jladder(struct report *r, const struct sw_ladder *l, bool *cut)
-{
-    json_t *a = json_array();
-    if (a == NULL)
-        return NULL;
     size_t n = SW_MIN(l->n, (size_t)SW_MAX_LADDER);
     if (n > fit_list_cap(r->fit)) {
         n = fit_list_cap(r->fit);
         r->cut = true;
         *cut = true;
     }
+    LB_LIT(b, "[");
     for (size_t i = 0; i < n; i++) {
         const struct sw_ladder_msg *m = &l->msgs[i];
-        json_t *e = json_object();
-        char ts[32], cseq[16 + 64];
-        if (e == NULL) {
-            r->json_errors++;
-            continue;
-        }
-        put(r, e, "ts", m->ts == SW_TIME_NONE ? json_null()
-                                               : json_stringn_nocheck(ts, format_time(r, m->ts, ts)));
-        put(r, e, "src", jendpoint(&m->tuple.src, m->tuple.sport));
-        put(r, e, "dst", jendpoint(&m->tuple.dst, m->tuple.dport));
-        put(r, e, "transport", json_string_nocheck(
-                                   sw_transport_name((enum sw_transport)m->tuple.transport)));
-        put(r, e, "line", jstart_line(r, m));
+        char line[2 * 512 + 16], cseq[16 + 64];
+        if (m->is_request)
+            snprintf(line, sizeof line, "%s %s", m->method != NULL ? m->method : "",
+                     m->request_uri != NULL ? m->request_uri : "");
+        else
+            snprintf(line, sizeof line, "%d %s", m->status, m->reason != NULL ? m->reason : "");
         snprintf(cseq, sizeof cseq, "%u %s", (unsigned)m->cseq,
                  m->cseq_method != NULL ? m->cseq_method : "");
-        put(r, e, "cseq", jstr(r, cseq));
-        put(r, e, "copy", json_string_nocheck(
-                              copy_names[(unsigned)m->copy < 3 ? (unsigned)m->copy : 0]));
-        if (json_array_append_new(a, e) != 0)
-            r->json_errors++;
+        if (i > 0)
+            LB_LIT(b, ",");
+        LB_LIT(b, "{\"ts\":");
+        put_time(r, b, m->ts);
+        KEY(b, "src");
+        put_endpoint(r, b, &m->tuple.src, m->tuple.sport);
+        KEY(b, "dst");
+        put_endpoint(r, b, &m->tuple.dst, m->tuple.dport);
+        KEY(b, "transport");
+        put_str(r, b, sw_transport_name((enum sw_transport)m->tuple.transport));
+        KEY(b, "line");
+        put_str(r, b, line);
+        KEY(b, "cseq");
+        put_str(r, b, cseq);
+        KEY(b, "copy");
+        put_str(r, b, copy_names[(unsigned)m->copy < 3 ? (unsigned)m->copy : 0]);
+        LB_LIT(b, "}");
     }
-    return a;
+    LB_LIT(b, "]");
 }
 
-static void fill_tail(struct report *r, struct report_tmpl *t, const struct sw_event *ev)
+static json_t *jcount(uint64_t v)
 {
-    bool cut = ev->ladder.truncated;
-    put(r, t->top, "messages", jladder(r, &ev->ladder, &cut));
-    slot_bool(r, &t->t[T_MESSAGES_TRUNCATED], cut);
-    slot_str(r, &t->t[T_EVIDENCE], ev->evidence.path);
-    if (ev->evidence.path == NULL)
-        slot_null(r, &t->t[T_EVIDENCE_COMPLETE]);
-    else
-        slot_bool(r, &t->t[T_EVIDENCE_COMPLETE], ev->evidence.complete);
+    return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+static void put(struct report *r, json_t *obj, const char *key, json_t *v)
+{
+    if (v == NULL) {
+        r->json_errors++;
+        v = json_null();
+    }
+    if (json_object_set_new(obj, key, v) != 0)
+        r->json_errors++;
+}
+
+/* A new string value for the stats tree; NULL (unknown) and anything
+ * jansson still refuses become null, so the key is never dropped. */
+static json_t *jstr(struct report *r, const char *s)
+{
+    if (s == NULL)
+        return json_null();
+    size_t n;
+    const char *v = utf8_view(r, s, &n);
+    if (v == NULL)
+        return json_null();
+    json_t *j = json_stringn_nocheck(v, n); /* valid UTF-8 by now */
+    if (j == NULL) {
+        r->json_errors++;
+        return json_null();
+    }
+    return j;
 }
 
 static json_t *top_list(struct report *r, const struct sw_top_entry *v, size_t n, const char *key,
@@ -1054,17 +918,16 @@ static void stats_run(struct report *r, json_t *o, const struct sw_event_stats *
         drop = counter_value(x->counters, "pcap_dropped", &has_drop);
     }
     if (has_recv && has_drop) {
-        double pct = recv + drop > 0 ? 100.0 * (double)drop / (double)(recv) : 0.0;
-        if (recv == 0)
-            pct = drop > 0 ? 100.0 : 0.0;
+        double pct = recv == 0 ? (drop > 0 ? 100.0 : 0.0) : 100.0 * (double)drop / (double)recv;
         put(r, o, "capture_loss_pct", json_real(pct > 100.0 ? 100.0 : pct));
     } else {
         put(r, o, "capture_loss_pct", json_null());
     }
 }
 
-/* The stats object is built afresh: the run, then one object per stage
- * holding its counters (in the order given), then the summaries. */
+/* The stats object, a jansson tree (stats events are rare): the run, then
+ * one object per stage holding its counters (in the order given), then the
+ * summaries. */
 static json_t *body_stats(struct report *r, const struct sw_event_stats *x)
 {
     json_t *o = json_object();
@@ -1118,115 +981,145 @@ static json_t *body_stats(struct report *r, const struct sw_event_stats *x)
     return o;
 }
 
-/* The community ID of the event's flow, cached for the last tuple. */
+/* The community ID of a flow, from a small direct-mapped cache: an SBC's
+ * events come from few flows, and a digest costs more than the rest of the
+ * envelope. NULL when there is none (unknown transport, mixed families). */
 static const char *community_id(struct report *r, const struct sw_tuple *tp)
 {
-    if (r->cid_tuple.transport != 0 && memcmp(&r->cid_tuple, tp, sizeof *tp) == 0)
-        return r->cid_text[0] != '\0' ? r->cid_text : NULL;
+    uint64_t h = XXH3_64bits_withSeed(tp, sizeof *tp, 0);
+    struct report_cid *c = &r->cid[h % REPORT_CID_CACHE];
+    if (c->valid && memcmp(&c->tuple, tp, sizeof *tp) == 0)
+        return c->text[0] != '\0' ? c->text : NULL;
     uint8_t proto = sw_transport_ip_proto((enum sw_transport)tp->transport);
-    if (proto == 0 || !communityid_v1(&tp->src, &tp->dst, tp->sport, tp->dport, proto, true,
-                                      r->cfg.community_id_seed, r->cid_text))
-        r->cid_text[0] = '\0';
-    r->cid_tuple = *tp;
-    if (r->cid_tuple.transport == 0)
-        r->cid_tuple.transport = 0xff; /* an unknown transport is cached too */
-    return r->cid_text[0] != '\0' ? r->cid_text : NULL;
+    if (proto == 0 || r->cidctx == NULL || !communityid_v1(r->cidctx, &tp->src, &tp->dst, tp->sport, tp->dport, proto, true,
+                                      r->cfg.community_id_seed, c->text))
+        c->text[0] = '\0';
+    c->tuple = *tp;
+    c->valid = true;
+    return c->text[0] != '\0' ? c->text : NULL;
 }
 
-/* The event's template filled in at fitting level r->fit; NULL if it cannot
- * be built (OOM). */
-static struct report_tmpl *fill(struct report *r, const struct sw_event *ev)
+static const char *const body_key[SW_EVENT__COUNT] = {
+    [SW_EVENT_TRANSFER] = ",\"transfer\":{",
+    [SW_EVENT_USER_NOT_FOUND] = ",\"user_not_found\":{",
+    [SW_EVENT_SCAN] = ",\"scan\":{",
+    [SW_EVENT_STATS] = ",\"stats\":",
+};
+
+/* The event's line (no newline) in b at fitting level r->fit. */
+static void write_event(struct report *r, struct lbuf *b, const struct sw_event *ev)
 {
-    struct report_tmpl *t = r->tmpl[ev->type];
-    if (t == NULL && (t = r->tmpl[ev->type] = tmpl_new(ev->type)) == NULL)
-        return NULL;
-    struct slot *h = t->h;
     bool tuple = ev->has_tuple && ev->type != SW_EVENT_STATS;
     const struct sw_tuple *tp = &ev->tuple;
     const struct sw_event_origin *o = &ev->origin;
-    slot_time(r, &h[H_TIMESTAMP], ev->ts);
-    slot_str(r, &h[H_HOST], r->host);
-    slot_str(r, &h[H_IN_IFACE], o->in_iface);
-    slot_str(r, &h[H_PCAP_FILENAME], o->pcap_filename);
+    b->n = 0;
+    b->oom = false;
+    LB_LIT(b, "{\"timestamp\":");
+    put_time(r, b, ev->ts);
+    KEY(b, "event_type");
+    put_str(r, b, sw_event_type_name(ev->type));
+    KEY(b, "host");
+    put_str(r, b, r->host);
+    KEY(b, "in_iface");
+    put_str(r, b, o->in_iface);
+    KEY(b, "pcap_filename");
+    put_str(r, b, o->pcap_filename);
+    KEY(b, "pcap_cnt");
     if (o->pcap_cnt > 0)
-        slot_count(r, &h[H_PCAP_CNT], o->pcap_cnt);
+        put_count(b, o->pcap_cnt);
     else
-        slot_null(r, &h[H_PCAP_CNT]);
-    if (ev->type == SW_EVENT_STATS)
-        slot_null(r, &h[H_CALL_ID]);
-    else
-        slot_str(r, &h[H_CALL_ID], ev->call_id);
+        LB_LIT(b, "null");
+    KEY(b, "call_id");
+    put_str(r, b, ev->type == SW_EVENT_STATS ? NULL : ev->call_id);
     if (tuple) {
         enum sw_transport tr = (enum sw_transport)tp->transport;
         uint8_t ipp = sw_transport_ip_proto(tr);
-        slot_addr(r, &h[H_SRC_IP], &tp->src, &t->src);
-        slot_int(r, &h[H_SRC_PORT], tp->sport);
-        slot_addr(r, &h[H_DEST_IP], &tp->dst, &t->dst);
-        slot_int(r, &h[H_DEST_PORT], tp->dport);
-        if (ipp == 0)
-            slot_null(r, &h[H_PROTO]);
-        else
-            slot_name(r, &h[H_PROTO], ipp == 17 ? "UDP" : ipp == 6 ? "TCP" : "SCTP");
-        slot_name(r, &h[H_SIP_TRANSPORT], sw_transport_name(tr));
-        slot_name(r, &h[H_APP_PROTO], "sip");
         const char *cid = community_id(r, tp);
-        if (cid == NULL)
-            slot_null(r, &h[H_COMMUNITY_ID]);
-        else
-            slot_name(r, &h[H_COMMUNITY_ID], cid);
+        KEY(b, "src_ip");
+        put_addr(r, b, &tp->src, &r->addr_cache[0]);
+        KEY(b, "src_port");
+        put_int(b, tp->sport);
+        KEY(b, "dest_ip");
+        put_addr(r, b, &tp->dst, &r->addr_cache[1]);
+        KEY(b, "dest_port");
+        put_int(b, tp->dport);
+        KEY(b, "proto");
+        put_str(r, b, ipp == 0 ? NULL : ipp == 17 ? "UDP" : ipp == 6 ? "TCP" : "SCTP");
+        KEY(b, "sip_transport");
+        put_str(r, b, sw_transport_name(tr));
+        KEY(b, "app_proto");
+        LB_LIT(b, "\"sip\"");
+        KEY(b, "community_id");
+        put_str(r, b, cid);
     } else {
-        for (size_t i = H_SRC_IP; i <= H_COMMUNITY_ID; i++)
-            slot_null(r, &h[i]);
-        if (ev->type != SW_EVENT_STATS)
-            slot_name(r, &h[H_APP_PROTO], "sip");
+        LB_LIT(b, ",\"src_ip\":null,\"src_port\":null,\"dest_ip\":null,\"dest_port\":null,"
+                  "\"proto\":null,\"sip_transport\":null");
+        KEY(b, "app_proto");
+        put_str(r, b, ev->type != SW_EVENT_STATS ? "sip" : NULL);
+        KEY(b, "community_id");
+        LB_LIT(b, "null");
     }
-    if (o->hep) {
-        slot_count(r, &h[H_HEP_CAPTURE_ID], o->hep_capture_id);
-        slot_addr(r, &h[H_HEP_AGENT], &o->hep_agent, &t->agent);
-    } else {
-        slot_null(r, &h[H_HEP_CAPTURE_ID]);
-        slot_null(r, &h[H_HEP_AGENT]);
-    }
+    KEY(b, "hep_capture_id");
+    if (o->hep)
+        put_count(b, o->hep_capture_id);
+    else
+        LB_LIT(b, "null");
+    KEY(b, "hep_agent");
+    if (o->hep)
+        put_addr(r, b, &o->hep_agent, &r->addr_cache[2]);
+    else
+        LB_LIT(b, "null");
+    lb_put(b, body_key[ev->type], strlen(body_key[ev->type]));
     switch (ev->type) {
     case SW_EVENT_TRANSFER:
-        fill_transfer(r, t, &ev->u.transfer);
+        put_transfer(r, b, &ev->u.transfer);
         break;
     case SW_EVENT_USER_NOT_FOUND:
-        fill_not_found(r, t, &ev->u.not_found);
+        put_not_found(r, b, &ev->u.not_found);
         break;
     case SW_EVENT_SCAN:
-        fill_scan(r, t, &ev->u.scan);
+        put_scan(r, b, &ev->u.scan);
         break;
-    case SW_EVENT_STATS:
-        put(r, t->top, "stats", body_stats(r, &ev->u.stats));
-        break;
+    case SW_EVENT_STATS: {
+        json_t *st = body_stats(r, &ev->u.stats);
+        if (st == NULL) {
+            r->json_errors++;
+            LB_LIT(b, "null");
+        } else {
+            lb_json(r, b, st);
+            json_decref(st);
+        }
+        LB_LIT(b, "}");
+        return;
+    }
     case SW_EVENT__COUNT:
         break;
     }
-    if (ev->type != SW_EVENT_STATS)
-        fill_tail(r, t, ev);
-    return t;
+    LB_LIT(b, "}");
+    bool cut = ev->ladder.truncated;
+    KEY(b, "messages");
+    put_ladder(r, b, &ev->ladder, &cut);
+    KEY(b, "messages_truncated");
+    put_bool(b, cut);
+    KEY(b, "evidence");
+    put_str(r, b, ev->evidence.path);
+    KEY(b, "evidence_complete");
+    if (ev->evidence.path == NULL)
+        LB_LIT(b, "null");
+    else
+        put_bool(b, ev->evidence.complete);
+    LB_LIT(b, "}");
 }
 
 /* The line in r->line, newline included; returns its length or 0. */
-static size_t dump_line(struct report *r, const json_t *o)
+static size_t dump_line(struct report *r, const struct sw_event *ev)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
-        size_t n = json_dumpb(o, r->line, r->line_cap, REPORT_DUMP_FLAGS);
-        if (n == 0)
-            return 0;
-        if (n < r->line_cap) {
-            r->line[n] = '\n';
-            return n + 1;
-        }
-        size_t cap = n + 1 + 1024;
-        char *nl = realloc(r->line, cap);
-        if (nl == NULL)
-            return 0;
-        r->line = nl;
-        r->line_cap = cap;
-    }
-    return 0;
+    struct lbuf b = {r->line, 0, r->line_cap, false};
+    write_event(r, &b, ev);
+    LB_LIT(&b, "\n");
+    r->line = b.p;
+    r->line_cap = b.cap;
+    return b.oom ? 0 : b.n;
 }
 
 int report_event(struct report *r, const struct sw_event *ev)
@@ -1239,23 +1132,19 @@ int report_event(struct report *r, const struct sw_event *ev)
         r->suppressed++;
         return 0;
     }
-    /* Fill and dump; when the line is too long, again at the next fitting
-     * level, which cuts wire strings and lists harder. The last level (8-byte
+    /* Write; when the line is too long, again at the next fitting level,
+     * which cuts wire strings and lists harder. The last level (8-byte
      * strings, empty lists) always fits: what is left is our own keys. */
-    struct report_tmpl *t = NULL;
     size_t n = 0;
     for (r->fit = 0; r->fit < REPORT_FIT_LEVELS; r->fit++) {
         r->cut = false;
-        t = fill(r, ev);
-        n = t != NULL ? dump_line(r, t->top) : 0;
+        n = dump_line(r, ev);
         if (n <= REPORT_MAX_LINE || (r->fit > 0 && !r->cut))
             break; /* fits, or nothing more to cut */
     }
     if (r->fit > 0 && n > 0)
         r->shortened++;
     r->fit = 0;
-    if (t != NULL && ev->type == SW_EVENT_STATS) /* not kept until the next one */
-        (void)json_object_set_nocheck(t->top, "stats", json_null());
     if (n == 0) {
         r->json_errors++;
         return 0;

@@ -19,6 +19,15 @@
 
 #include "sipwatch/communityid.h"
 
+/* One digest context for the reference (test code; never freed). */
+static struct communityid *ref_cid(void)
+{
+    static struct communityid *c;
+    if (c == NULL)
+        c = communityid_new();
+    return c;
+}
+
 struct ref {
     uint64_t json_errors, utf8_repaired;
     const char *host;   /* the report's cfg.host */
@@ -338,7 +347,7 @@ static json_t *ref_object(struct ref *r, const struct sw_event *ev)
     uint8_t ipp = tuple ? sw_transport_ip_proto((enum sw_transport)t->transport) : 0;
     char cid[COMMUNITYID_LEN] = "";
     if (ipp != 0)
-        communityid_v1(&t->src, &t->dst, t->sport, t->dport, ipp, true, r->seed, cid);
+        communityid_v1(ref_cid(), &t->src, &t->dst, t->sport, t->dport, ipp, true, r->seed, cid);
     ref_put(r, o, "src_ip", tuple ? json_string(sw_addr_str(&t->src, ip)) : json_null());
     ref_put(r, o, "src_port", tuple ? json_integer(t->sport) : json_null());
     ref_put(r, o, "dest_ip", tuple ? json_string(sw_addr_str(&t->dst, ip)) : json_null());

@@ -13,6 +13,8 @@
 
 #include "sipwatch/communityid.h"
 
+static struct communityid *C;
+
 struct vec {
     uint8_t proto;
     const char *saddr, *daddr;
@@ -67,7 +69,7 @@ static void check(uint16_t seed)
         struct sw_addr s = A(v->saddr), d = A(v->daddr);
         char out[COMMUNITYID_LEN];
         bool ports = v->sport >= 0;
-        assert_true(communityid_v1(&s, &d, ports ? (uint16_t)v->sport : 0,
+        assert_true(communityid_v1(C, &s, &d, ports ? (uint16_t)v->sport : 0,
                                    ports ? (uint16_t)v->dport : 0, v->proto, ports, seed, out));
         assert_string_equal(out, seed == 0 ? v->deflt : v->seed1);
     }
@@ -90,11 +92,11 @@ static void test_mixed_families_refused(void **state)
     (void)state;
     struct sw_addr s = A("192.0.2.1"), d = A("2001:db8::1");
     char out[COMMUNITYID_LEN] = "x";
-    assert_false(communityid_v1(&s, &d, 5060, 5060, 17, true, 0, out));
+    assert_false(communityid_v1(C, &s, &d, 5060, 5060, 17, true, 0, out));
     assert_string_equal(out, "");
     struct sw_addr unset;
     memset(&unset, 0, sizeof unset);
-    assert_false(communityid_v1(&unset, &unset, 1, 2, 17, true, 0, out));
+    assert_false(communityid_v1(C, &unset, &unset, 1, 2, 17, true, 0, out));
 }
 
 /* Same address on both sides: the ports decide the order. */
@@ -103,9 +105,9 @@ static void test_equal_addresses_order_by_port(void **state)
     (void)state;
     struct sw_addr a = A("127.0.0.1");
     char x[COMMUNITYID_LEN], y[COMMUNITYID_LEN], z[COMMUNITYID_LEN];
-    assert_true(communityid_v1(&a, &a, 5060, 5070, 17, true, 0, x));
-    assert_true(communityid_v1(&a, &a, 5070, 5060, 17, true, 0, y));
-    assert_true(communityid_v1(&a, &a, 5060, 5070, 6, true, 0, z));
+    assert_true(communityid_v1(C, &a, &a, 5060, 5070, 17, true, 0, x));
+    assert_true(communityid_v1(C, &a, &a, 5070, 5060, 17, true, 0, y));
+    assert_true(communityid_v1(C, &a, &a, 5060, 5070, 6, true, 0, z));
     assert_string_equal(x, y);
     assert_string_not_equal(x, z);
 }
@@ -118,5 +120,10 @@ int main(void)
         cmocka_unit_test(test_mixed_families_refused),
         cmocka_unit_test(test_equal_addresses_order_by_port),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    C = communityid_new();
+    if (C == NULL)
+        return 1;
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    communityid_free(C);
+    return rc;
 }
