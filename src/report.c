@@ -196,11 +196,6 @@ bool report_failed(const struct report *r)
     return output_failed(r->out);
 }
 
-bool report_is_immediate(const struct report *r)
-{
-    return output_is_immediate(r->out);
-}
-
 char *report_format_time(sw_time t, char buf[32])
 {
     int64_t sec = t / SW_USEC_PER_SEC, us = t % SW_USEC_PER_SEC;

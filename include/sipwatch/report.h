@@ -62,8 +62,6 @@ int report_flush(struct report *r);
 void report_poll(struct report *r);
 /* True when the run should end: EPIPE, or writes failing for cfg.give_up. */
 bool report_failed(const struct report *r);
-/* Whether every line is written at once (output.h's policy). */
-bool report_is_immediate(const struct report *r);
 
 /* errno of the last failed write (EPIPE: the reader went away), 0 if none. */
 int report_last_errno(const struct report *r);
