@@ -8,15 +8,24 @@
  * file cut mid-record is not an error: what was readable is used and a
  * warning names the file. Timestamps are asked for in microseconds whatever
  * the file's precision.
+ *
+ * Signals: stdin is read through a stdio cookie whose read() is retried on
+ * EINTR (libpcap's fread cannot resume a record once a read failed), unless
+ * capture_break() was called (SIGTERM: stop reading now).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* fopencookie */
+#endif
 #include "sipwatch/capture.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <pcap/pcap.h>
 
@@ -34,6 +43,8 @@ struct capture {
     struct capture_input *in;
     size_t n_in, cur;
     bool live;
+    bool stream;                  /* an input is stdin and not a regular file */
+    volatile sig_atomic_t broken; /* capture_break() was called */
     uint64_t frames, bytes, truncated_files, bad_timestamps;
 };
 
@@ -76,6 +87,23 @@ static int check_linktype(struct capture *c, struct capture_input *in, char errb
     return 0;
 }
 
+/* read(2) on stdin for stdio, retried when a signal interrupts it. */
+static ssize_t stdin_read(void *cookie, char *buf, size_t size)
+{
+    struct capture *c = cookie;
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, buf, size);
+        if (n >= 0 || errno != EINTR || c->broken)
+            return n;
+    }
+}
+
+static FILE *stdin_stream(struct capture *c)
+{
+    cookie_io_functions_t io = { .read = stdin_read };
+    return fopencookie(c, "rb", io);
+}
+
 static int open_file(struct capture *c, struct capture_input *in, const char *path,
                      char errbuf[SW_ERRBUF_SIZE])
 {
@@ -83,8 +111,16 @@ static int open_file(struct capture *c, struct capture_input *in, const char *pa
     in->name = path;
     if (strcmp(path, "-") == 0) {
         in->name = "stdin";
-        in->h = pcap_fopen_offline_with_tstamp_precision(stdin, PCAP_TSTAMP_PRECISION_MICRO, perr);
+        struct stat st;
+        c->stream = fstat(STDIN_FILENO, &st) != 0 || !S_ISREG(st.st_mode);
+        FILE *f = stdin_stream(c);
+        if (f == NULL) {
+            snprintf(errbuf, SW_ERRBUF_SIZE, "stdin: %s", strerror(errno));
+            return -1;
+        }
+        in->h = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, perr);
         if (in->h == NULL) {
+            fclose(f);
             snprintf(errbuf, SW_ERRBUF_SIZE, "stdin: not a pcap or pcapng capture (%s)", perr);
             return -1;
         }
@@ -287,7 +323,7 @@ enum capture_result capture_next(struct capture *c, struct sw_frame *f, char err
             if (rc >= 0)
                 return CAPTURE_IDLE;
         }
-        if (rc == PCAP_ERROR_BREAK && c->live)
+        if ((rc == PCAP_ERROR_BREAK && c->live) || c->broken)
             return CAPTURE_END; /* capture_break() */
         if (rc == PCAP_ERROR_NOT_ACTIVATED || (rc == PCAP_ERROR && c->live)) {
             snprintf(errbuf, SW_ERRBUF_SIZE, "%s: %s", in->name, pcap_geterr(in->h));
@@ -313,6 +349,7 @@ int capture_fd(const struct capture *c)
 
 void capture_break(struct capture *c)
 {
+    c->broken = 1;
     for (size_t i = 0; i < c->n_in; i++)
         pcap_breakloop(c->in[i].h);
 }
@@ -320,6 +357,11 @@ void capture_break(struct capture *c)
 bool capture_is_live(const struct capture *c)
 {
     return c->live;
+}
+
+bool capture_input_is_stream(const struct capture *c)
+{
+    return c->stream;
 }
 
 void capture_counters(struct capture *c, struct sw_counters *out)

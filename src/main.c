@@ -26,13 +26,24 @@
 #endif
 
 static volatile sig_atomic_t g_stop, g_reopen;
+static struct capture *g_cap; /* for on_signal: set before the handlers are installed */
 
 static void on_signal(int sig)
 {
-    if (sig == SIGHUP)
+    if (sig == SIGHUP) {
         g_reopen = 1;
-    else
+    } else {
         g_stop = 1;
+        if (g_cap != NULL)
+            capture_break(g_cap);
+    }
+}
+
+/* Output failures and recoveries (output.c tells, main prints). */
+static void on_output_notice(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "sipwatch: %s\n", msg);
 }
 
 static void die(const char *msg)
@@ -54,8 +65,9 @@ static void usage(FILE *f)
 "  -r, --read FILE           read a pcap or pcapng file ('-' = stdin); repeat to read\n"
 "                            several files in order as one timeline\n"
 "  -i, --interface IFACE     capture live on IFACE\n"
-"  -f, --filter BPF          capture filter (do not use 'port 5060' alone: it drops\n"
-"                            IP fragments; see README)\n"
+"  -f, --filter BPF          capture filter; best none. 'port 5060' alone drops IP\n"
+"                            fragments, and a filter for untagged traffic passes\n"
+"                            nothing from VLAN or tunnelled mirrors (see README)\n"
 "      --snaplen N           live snapshot length, 64-262144 (default 262144)\n"
 "      --buffer-mb N         live kernel buffer in MiB, 1-4096 (default 32)\n"
 "      --no-promisc          live: do not put the interface in promiscuous mode\n"
@@ -68,6 +80,9 @@ static void usage(FILE *f)
 "                            (transfer,user_not_found,scan,stats; default all)\n"
 "      --stats-interval SEC  also write a stats event every SEC seconds of capture\n"
 "                            time, 0-315360000 (default 0: only at the end; 300 live)\n"
+"      --write-timeout SEC   exit 1 once writing events has failed for SEC seconds,\n"
+"                            0-315360000 (disk full; default %.0f; 0 = at the\n"
+"                            first failure)\n"
 "Transfers (RFC 3515, 4488, 6665):\n"
 "  Timeouts are seconds, more than 0 and at most 315360000 (decimals allowed).\n"
 "      --notify-timeout SEC  accepted REFER without NOTIFY -> no_notify (default %.0f)\n"
@@ -91,8 +106,10 @@ static void usage(FILE *f)
 "  -V, --version             print the version\n"
 "\n"
 "Exit status: 0 when the input was read (a cut file is a warning), 2 on a usage\n"
-"or input error, 1 on an output error.\n",
-        (double)TRACKER_DEFAULT_NOTIFY_TIMEOUT / 1e6, (double)TRACKER_DEFAULT_FINAL_TIMEOUT / 1e6,
+"or input error, 1 when events could not be written (the reader went away,\n"
+"writes failing for --write-timeout, or any event lost).\n",
+        (double)OUTPUT_DEFAULT_GIVE_UP / 1e6, (double)TRACKER_DEFAULT_NOTIFY_TIMEOUT / 1e6,
+        (double)TRACKER_DEFAULT_FINAL_TIMEOUT / 1e6,
         (double)TRACKER_DEFAULT_TRANSACTION_TIMEOUT / 1e6, TRACKER_DEFAULT_MAX_TRANSFERS,
         TRACKER_DEFAULT_SCAN_THRESHOLD, (double)TRACKER_DEFAULT_SCAN_WINDOW / 1e6,
         DECODE_DEFAULT_HEP_PORT, SIPFRAME_DEFAULT_MAX_MSG);
@@ -218,8 +235,21 @@ enum {
     OPT_EVENTS = 256, OPT_NOTIFY_TIMEOUT, OPT_FINAL_TIMEOUT, OPT_TXN_TIMEOUT, OPT_MAX_TRANSFERS,
     OPT_SCAN_THRESHOLD, OPT_SCAN_WINDOW, OPT_HEP_PORT, OPT_MAX_MSG, OPT_NO_FAST_PATH,
     OPT_STATS_INTERVAL, OPT_SNAPLEN, OPT_BUFFER_MB, OPT_NO_PROMISC, OPT_SENSOR,
-    OPT_COMMUNITY_ID_SEED,
+    OPT_COMMUNITY_ID_SEED, OPT_WRITE_TIMEOUT,
 };
+
+/* events_lost from the output's counters. */
+static uint64_t events_lost(const struct report *rep)
+{
+    static struct sw_counters c;
+    c.n = 0;
+    c.group = NULL;
+    report_counters(rep, &c);
+    for (size_t i = 0; i < c.n; i++)
+        if (strcmp(c.v[i].name, "events_lost") == 0)
+            return c.v[i].value;
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -247,13 +277,15 @@ int main(int argc, char **argv)
         { "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
         { "sensor", required_argument, NULL, OPT_SENSOR },
         { "community-id-seed", required_argument, NULL, OPT_COMMUNITY_ID_SEED },
+        { "write-timeout", required_argument, NULL, OPT_WRITE_TIMEOUT },
         { NULL, 0, NULL, 0 },
     };
     struct pipeline_config pcfg;
     pipeline_config_default(&pcfg);
     struct capture_config ccfg = { .snaplen = 262144, .promisc = true, .timeout_ms = 250,
                                    .buffer_mb = 32 };
-    struct report_config rcfg = { 0 };
+    struct report_config rcfg = { .give_up = OUTPUT_DEFAULT_GIVE_UP,
+                                  .notice = on_output_notice };
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t n_files = 0;
     const char *user = NULL;
@@ -347,6 +379,10 @@ int main(int argc, char **argv)
                 bad_value("--community-id-seed", optarg, "a whole number from 0 to 65535");
             rcfg.community_id_seed = (uint16_t)v;
             break;
+        case OPT_WRITE_TIMEOUT:
+            if (!parse_seconds(optarg, &rcfg.give_up))
+                bad_value("--write-timeout", optarg, RANGE_SECONDS_0);
+            break;
         case ':': {
             char msg[128];
             snprintf(msg, sizeof msg, "option %s needs a value (see --help)", argv[optind - 1]);
@@ -386,7 +422,10 @@ int main(int argc, char **argv)
     if (cap == NULL)
         die(errbuf);
     bool live = capture_is_live(cap);
-    rcfg.line_buffered = live;
+    /* Events as soon as they are known when someone waits for them: live,
+     * or a pipe on stdin (`tcpdump -w - | sipwatch -r -`); output.c adds an
+     * output that is a pipe, FIFO, socket or terminal. */
+    rcfg.line_buffered = live || capture_input_is_stream(cap);
     struct report *rep = report_new(&rcfg, errbuf);
     if (rep == NULL) {
         capture_close(cap);
@@ -410,12 +449,21 @@ int main(int argc, char **argv)
     if (pl == NULL)
         die(errbuf);
 
+    /* SIGHUP (logrotate) must interrupt nothing: SA_RESTART, and every read
+     * and write is retried on EINTR anyway. SIGINT and SIGTERM are meant to
+     * stop a read blocked on a quiet stdin: no SA_RESTART, and capture_break
+     * tells capture.c not to retry. */
+    g_cap = cap;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGHUP);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_flags = SA_RESTART;
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -430,10 +478,15 @@ int main(int argc, char **argv)
             if (report_reopen(rep, errbuf) != 0)
                 fprintf(stderr, "sipwatch: warning: %s\n", errbuf);
         }
-        if (report_last_errno(rep) == EPIPE) {
+        if (report_failed(rep)) {
             /* The reader of our output went away (a log shipper died, `| head`):
-             * nothing we write can arrive any more. */
-            fprintf(stderr, "sipwatch: cannot write events: %s\n", strerror(EPIPE));
+             * nothing we write can arrive any more; or writes have failed for
+             * --write-timeout. */
+            if (report_last_errno(rep) == EPIPE)
+                fprintf(stderr, "sipwatch: cannot write events: %s\n", strerror(EPIPE));
+            else
+                fprintf(stderr, "sipwatch: cannot write events: %s for %.0f s; stopping\n",
+                        strerror(report_last_errno(rep)), (double)rcfg.give_up / 1e6);
             rc = 1;
             break;
         }
@@ -446,6 +499,7 @@ int main(int argc, char **argv)
              * live timestamps are. A second of slack keeps the clock behind
              * packets still queued in the kernel. */
             pipeline_advance(pl, wall_now() - SW_USEC_PER_SEC);
+            report_poll(rep);
         } else if (cr == CAPTURE_END) {
             break;
         } else {
@@ -457,10 +511,10 @@ int main(int argc, char **argv)
     pipeline_finish(pl);
     pipeline_emit_stats(pl, true);
     pipeline_free(pl);
-    if (report_flush(rep) != 0 && rc == 0) {
-        fprintf(stderr, "sipwatch: error writing events: %s\n", strerror(errno));
+    /* Exit 1 when any event could not be written: what is still unwritten
+     * now is lost at report_free, which says how many. */
+    if ((report_flush(rep) != 0 || events_lost(rep) > 0) && rc == 0)
         rc = 1;
-    }
     report_free(rep);
     capture_close(cap);
     sipmsg_global_free();

@@ -1,8 +1,8 @@
 /*
  * report.c - events -> NDJSON, the only file that includes jansson.
  *
- * Owns: the output stream (stdout through a dup of fd 1, or a file opened
- * for append, reopened on SIGHUP), its stdio buffer, one jansson object per
+ * Owns: the output (an output.c line sink: stdout or a file opened for
+ * append, reopened on SIGHUP), one jansson object per
  * event type (built once with all its keys, its values updated in place for
  * each event) and the line buffer. Does not: decide anything about events
  * (the tracker does), rotate files (logrotate moves them; we reopen).
@@ -11,7 +11,8 @@
  * keys in insertion order: timestamp, event_type, call_id, src_ip, src_port,
  * dest_ip, dest_port, proto, then one object named after the event type.
  * Unknown values are JSON null. Each line is built in memory and handed to
- * stdio in one fwrite, so a reader never sees half an event from us.
+ * output.c whole, which writes it in one write(), so a reader never sees
+ * half an event from us.
  *
  * Header bytes are not guaranteed UTF-8 and JSON strings must be: every
  * string from an event is repaired first (RFC 3629 strictly: overlongs,
@@ -33,7 +34,6 @@
 
 #include "sipwatch/communityid.h"
 
-#define REPORT_IOBUF ((size_t)256 * 1024)
 #define REPORT_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 #define REPORT_TIME_CACHE 4
 /* Fitting a line into REPORT_MAX_LINE: level 0 writes everything; each
@@ -64,16 +64,13 @@ struct report_time_cache {
 
 struct report {
     struct report_config cfg;
-    char *path; /* owned copy; NULL for stdout and caller streams */
-    FILE *out;
-    bool own;    /* fclose at free (files, our dup of stdout) */
-    char *iobuf; /* stdio buffer of `out` when we own it */
+    struct output *out;
     char *line;  /* the line being written */
     size_t line_cap;
     char *fix; /* UTF-8 repair scratch */
     size_t fix_cap;
-    uint64_t written, suppressed, write_errors, utf8_repaired, json_errors;
-    int last_errno;                            /* of the last failed write, 0 if none */
+    uint64_t suppressed, utf8_repaired, json_errors;
+    uint64_t written[SW_EVENT__COUNT]; /* lines accepted by the output, per type */
     struct report_time_cache tcache[REPORT_TIME_CACHE];
     json_t *jstr, *jreal; /* reused scalars that jansson encodes */
     struct report_addr_cache addr_cache[3]; /* src_ip, dest_ip, hep_agent */
@@ -86,32 +83,14 @@ struct report {
     char cutbuf[(512 >> 1) + 4]; /* fit_cut's output: at most fit_str_cap(1) bytes */
 };
 
-/* Opens path for append (or a dup of stdout) with a big buffer. */
-static FILE *open_out(const char *path, char **iobuf, char errbuf[SW_ERRBUF_SIZE])
+static void output_config_of(const struct report_config *cfg, struct output_config *oc)
 {
-    FILE *f;
-    const char *shown = path == NULL ? "-" : path;
-    if (path == NULL) {
-        /* Our own FILE on fd 1: its buffer is ours to size and free, and
-         * whatever else uses stdio's stdout is left alone. */
-        int fd = dup(STDOUT_FILENO);
-        f = fd >= 0 ? fdopen(fd, "w") : NULL;
-        if (f == NULL && fd >= 0) {
-            int e = errno;
-            close(fd);
-            errno = e;
-        }
-    } else {
-        f = fopen(path, "a"); /* append: never truncate an existing log */
-    }
-    if (f == NULL) {
-        snprintf(errbuf, SW_ERRBUF_SIZE, "cannot open output %s: %s", shown, strerror(errno));
-        return NULL;
-    }
-    *iobuf = malloc(REPORT_IOBUF);
-    if (*iobuf != NULL)
-        setvbuf(f, *iobuf, _IOFBF, REPORT_IOBUF);
-    return f;
+    memset(oc, 0, sizeof *oc);
+    oc->path = cfg->path;
+    oc->immediate = cfg->line_buffered;
+    oc->give_up = cfg->give_up;
+    oc->notice = cfg->notice;
+    oc->notice_ctx = cfg->notice_ctx;
 }
 
 /* The reused scalars jansson encodes for us (line writer, below). */
@@ -147,25 +126,15 @@ struct report *report_new(const struct report_config *cfg, char errbuf[SW_ERRBUF
         free(r);
         return NULL;
     }
-    if (cfg->path != NULL && strcmp(cfg->path, "-") != 0) {
-        r->path = strdup(cfg->path);
-        if (r->path == NULL) {
-            snprintf(errbuf, SW_ERRBUF_SIZE, "out of memory opening the output");
-            scratch_free(r);
-            free(r->host);
-            free(r);
-            return NULL;
-        }
-    }
-    r->out = open_out(r->path, &r->iobuf, errbuf);
+    struct output_config oc;
+    output_config_of(cfg, &oc);
+    r->out = output_open(&oc, errbuf);
     if (r->out == NULL) {
-        free(r->path);
         scratch_free(r);
         free(r->host);
         free(r);
         return NULL;
     }
-    r->own = true;
     return r;
 }
 
@@ -183,34 +152,25 @@ struct report *report_new_stream(FILE *f, const struct report_config *cfg)
         free(r);
         return NULL;
     }
-    r->out = f;
-    return r;
-}
-
-static int flush_out(struct report *r)
-{
-    if (fflush(r->out) != 0) {
-        int e = errno;
-        r->write_errors++;
-        r->last_errno = e;
-        clearerr(r->out);
-        errno = e;
-        return -1;
+    struct output_config oc;
+    output_config_of(cfg, &oc);
+    r->out = output_new_stream(f, &oc);
+    if (r->out == NULL) {
+        scratch_free(r);
+        free(r->host);
+        free(r);
+        return NULL;
     }
-    return 0;
+    return r;
 }
 
 void report_free(struct report *r)
 {
     if (r == NULL)
         return;
-    (void)flush_out(r);
-    if (r->own)
-        fclose(r->out);
-    free(r->iobuf);
+    output_free(r->out);
     free(r->line);
     free(r->fix);
-    free(r->path);
     free(r->host);
     scratch_free(r);
     free(r);
@@ -218,23 +178,22 @@ void report_free(struct report *r)
 
 int report_flush(struct report *r)
 {
-    return flush_out(r);
+    return output_flush(r->out);
 }
 
 int report_reopen(struct report *r, char errbuf[SW_ERRBUF_SIZE])
 {
-    if (r->path == NULL)
-        return 0;
-    char *iobuf = NULL;
-    FILE *f = open_out(r->path, &iobuf, errbuf);
-    if (f == NULL)
-        return -1;
-    (void)flush_out(r);
-    fclose(r->out);
-    free(r->iobuf);
-    r->out = f;
-    r->iobuf = iobuf;
-    return 0;
+    return output_reopen(r->out, errbuf);
+}
+
+void report_poll(struct report *r)
+{
+    output_poll(r->out);
+}
+
+bool report_failed(const struct report *r)
+{
+    return output_failed(r->out);
 }
 
 char *report_format_time(sw_time t, char buf[32])
@@ -1149,23 +1108,15 @@ int report_event(struct report *r, const struct sw_event *ev)
         r->json_errors++;
         return 0;
     }
-    if (fwrite(r->line, 1, n, r->out) != n) {
-        int e = errno;
-        r->write_errors++;
-        r->last_errno = e;
-        clearerr(r->out);
-        errno = e;
-        return -1;
-    }
-    if (r->cfg.line_buffered && flush_out(r) != 0)
-        return -1;
-    r->written++;
-    return 0;
+    int rc = output_line(r->out, r->line, n);
+    if (rc >= 0)
+        r->written[ev->type]++; /* accepted whole: written, or queued to be */
+    return rc == 0 ? 0 : -1;
 }
 
 int report_last_errno(const struct report *r)
 {
-    return r->last_errno;
+    return output_last_errno(r->out);
 }
 
 void report_emit(void *report, const struct sw_event *ev)
@@ -1175,9 +1126,25 @@ void report_emit(void *report, const struct sw_event *ev)
 
 void report_counters(const struct report *r, struct sw_counters *out)
 {
-    sw_counters_add(out, "events_written", r->written);
+    static const char *const per_type[SW_EVENT__COUNT] = {
+        [SW_EVENT_TRANSFER] = "events_written_transfer",
+        [SW_EVENT_USER_NOT_FOUND] = "events_written_user_not_found",
+        [SW_EVENT_SCAN] = "events_written_scan",
+        [SW_EVENT_STATS] = "events_written_stats",
+    };
+    struct output_stats os;
+    output_stats(r->out, &os);
+    uint64_t total = 0;
+    for (size_t i = 0; i < SW_EVENT__COUNT; i++)
+        total += r->written[i];
+    sw_counters_add(out, "events_written", total);
+    for (size_t i = 0; i < SW_EVENT__COUNT; i++)
+        if (per_type[i] != NULL)
+            sw_counters_add(out, per_type[i], r->written[i]);
     sw_counters_add(out, "events_suppressed", r->suppressed);
-    sw_counters_add(out, "write_errors", r->write_errors);
+    sw_counters_add(out, "output_errors", os.errors);
+    sw_counters_add(out, "events_lost", os.lost);
+    sw_counters_add(out, "output_reopen_failures", os.reopen_failures);
     sw_counters_add(out, "utf8_repaired", r->utf8_repaired);
     sw_counters_add(out, "json_errors", r->json_errors);
     sw_counters_add(out, "events_shortened", r->shortened);

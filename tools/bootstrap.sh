@@ -9,6 +9,8 @@ pkgs=(build-essential meson ninja-build pkg-config python3
       libcmocka-dev libssl-dev)
 # Test-only tools, one line per need (tools/test.sh runs bootstrap.sh --test).
 test_pkgs=()
+test_pkgs+=(strace)  # tests/cli/check_output.py: no write() of a replay ends inside a line
+test_pkgs+=(rsyslog logrotate)  # tests/cli/check_rsyslog.py: docs/deploy.md's rsyslog recipe, run
 if [ "${1:-}" = "--test" ]; then
   pkgs+=("${test_pkgs[@]}")
 fi

@@ -61,9 +61,13 @@ enum capture_result capture_next(struct capture *c, struct sw_frame *f,
 
 /* Live: the pcap selectable fd (or -1), to poll with other fds. */
 int capture_fd(const struct capture *c);
-/* Stops a live capture loop from a signal handler (pcap_breakloop). */
+/* Stops reading from a signal handler (pcap_breakloop; an interrupted read
+ * of stdin is not retried any more). */
 void capture_break(struct capture *c);
 bool capture_is_live(const struct capture *c);
+/* An input is stdin and stdin is not a regular file (a pipe, FIFO, socket
+ * or terminal): events should be written as soon as they are known. */
+bool capture_input_is_stream(const struct capture *c);
 
 /* frames, bytes, and live: pcap_received, pcap_dropped, pcap_if_dropped. */
 void capture_counters(struct capture *c, struct sw_counters *out);

@@ -14,12 +14,18 @@
 #include <stdio.h>
 
 #include "sipwatch/event.h"
+#include "sipwatch/output.h"
 #include "sipwatch/types.h"
 
 struct report_config {
     const char *path;     /* NULL or "-" = stdout */
     unsigned event_mask;  /* bit (1u << SW_EVENT_*) per type written; 0 = all */
-    bool line_buffered;   /* flush after every line (live capture) */
+    bool line_buffered;   /* write every line at once (live capture, an input
+                           * pipe); output.c also does when the output is a
+                           * pipe, FIFO, socket or terminal */
+    sw_time give_up;      /* output.h: continuous write failure before report_failed() */
+    output_notice_fn *notice; /* output failures and recoveries, for stderr; may be NULL */
+    void *notice_ctx;
     const char *host;     /* the envelope's `host` (--sensor; main: the host name);
                            * NULL = null */
     uint16_t community_id_seed; /* Community ID seed (0, as Zeek/Suricata default) */
@@ -43,8 +49,8 @@ struct report *report_new_stream(FILE *f, const struct report_config *cfg);
 void report_free(struct report *r);
 
 /* Writes one event as one line (if its type is in the mask). Returns 0, or
- * -1 if the write failed (counted; errno kept). Usable as sw_emit_fn through
- * report_emit. */
+ * -1 if the write failed or the line was dropped (counted; errno kept).
+ * Usable as sw_emit_fn through report_emit. */
 int report_event(struct report *r, const struct sw_event *ev);
 void report_emit(void *report, const struct sw_event *ev);
 
@@ -52,6 +58,10 @@ void report_emit(void *report, const struct sw_event *ev);
  * Returns 0 or -1 with errbuf filled (the old stream is kept then). */
 int report_reopen(struct report *r, char errbuf[SW_ERRBUF_SIZE]);
 int report_flush(struct report *r);
+/* Retries a failed write or reopen when due (call while the input is idle). */
+void report_poll(struct report *r);
+/* True when the run should end: EPIPE, or writes failing for cfg.give_up. */
+bool report_failed(const struct report *r);
 
 /* errno of the last failed write (EPIPE: the reader went away), 0 if none. */
 int report_last_errno(const struct report *r);
@@ -65,7 +75,8 @@ char *report_format_time(sw_time t, char buf[32]);
  * replaced sequences (may be NULL). */
 size_t report_utf8_repair(const char *in, size_t n, char *out, size_t cap, unsigned *repaired);
 
-/* events_written, events_suppressed, write_errors, utf8_repaired, json_errors */
+/* events_written, events_written_<type>, events_suppressed, output_errors,
+ * events_lost, output_reopen_failures, utf8_repaired, json_errors */
 void report_counters(const struct report *r, struct sw_counters *out);
 
 #endif

@@ -30,6 +30,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
             abort();                                                                               \
     } while (0)
 
+/* The value of the counter `name`, UINT64_MAX when absent. */
+static uint64_t counter_of(const struct sw_counters *c, const char *name)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].name, name) == 0)
+            return c->v[i].value;
+    return UINT64_MAX;
+}
+
 #define MAX_STR 48
 
 static char *strs[MAX_STR];
@@ -208,8 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     CHECK(f != NULL);
-    struct report_config cfg = {.path = NULL,
-                                .event_mask = (sel & 0x80) ? (unsigned)(sel >> 4) & 0xf : 0,
+    struct report_config cfg = {.event_mask = (sel & 0x80) ? (unsigned)(sel >> 4) & 0xf : 0,
                                 .line_buffered = (sel & 0x08) != 0};
     struct report *r = report_new_stream(f, &cfg);
     CHECK(r != NULL);
@@ -265,12 +273,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lines++;
         p = (size_t)(nl - buf) + 1;
     }
-    CHECK(rc.n == 6 && strcmp(rc.v[0].name, "events_written") == 0);
-    CHECK(rc.v[0].value == lines);
-    CHECK(rc.v[0].value + rc.v[1].value == 3 * SW_EVENT__COUNT);
+    CHECK(counter_of(&rc, "events_written") == lines);
+    CHECK(counter_of(&rc, "events_written") + counter_of(&rc, "events_suppressed") ==
+          3 * SW_EVENT__COUNT);
+    CHECK(counter_of(&rc, "events_lost") == 0 && counter_of(&rc, "output_errors") == 0);
     CHECK(len == expect_n && (len == 0 || memcmp(buf, expect, len) == 0));
-    CHECK(strcmp(rc.v[3].name, "utf8_repaired") == 0 && rc.v[3].value == ref.utf8_repaired);
-    CHECK(strcmp(rc.v[4].name, "json_errors") == 0 && rc.v[4].value == ref.json_errors);
+    CHECK(counter_of(&rc, "utf8_repaired") == ref.utf8_repaired);
+    CHECK(counter_of(&rc, "json_errors") == ref.json_errors);
     free(expect);
     free(buf);
     for (size_t i = 0; i < n_strs; i++)
