@@ -85,6 +85,8 @@ static void usage(FILE *f)
 "      --max-msg-size N      largest SIP message reassembled, 512-16777216 bytes\n"
 "                            (default %zu)\n"
 "      --no-fast-path        run libosip2 on every message (slower; for checks)\n"
+"      --max-memory-mb N     one ceiling for the bytes every table holds, MiB\n"
+"                            (%d..%d; default %zu); over it the oldest entries go\n"
 "Process:\n"
 "  -Z, --user USER           drop privileges to USER after opening inputs and output\n"
 "  -h, --help                this help\n"
@@ -95,7 +97,8 @@ static void usage(FILE *f)
         (double)TRACKER_DEFAULT_NOTIFY_TIMEOUT / 1e6, (double)TRACKER_DEFAULT_FINAL_TIMEOUT / 1e6,
         (double)TRACKER_DEFAULT_TRANSACTION_TIMEOUT / 1e6, TRACKER_DEFAULT_MAX_TRANSFERS,
         TRACKER_DEFAULT_SCAN_THRESHOLD, (double)TRACKER_DEFAULT_SCAN_WINDOW / 1e6,
-        DECODE_DEFAULT_HEP_PORT, SIPFRAME_DEFAULT_MAX_MSG);
+        DECODE_DEFAULT_HEP_PORT, SIPFRAME_DEFAULT_MAX_MSG, SW_BUDGET_MIN_MB, SW_BUDGET_MAX_MB,
+        SW_BUDGET_DEFAULT_CAP >> 20);
 }
 
 /* Seconds with up to 6 decimals, e.g. "32" or "0.5", into microseconds. */
@@ -218,7 +221,7 @@ enum {
     OPT_EVENTS = 256, OPT_NOTIFY_TIMEOUT, OPT_FINAL_TIMEOUT, OPT_TXN_TIMEOUT, OPT_MAX_TRANSFERS,
     OPT_SCAN_THRESHOLD, OPT_SCAN_WINDOW, OPT_HEP_PORT, OPT_MAX_MSG, OPT_NO_FAST_PATH,
     OPT_STATS_INTERVAL, OPT_SNAPLEN, OPT_BUFFER_MB, OPT_NO_PROMISC, OPT_SENSOR,
-    OPT_COMMUNITY_ID_SEED,
+    OPT_COMMUNITY_ID_SEED, OPT_MAX_MEMORY,
 };
 
 int main(int argc, char **argv)
@@ -247,6 +250,7 @@ int main(int argc, char **argv)
         { "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
         { "sensor", required_argument, NULL, OPT_SENSOR },
         { "community-id-seed", required_argument, NULL, OPT_COMMUNITY_ID_SEED },
+        { "max-memory-mb", required_argument, NULL, OPT_MAX_MEMORY },
         { NULL, 0, NULL, 0 },
     };
     struct pipeline_config pcfg;
@@ -346,6 +350,11 @@ int main(int argc, char **argv)
             if (!parse_count(optarg, 65535UL, &v))
                 bad_value("--community-id-seed", optarg, "a whole number from 0 to 65535");
             rcfg.community_id_seed = (uint16_t)v;
+            break;
+        case OPT_MAX_MEMORY:
+            if (!parse_count(optarg, SW_BUDGET_MAX_MB, &v) || v < SW_BUDGET_MIN_MB)
+                bad_value("--max-memory-mb", optarg, "a whole number of MiB from 16 to 1048576");
+            pcfg.max_memory = (size_t)v << 20;
             break;
         case ':': {
             char msg[128];

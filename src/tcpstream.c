@@ -145,6 +145,7 @@ static void seg_release(struct tcpstream *s, struct half *h, struct seg *g)
     size_t cost = SEG_COST(g->len);
     h->held -= cost;
     s->held_total -= cost;
+    sw_budget_release(s->cfg.budget, cost);
     free(g);
 }
 
@@ -236,6 +237,7 @@ static void hold(struct tcpstream *s, struct half *h, uint32_t seq, const uint8_
                 pp = &ng->next;
                 h->held += SEG_COST(len);
                 s->held_total += SEG_COST(len);
+                sw_budget_charge(s->cfg.budget, SEG_COST(len));
             }
         }
         if (g == NULL || ga >= b)
@@ -297,8 +299,11 @@ static void data_in(struct tcpstream *s, struct conn *c, int dir, uint32_t seq, 
         size_t cost = hold_cost(h, a, a + n);
         if (h->held + cost <= s->cfg.max_ooo_per_dir &&
             s->held_total + cost <= s->cfg.max_ooo_total) {
-            hold(s, h, seq, p, n);
-            return;
+            if (!sw_budget_full(s->cfg.budget, cost)) {
+                hold(s, h, seq, p, n);
+                return;
+            }
+            sw_budget_evicted(s->cfg.budget); /* this direction's holes, below */
         }
         /* over a cap: give up on the hole(s) and retry at the new next_seq */
         if (h->ooo != NULL)
