@@ -260,10 +260,15 @@ def check_memory(t, d, rnd, n):
             f"peak {peak}, held {st.get('memory_bytes_held')}")
     t.check("INVITE flood: the budget evicted (memory_evictions)",
             st.get("memory_evictions", 0) > 0, f"memory_evictions {st.get('memory_evictions')}")
-    # the process: the budget plus a fixed base (program, libraries, buffers)
-    t.check("INVITE flood: the process's max RSS stays near the budget",
-            peak is not None and rss is not None and rss <= (cap_mb + 40) * 1024,
-            f"max RSS {rss} KiB")
+    # the process: the budget plus a fixed base (program, libraries, buffers);
+    # not under AddressSanitizer (its shadow memory and quarantine)
+    if b"__asan_init" in open(t.sw, "rb").read():
+        t.n += 1
+        print(f"ok {t.n} - INVITE flood: max RSS # SKIP AddressSanitizer build")
+    else:
+        t.check("INVITE flood: the process's max RSS stays near the budget",
+                peak is not None and rss is not None and rss <= (cap_mb + 40) * 1024,
+                f"max RSS {rss} KiB")
 
 
 def main():
