@@ -658,10 +658,11 @@ void tracker_refer_request(struct tracker *t, const struct sip_msg *m, const str
         t->st.refer_retransmissions++; /* a late copy of a transfer already reported */
         return;
     }
-    struct xfer *challenged = challenged_in_call(t, m);
     x = xfer_create(t, &k, m->cseq, m->call_id, m->call_id_hash, ts);
     if (x == NULL)
         return;
+    /* after xfer_create: making room may have evicted the challenged one */
+    struct xfer *challenged = challenged_in_call(t, m);
     xfer_take_refer(t, x, m, tuple, ts);
     if (challenged != NULL && challenged != x) {
         /* The retry with credentials: one transfer, not a rejected one and
