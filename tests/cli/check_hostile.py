@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import struct
 import subprocess
 import sys
@@ -34,6 +33,13 @@ def udp_frame(payload, src=1, dst=2, sport=5060, dport=5060):
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
                      bytes([192, 0, 2, src]), bytes([192, 0, 2, dst]))
     return b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\x08\x00" + ip + udp
+
+
+def tcp_frame(payload, seq, src, dst, sport, dport, flags=0x18):
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 0x50, flags, 65535, 0, 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0,
+                     bytes([192, 0, 2, src]), bytes([192, 0, 2, dst]))
+    return b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\x08\x00" + ip + tcp
 
 
 def write_pcap(path, frames):
@@ -112,18 +118,30 @@ class T:
         sys.stdout.flush()
 
     def run(self, pcap, *args, timeout=120):
-        """-> (events list, final stats dict, seconds, maxrss KiB of the child)"""
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        t = time.monotonic()
-        p = subprocess.run([self.sw, "-r", pcap] + list(args), capture_output=True,
-                           timeout=timeout)
-        dt = time.monotonic() - t
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        evs = [json.loads(l) for l in p.stdout.decode(errors="replace").splitlines() if l]
+        """-> (events list, final stats counters flattened, seconds, max RSS KiB of the run)"""
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            t = time.monotonic()
+            p = subprocess.Popen([self.sw, "-r", pcap] + list(args), stdout=out, stderr=err)
+            deadline = t + timeout
+            while True:  # wait4: this child's own rusage
+                pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+                if pid == p.pid:
+                    break
+                if time.monotonic() > deadline:
+                    p.kill()
+                    pid, status, ru = os.wait4(p.pid, 0)
+                    break
+                time.sleep(0.01)
+            p.returncode = os.waitstatus_to_exitcode(status)
+            dt = time.monotonic() - t
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
+        evs = [json.loads(l) for l in stdout.decode(errors="replace").splitlines() if l]
         stats = [flat(e["stats"]) for e in evs if e["event_type"] == "stats"]
         if p.returncode != 0:
-            print("# sipwatch exit %d: %s" % (p.returncode, p.stderr.decode(errors="replace")))
-        return evs, (stats[-1] if stats else {}), dt, (rss if rss > before else None)
+            print("# sipwatch exit %d: %s" % (p.returncode, stderr.decode(errors="replace")))
+        return evs, (stats[-1] if stats else {}), dt, ru.ru_maxrss
 
 
 def of(evs, kind):
@@ -223,10 +241,23 @@ def check_hostile_values(t, d, rnd):
     n += 1
     frames += transfer_frames(b"ctl-xfer@x", T0 + 30, accepted_reason=b"Acc" + rnd.choice(ctl) +
                               b"epted", gap=2.0)
+    # over TCP, the 404 cut into segments anywhere (inside its status line too)
+    c = rnd.choice(ctl)
+    inv = msg(b"INVITE sip:350@192.0.2.2 SIP/2.0", dialog(b"ctl-tcp@x", 1, b"INVITE"))
+    nf = msg(b"SIP/2.0 404 Not" + c + b" Found", dialog(b"ctl-tcp@x", 1, b"INVITE", to_tag=b"nf"))
+    cuts = sorted(rnd.sample(range(1, len(nf)), rnd.randint(1, 4)))
+    t1 = T0 + 40
+    frames += [(t1, tcp_frame(b"", 999, 1, 2, 40000, 5060, 0x02)),
+               (t1 + 0.001, tcp_frame(b"", 4999, 2, 1, 5060, 40000, 0x12)),
+               (t1 + 0.01, tcp_frame(inv, 1000, 1, 2, 40000, 5060))]
+    for k, (a, b) in enumerate(zip([0] + cuts, cuts + [len(nf)])):
+        frames.append((t1 + 0.02 + k * 0.001, tcp_frame(nf[a:b], 5000 + a, 2, 1, 5060, 40000)))
+    n += 1
     path = write_pcap(os.path.join(d, "ctl.pcap"), frames)
     evs, st, _, _ = t.run(path)
     nf = of(evs, "user_not_found")
-    t.check("control bytes in reason phrases and headers: every 404 gives its event",
+    t.check("control bytes in reason phrases and headers (UDP, TCP in segments): every 404 "
+            "gives its event",
             len(nf) == n, f"{len(nf)} of {n}")
     bad = [e["user_not_found"]["reason"] for e in nf
            if any(ord(ch) < 0x20 or ord(ch) == 0x7f for ch in e["user_not_found"]["reason"] or "")]
