@@ -119,6 +119,7 @@ static void dgram_remove(struct ipfrag *f, struct frag_dgram *dg)
     }
     SW_ASSERT(f->st.bytes_held >= dg->cost && f->st.datagrams_held > 0);
     f->st.bytes_held -= dg->cost;
+    sw_budget_release(f->cfg.budget, dg->cost);
     f->st.datagrams_held--;
     free(dg);
 }
@@ -136,6 +137,7 @@ static void account(struct ipfrag *f, struct frag_dgram *dg, size_t bytes)
 {
     dg->cost += bytes;
     f->st.bytes_held += bytes;
+    sw_budget_charge(f->cfg.budget, bytes);
     if (f->st.bytes_held > f->st.bytes_peak)
         f->st.bytes_peak = f->st.bytes_held;
 }
@@ -143,12 +145,14 @@ static void account(struct ipfrag *f, struct frag_dgram *dg, size_t bytes)
 /* Evicts the oldest datagrams other than `keep` until `need` more bytes fit. */
 static bool make_room(struct ipfrag *f, const struct frag_dgram *keep, size_t need)
 {
-    while (f->st.bytes_held + need > f->cfg.max_bytes) {
+    while (f->st.bytes_held + need > f->cfg.max_bytes || sw_budget_full(f->cfg.budget, need)) {
         struct frag_dgram *victim = f->oldest;
         if (victim != NULL && victim == keep)
             victim = victim->newer;
         if (victim == NULL)
             return false;
+        if (f->st.bytes_held + need <= f->cfg.max_bytes)
+            sw_budget_evicted(f->cfg.budget); /* for the shared budget */
         dgram_remove(f, victim);
         f->st.evicted++;
     }

@@ -100,6 +100,8 @@ static void usage(FILE *f)
 "      --max-msg-size N      largest SIP message reassembled, 512-16777216 bytes\n"
 "                            (default %zu)\n"
 "      --no-fast-path        run libosip2 on every message (slower; for checks)\n"
+"      --max-memory-mb N     one ceiling for the bytes every table holds, MiB\n"
+"                            (%d..%d; default %zu); over it the oldest entries go\n"
 "Process:\n"
 "  -Z, --user USER           drop privileges to USER after opening inputs and output\n"
 "  -h, --help                this help\n"
@@ -112,7 +114,8 @@ static void usage(FILE *f)
         (double)TRACKER_DEFAULT_FINAL_TIMEOUT / 1e6,
         (double)TRACKER_DEFAULT_TRANSACTION_TIMEOUT / 1e6, TRACKER_DEFAULT_MAX_TRANSFERS,
         TRACKER_DEFAULT_SCAN_THRESHOLD, (double)TRACKER_DEFAULT_SCAN_WINDOW / 1e6,
-        DECODE_DEFAULT_HEP_PORT, SIPFRAME_DEFAULT_MAX_MSG);
+        DECODE_DEFAULT_HEP_PORT, SIPFRAME_DEFAULT_MAX_MSG, SW_BUDGET_MIN_MB, SW_BUDGET_MAX_MB,
+        SW_BUDGET_DEFAULT_CAP >> 20);
 }
 
 /* Seconds with up to 6 decimals, e.g. "32" or "0.5", into microseconds. */
@@ -235,7 +238,7 @@ enum {
     OPT_EVENTS = 256, OPT_NOTIFY_TIMEOUT, OPT_FINAL_TIMEOUT, OPT_TXN_TIMEOUT, OPT_MAX_TRANSFERS,
     OPT_SCAN_THRESHOLD, OPT_SCAN_WINDOW, OPT_HEP_PORT, OPT_MAX_MSG, OPT_NO_FAST_PATH,
     OPT_STATS_INTERVAL, OPT_SNAPLEN, OPT_BUFFER_MB, OPT_NO_PROMISC, OPT_SENSOR,
-    OPT_COMMUNITY_ID_SEED, OPT_WRITE_TIMEOUT,
+    OPT_COMMUNITY_ID_SEED, OPT_WRITE_TIMEOUT, OPT_MAX_MEMORY,
 };
 
 /* events_lost from the output's counters. */
@@ -278,6 +281,7 @@ int main(int argc, char **argv)
         { "sensor", required_argument, NULL, OPT_SENSOR },
         { "community-id-seed", required_argument, NULL, OPT_COMMUNITY_ID_SEED },
         { "write-timeout", required_argument, NULL, OPT_WRITE_TIMEOUT },
+        { "max-memory-mb", required_argument, NULL, OPT_MAX_MEMORY },
         { NULL, 0, NULL, 0 },
     };
     struct pipeline_config pcfg;
@@ -382,6 +386,11 @@ int main(int argc, char **argv)
         case OPT_WRITE_TIMEOUT:
             if (!parse_seconds(optarg, &rcfg.give_up))
                 bad_value("--write-timeout", optarg, RANGE_SECONDS_0);
+            break;
+        case OPT_MAX_MEMORY:
+            if (!parse_count(optarg, SW_BUDGET_MAX_MB, &v) || v < SW_BUDGET_MIN_MB)
+                bad_value("--max-memory-mb", optarg, "a whole number of MiB from 16 to 1048576");
+            pcfg.max_memory = (size_t)v << 20;
             break;
         case ':': {
             char msg[128];

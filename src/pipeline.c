@@ -53,6 +53,13 @@ struct pipeline {
     size_t stream_bytes_peak;
     uint64_t packets, hep_stream_errors, stream_app_oom, clock_backwards, stream_bytes_dropped;
     uint64_t frag_too_deep;
+    /* clock discontinuities (clock_frame) */
+    sw_time clock_offset;        /* added to frame stamps after a backward re-base */
+    sw_time jump_last;           /* last stamp of the current run of far-off frames */
+    unsigned jump_run;           /* frames in that run */
+    uint64_t clock_jumps_forward, clock_jumps_backward, clock_rebased;
+    struct sw_budget budget;     /* one memory ceiling for every table (budget.h) */
+    size_t stream_charged;       /* stream_bytes as charged to it */
     unsigned depth;              /* reassembled-datagram recursion guard */
     const char *cur_file;        /* origin of the frame being handled (events' envelope) */
     uint64_t cur_number;
@@ -185,6 +192,29 @@ static void handle_hep_stream(struct pipeline *p, struct stream_app *app, struct
         hep_release(app); /* most records come whole: idle streams hold nothing */
 }
 
+/* The partial messages' bytes, as charged to the memory budget. */
+static void stream_sync(struct pipeline *p)
+{
+    if (p->stream_bytes > p->stream_charged)
+        sw_budget_charge(&p->budget, p->stream_bytes - p->stream_charged);
+    else
+        sw_budget_release(&p->budget, p->stream_charged - p->stream_bytes);
+    p->stream_charged = p->stream_bytes;
+}
+
+/* Over max_stream_bytes, or over the memory budget: this stream's partial
+ * message goes (counted in memory_evictions when the budget is the cause). */
+static bool stream_over(struct pipeline *p)
+{
+    stream_sync(p);
+    if (p->stream_bytes > p->cfg.max_stream_bytes)
+        return true;
+    if (!sw_budget_over(&p->budget))
+        return false;
+    sw_budget_evicted(&p->budget);
+    return true;
+}
+
 static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data, unsigned flags,
                       sw_time ts, void **slot)
 {
@@ -195,6 +225,7 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
             if (app->fs != NULL)
                 p->stream_bytes -= sipframe_stream_buffered(app->fs);
             p->stream_bytes -= app->hep_n;
+            stream_sync(p);
             sipframe_stream_free(app->fs);
             free(app->hep);
             free(app);
@@ -229,10 +260,11 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
             app->hep_n = 0;
         handle_hep_stream(p, app, data);
         p->stream_bytes = p->stream_bytes - before + app->hep_n;
-        if (p->stream_bytes > p->cfg.max_stream_bytes) {
+        if (stream_over(p)) {
             p->stream_bytes -= app->hep_n;
             p->stream_bytes_dropped += app->hep_n;
             hep_release(app);
+            stream_sync(p);
         }
         if (p->stream_bytes > p->stream_bytes_peak)
             p->stream_bytes_peak = p->stream_bytes;
@@ -244,7 +276,7 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
                          on_message, p, &p->frame_stats);
     size_t after = sipframe_stream_buffered(app->fs);
     p->stream_bytes = p->stream_bytes - before + after;
-    if (p->stream_bytes > p->cfg.max_stream_bytes) {
+    if (stream_over(p)) {
         /* Many streams each holding a partial message: the total cap drops
          * this one's partial message; it resyncs on its next start line. */
         struct sipframe_stream *fresh = sipframe_stream_new(p->cfg.max_msg, true);
@@ -253,6 +285,7 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
             p->stream_bytes_dropped += after;
             sipframe_stream_free(app->fs);
             app->fs = fresh;
+            stream_sync(p);
         }
     }
     if (p->stream_bytes > p->stream_bytes_peak)
@@ -301,10 +334,14 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, sw_emit_fn *emi
     p->now = SW_TIME_NONE;
     p->next_stats = SW_TIME_NONE;
     p->last_coarse = SW_TIME_NONE;
+    sw_budget_init(&p->budget, cfg->max_memory > 0 ? cfg->max_memory : SW_BUDGET_DEFAULT_CAP);
+    p->cfg.ipfrag.budget = &p->budget;
+    p->cfg.tcp.budget = &p->budget;
+    p->cfg.tracker.budget = &p->budget;
     p->decode = decode_new(&cfg->decode);
-    p->ipfrag = ipfrag_new(&cfg->ipfrag);
-    p->tcp = tcpstream_new(&cfg->tcp, on_stream, p);
-    p->tracker = tracker_new(&cfg->tracker, stamp_emit, p);
+    p->ipfrag = ipfrag_new(&p->cfg.ipfrag);
+    p->tcp = tcpstream_new(&p->cfg.tcp, on_stream, p);
+    p->tracker = tracker_new(&p->cfg.tracker, stamp_emit, p);
     if (p->decode == NULL || p->ipfrag == NULL || p->tcp == NULL || p->tracker == NULL)
         goto oom;
     return p;
@@ -330,13 +367,9 @@ sw_time pipeline_now(const struct pipeline *p)
     return p->now;
 }
 
-void pipeline_advance(struct pipeline *p, sw_time now)
+/* Moves the clock forward to `now` (> p->now) and runs every due timer. */
+static void clock_set(struct pipeline *p, sw_time now)
 {
-    if (p->now != SW_TIME_NONE && now <= p->now) {
-        if (now < p->now)
-            p->clock_backwards++;
-        return;
-    }
     p->now = now;
     if (p->last_coarse == SW_TIME_NONE || now - p->last_coarse >= SW_USEC_PER_SEC) {
         p->last_coarse = now;
@@ -354,9 +387,82 @@ void pipeline_advance(struct pipeline *p, sw_time now)
     }
 }
 
+/* A live idle tick (main.c, quiet link): moves the clock on, counts nothing;
+ * a tick more than PIPELINE_CLOCK_JUMP ahead (the wall clock stepped) is
+ * ignored, the frames decide (clock_frame). */
+void pipeline_advance(struct pipeline *p, sw_time now)
+{
+    if (p->now == SW_TIME_NONE) {
+        clock_set(p, now);
+        return;
+    }
+    now += p->clock_offset;
+    if (now > p->now && now - p->now <= PIPELINE_CLOCK_JUMP)
+        clock_set(p, now);
+}
+
+static sw_time time_dist(sw_time a, sw_time b)
+{
+    return a > b ? a - b : b - a;
+}
+
+/*
+ * A frame's stamp -> the clock (issue 10: clock discontinuities). A stamp
+ * within PIPELINE_CLOCK_JUMP of the clock moves it on (or, behind it, counts
+ * clock_backwards and is processed at the clock's time). A stamp farther off
+ * (a year ahead, an hour back) does not move the clock: the frame is
+ * processed at the clock's time and counted (clock_jumps_forward /
+ * clock_jumps_backward), so one bad stamp neither fires every timer nor
+ * freezes them. When PIPELINE_CLOCK_AGREE frames in a row are far off and
+ * agree with each other (each within PIPELINE_CLOCK_JUMP of the one
+ * before), the capture's time really moved: the clock is re-based
+ * (clock_rebased). Forward, it jumps to the new time (the time passed: due
+ * timers fire). Backward, later stamps are shifted by the jump so that the
+ * clock goes on from where it was, and timers keep running relative to the
+ * new stamps (events then carry the shifted, monotonic time).
+ */
+static void clock_frame(struct pipeline *p, sw_time ts)
+{
+    if (p->now == SW_TIME_NONE) {
+        clock_set(p, ts);
+        return;
+    }
+    if (ts > INT64_MAX / 2 || ts < INT64_MIN / 2)
+        ts = ts > 0 ? INT64_MAX / 2 : INT64_MIN / 2; /* no overflow below */
+    sw_time t = ts + p->clock_offset;
+    if (time_dist(t, p->now) <= PIPELINE_CLOCK_JUMP) {
+        p->jump_run = 0;
+        if (t > p->now)
+            clock_set(p, t);
+        else if (t < p->now)
+            p->clock_backwards++;
+        return;
+    }
+    if (p->jump_run > 0 && time_dist(t, p->jump_last) <= PIPELINE_CLOCK_JUMP)
+        p->jump_run++;
+    else
+        p->jump_run = 1;
+    p->jump_last = t;
+    if (p->jump_run < PIPELINE_CLOCK_AGREE) {
+        if (t > p->now) {
+            p->clock_jumps_forward++;
+        } else {
+            p->clock_jumps_backward++;
+            p->clock_backwards++;
+        }
+        return;
+    }
+    p->jump_run = 0;
+    p->clock_rebased++;
+    if (t > p->now)
+        clock_set(p, t);
+    else
+        p->clock_offset += p->now - t; /* this frame: at the clock's time */
+}
+
 void pipeline_frame(struct pipeline *p, int linktype, struct sw_bytes frame, sw_time ts)
 {
-    pipeline_advance(p, ts);
+    clock_frame(p, ts);
     p->packets++;
     struct decode_packet pkt;
     memset(&pkt, 0, sizeof pkt);
@@ -382,6 +488,9 @@ void pipeline_emit_stats(struct pipeline *p, bool final)
         p->cfg.extra_counters(p->cfg.extra_ctx, &c); /* they name their groups */
     sw_counters_group(&c, "capture");
     sw_counters_add(&c, "clock_backwards", p->clock_backwards);
+    sw_counters_add(&c, "clock_jumps_forward", p->clock_jumps_forward);
+    sw_counters_add(&c, "clock_jumps_backward", p->clock_jumps_backward);
+    sw_counters_add(&c, "clock_rebased", p->clock_rebased);
     sw_counters_group(&c, "decode");
     sw_counters_add(&c, "packets", p->packets);
     decode_counters(p->decode, &c);
@@ -401,6 +510,8 @@ void pipeline_emit_stats(struct pipeline *p, bool final)
     sw_counters_group(&c, "tracker");
     tracker_counters(p->tracker, &c);
     sw_counters_add(&c, "internal_assert", sw_assert_failures);
+    sw_counters_group(&c, "memory");
+    sw_budget_counters(&p->budget, &c);
 
     struct sw_run_info run;
     memset(&run, 0, sizeof run);

@@ -105,6 +105,7 @@ static void src_evict(struct tracker *t, struct scan_src *old)
     src_unlink(t, old);
     HASH_DELETE(hh, t->scan_srcs, old);
     t->scan_bytes -= old->bytes;
+    sw_budget_release(t->cfg.budget, old->bytes);
     src_free(old);
     t->n_scan_srcs--;
     t->st.scan_sources_evicted++;
@@ -271,13 +272,20 @@ void tracker_scan_hit(struct tracker *t, const struct sw_event *ev, const char *
     if (s == NULL)
         return;
     t->scan_bytes -= s->bytes; /* re-added below, whatever scan_hit_in() did */
+    sw_budget_release(t->cfg.budget, s->bytes);
     scan_hit_in(t, s, ev, user_key);
     t->scan_bytes += s->bytes;
+    sw_budget_charge(t->cfg.budget, s->bytes);
     if (t->scan_bytes > t->scan_bytes_peak)
         t->scan_bytes_peak = t->scan_bytes;
     /* The byte budget: the least recently hit sources go first (never this one). */
     while (t->scan_bytes > t->cfg.max_scan_bytes && t->scan_first != NULL && t->scan_first != s)
         src_evict(t, t->scan_first);
+    /* and the shared memory budget (budget.h) the same way */
+    while (sw_budget_over(t->cfg.budget) && t->scan_first != NULL && t->scan_first != s) {
+        src_evict(t, t->scan_first);
+        sw_budget_evicted(t->cfg.budget);
+    }
 }
 
 static void scan_hit_in(struct tracker *t, struct scan_src *s, const struct sw_event *ev,
@@ -329,6 +337,7 @@ void tracker_scan_free(struct tracker *t)
         struct scan_src *s = t->scan_first;
         src_unlink(t, s);
         HASH_DELETE(hh, t->scan_srcs, s);
+        sw_budget_release(t->cfg.budget, s->bytes);
         src_free(s);
     }
     t->n_scan_srcs = 0;

@@ -53,6 +53,8 @@ struct fstate {
     size_t scan;  /* no LF in [line, scan) */
     size_t hend;  /* end of the header block (after its empty line), 0 = not found */
     bool in_head; /* the start line was accepted */
+    bool status_cand; /* "SIP/2.0 " is in the kept part of the pending line */
+    size_t cand_checked; /* [0, cand_checked) searched for it */
     struct sipframe_cl cl;
 };
 
@@ -84,17 +86,24 @@ static bool is_upper(uint8_t c)
     return c >= 'A' && c <= 'Z';
 }
 
-/* "SIP/2.0 SP 3DIGIT [SP reason]"; p starts with "SIP/2.0 ". */
+/* "SIP/2.0 SP 3DIGIT [SP reason]"; p starts with "SIP/2.0 ". A control byte
+ * in the reason phrase (an ESC sequence, say) does not unmake the status
+ * line: the scanner repairs the reason, the message still counts (issue 10);
+ * only a NUL does, as everywhere in the header block. */
 static bool status_line_ok(const uint8_t *p, size_t n)
 {
     if (n < 11 || !ascii_is_digit(p[8]) || !ascii_is_digit(p[9]) || !ascii_is_digit(p[10]))
         return false;
     if (n > 11 && p[11] != ' ')
         return false;
-    for (size_t i = 12; i < n; i++)
-        if (is_ctl(p[i]))
-            return false;
-    return true;
+    return n <= 12 || memchr(p + 12, '\0', n - 12) == NULL;
+}
+
+/* status_line_ok() without its NUL scan (the caller knows where NULs are). */
+static bool status_prefix_ok(const uint8_t *p, size_t n)
+{
+    return n >= 11 && ascii_is_digit(p[8]) && ascii_is_digit(p[9]) && ascii_is_digit(p[10]) &&
+           (n == 11 || p[11] == ' ');
 }
 
 /* "METHOD SP Request-URI SP SIP/2.0": returns the method length, 0 if not. */
@@ -186,8 +195,9 @@ static bool plain_start_line(const uint8_t *p, size_t n)
 }
 
 /* Where in this line (without CR/LF) a start line begins, if anywhere.
- * Linear: a start line holds no control character, so it begins after the
- * last one; a request line's method is the token before its last two SPs. */
+ * Linear: a request line holds no control character, so it begins after the
+ * last one, its method the token before its last two SPs; a status line
+ * (whose reason may hold control bytes, not NUL) is the first "SIP/2.0 NNN". */
 static bool find_start(const uint8_t *p, size_t n, size_t *off)
 {
     size_t from = 0;
@@ -222,13 +232,17 @@ static bool find_start(const uint8_t *p, size_t n, size_t *off)
             }
         }
     }
-    size_t i = from;
+    /* a status line's reason may hold control bytes (status_line_ok): it
+     * may begin before the last one */
+    const uint8_t *nul = memrchr(p, '\0', n);
+    size_t after_nul = nul != NULL ? (size_t)(nul - p) + 1 : 0; /* one scan, not one per try */
+    size_t i = 0;
     while (i + 11 <= n) {
         const uint8_t *q = memmem(p + i, n - i, "SIP/2.0 ", 8);
         if (q == NULL)
             break;
         size_t at = (size_t)(q - p);
-        if (status_line_ok(q, n - at)) {
+        if (status_prefix_ok(q, n - at) && (after_nul <= at + 12)) {
             *off = at;
             return true;
         }
@@ -338,7 +352,24 @@ static enum fr frame(const uint8_t *p, size_t n, size_t max, bool stream, size_t
                 size_t end = p[n - 1] == '\r' ? n - 1 : n, c = end;
                 while (c > s->scan && !is_ctl(p[c - 1]))
                     c--;
-                if (c > s->scan) {
+                /* ... except a status line, whose reason may hold control
+                 * bytes: from the first "SIP/2.0 " on, the line is kept
+                 * (only what is before the last control byte before it
+                 * goes, as find_start() would judge the whole line). Each
+                 * byte is searched once; the line stays within max. Until
+                 * then, [0, scan) holds no control byte. */
+                if (c > s->scan && !s->status_cand) {
+                    size_t from = s->cand_checked > 7 ? s->cand_checked - 7 : 0;
+                    const uint8_t *q = memmem(p + from, c - from, "SIP/2.0 ", 8);
+                    s->cand_checked = c;
+                    if (q != NULL) {
+                        c = (size_t)(q - p);
+                        while (c > s->scan && !is_ctl(p[c - 1]))
+                            c--;
+                        s->status_cand = c <= s->scan;
+                    }
+                }
+                if (c > s->scan && !s->status_cand) {
                     *len = c;
                     *notes |= NOTE_PARTIAL;
                     return FR_JUNK;

@@ -250,11 +250,14 @@ static void osip_uri_into(struct sip_msg *m, osip_uri_t *u, char *dst)
     osip_free(s);
 }
 
-static void osip_tag_into(struct sip_msg *m, osip_from_t *f, char *dst)
+static void osip_tag_into(struct sip_msg *m, osip_from_t *f, char *dst, uint64_t *hash)
 {
     osip_generic_param_t *tag = NULL;
-    if (f != NULL && osip_from_get_tag(f, &tag) == 0 && tag != NULL && tag->gvalue != NULL)
+    if (f != NULL && osip_from_get_tag(f, &tag) == 0 && tag != NULL && tag->gvalue != NULL) {
         put_str(m, dst, SIPMSG_MAX_TOKEN * 2, tag->gvalue);
+        *hash = sipmsg_key_hash(sw_bytes_make(tag->gvalue, strlen(tag->gvalue)),
+                                SIPMSG_MAX_TOKEN * 2);
+    }
 }
 
 static bool ct_is(const osip_content_type_t *ct, const char *type, const char *subtype)
@@ -311,17 +314,19 @@ static bool full_parse(struct sw_bytes raw, struct sip_msg *m)
     if (om->call_id != NULL) {
         /* libosip2 splits the Call-ID at '@': rebuild the whole value */
         char *s = NULL;
-        if (osip_call_id_to_str(om->call_id, &s) == 0 && s != NULL && s[0] != '\0')
+        if (osip_call_id_to_str(om->call_id, &s) == 0 && s != NULL && s[0] != '\0') {
             put_str(m, m->call_id, sizeof m->call_id, s);
+            m->call_id_hash = sipmsg_key_hash(sw_bytes_make(s, strlen(s)), sizeof m->call_id);
+        }
         osip_free(s);
     }
     if (om->from != NULL) {
         osip_uri_into(m, om->from->url, m->from_uri);
-        osip_tag_into(m, om->from, m->from_tag);
+        osip_tag_into(m, om->from, m->from_tag, &m->from_tag_hash);
     }
     if (om->to != NULL) {
         osip_uri_into(m, om->to->url, m->to_uri);
-        osip_tag_into(m, om->to, m->to_tag);
+        osip_tag_into(m, om->to, m->to_tag, &m->to_tag_hash);
     }
     /* Refer-To comes back as an unknown header, under its short name when
      * sent compact; its URI is cut out the same way as the scanner does. */
@@ -356,7 +361,12 @@ static enum sipmsg_result parse(struct sw_bytes raw, unsigned flags, struct sip_
         st->requests++;
     else
         st->responses++;
-    if ((flags & SIPMSG_FULL) || sipscan_feeds_event(out)) {
+    bool full = (flags & SIPMSG_FULL) || sipscan_feeds_event(out);
+    if (full && out->header_lines > SIPMSG_MAX_HEADER_LINES) {
+        /* libosip2's header lists are quadratic: the scanner's fields stand */
+        st->header_floods++;
+        st->fast_path++;
+    } else if (full) {
         st->full_parse++;
         out->full_parse = true;
         /* A message libosip2 is known to mishandle counts as refused. */
@@ -471,4 +481,5 @@ void sipmsg_counters(const struct sipmsg_stats *st, struct sw_counters *out)
     sw_counters_add(out, "sip_osip_errors", st->osip_errors);
     sw_counters_add(out, "sip_nul_bytes", st->nul_bytes);
     sw_counters_add(out, "sip_truncated_fields", st->truncated_fields);
+    sw_counters_add(out, "sip_header_flood", st->header_floods);
 }

@@ -18,6 +18,9 @@
 
 #include <string.h>
 
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
+
 #include "sipwatch/ascii.h"
 #include "sipwatch/sipframe.h"
 
@@ -305,6 +308,52 @@ void sipscan_put(struct sip_msg *m, char *dst, size_t cap, struct sw_bytes v)
     put_view(m, dst, cap, v, true);
 }
 
+/* As put_view copies: a value holding an LF (folded) has each CR and LF as
+ * SP; any other value is hashed as it is. */
+static uint64_t key_hash(struct sw_bytes v, bool multiline)
+{
+    if (v.n == 0)
+        return 0;
+    if (!multiline || memchr(v.p, '\n', v.n) == NULL)
+        return XXH3_64bits_withSeed(v.p, v.n, sw_hash_seed);
+    XXH3_state_t st;
+    uint8_t buf[256];
+    XXH3_64bits_reset_withSeed(&st, sw_hash_seed);
+    for (size_t i = 0; i < v.n;) {
+        size_t k = SW_MIN(v.n - i, sizeof buf);
+        for (size_t j = 0; j < k; j++)
+            buf[j] = v.p[i + j] == '\r' || v.p[i + j] == '\n' ? ' ' : v.p[i + j];
+        XXH3_64bits_update(&st, buf, k);
+        i += k;
+    }
+    return XXH3_64bits_digest(&st);
+}
+
+uint64_t sipmsg_key_hash(struct sw_bytes v, size_t cap)
+{
+    v = ascii_trim(v);
+    return v.n >= cap ? key_hash(v, true) : 0;
+}
+
+/* A key field: the bounded copy, and the hash of the whole value when the
+ * copy had to cut it (a whole copy is its own key: no hash to compute). */
+static void put_key(struct sip_msg *m, char *dst, size_t cap, struct sw_bytes v, bool multiline,
+                    uint64_t *hash)
+{
+    put_view(m, dst, cap, v, multiline);
+    v = ascii_trim(v);
+    *hash = v.n >= cap ? key_hash(v, multiline) : 0;
+}
+
+/* A reason phrase is text (RFC 3261 §25.1 Reason-Phrase): each control byte
+ * in it (an ESC sequence meant for a terminal, a BEL) becomes '?'. */
+static void repair_ctl(char *s)
+{
+    for (; *s != '\0'; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+            *s = '?';
+}
+
 /* Skips a quoted string starting at v.p[i] == '"'; returns the index after
  * the closing quote (or v.n). */
 static size_t skip_quoted(struct sw_bytes v, size_t i)
@@ -419,14 +468,14 @@ static void nameaddr_split(struct sw_bytes v, struct sw_bytes *uri, struct sw_by
 }
 
 static void on_nameaddr(struct sip_msg *m, struct sw_bytes v, bool ml, char *val, char *uri,
-                        char *tag)
+                        char *tag, uint64_t *tag_hash)
 {
     struct sw_bytes u, ps, t;
     put_view(m, val, SIPMSG_MAX_FIELD, v, ml);
     nameaddr_split(v, &u, &ps);
     put_view(m, uri, SIPMSG_MAX_FIELD, u, ml);
     if (param_find(ps, "tag", &t))
-        put_view(m, tag, SIPMSG_MAX_TOKEN * 2, t, ml);
+        put_key(m, tag, SIPMSG_MAX_TOKEN * 2, t, ml, tag_hash);
 }
 
 void sipscan_refer_to(struct sip_msg *m, struct sw_bytes v)
@@ -518,6 +567,7 @@ bool sipscan_sipfrag(struct sip_msg *m, struct sw_bytes body)
         return false;
     m->sipfrag_status = st;
     sipscan_put(m, m->sipfrag_reason, SIPMSG_MAX_FIELD, reason);
+    repair_ctl(m->sipfrag_reason);
     return true;
 }
 
@@ -633,7 +683,7 @@ static void on_via(struct sip_msg *m, struct sw_bytes v)
     }
     struct sw_bytes b;
     if (param_find(sub(v, 0, i), "branch", &b))
-        sipscan_put(m, m->branch, sizeof m->branch, b);
+        put_key(m, m->branch, sizeof m->branch, b, true, &m->branch_hash);
 }
 
 static void on_event(struct sip_msg *m, struct sw_bytes v)
@@ -703,7 +753,7 @@ static void process(struct scan *s, enum hdr id)
     bool ml = (s->folded & (1u << id)) != 0;
     switch (id) {
     case H_CALLID:
-        put_view(m, m->call_id, sizeof m->call_id, v, ml);
+        put_key(m, m->call_id, sizeof m->call_id, v, ml, &m->call_id_hash);
         break;
     case H_CSEQ:
         on_cseq(s, v, ml);
@@ -712,10 +762,10 @@ static void process(struct scan *s, enum hdr id)
         on_via(m, v);
         break;
     case H_FROM:
-        on_nameaddr(m, v, ml, m->from, m->from_uri, m->from_tag);
+        on_nameaddr(m, v, ml, m->from, m->from_uri, m->from_tag, &m->from_tag_hash);
         break;
     case H_TO:
-        on_nameaddr(m, v, ml, m->to, m->to_uri, m->to_tag);
+        on_nameaddr(m, v, ml, m->to, m->to_uri, m->to_tag, &m->to_tag_hash);
         break;
     case H_UA:
         put_view(m, m->user_agent, sizeof m->user_agent, v, ml);
@@ -811,6 +861,7 @@ static bool start_line(struct sip_msg *m, struct sw_bytes line)
             return false;
         m->is_request = false;
         put_view(m, m->reason, sizeof m->reason, reason, false);
+        repair_ctl(m->reason);
         return true;
     }
     /* Method SP Request-URI SP SIP-Version (RFC 3261 §7.1) */
@@ -870,6 +921,8 @@ static void msg_reset(struct sip_msg *m)
     m->sub_expires = -1;
     m->sipfrag_status = 0;
     m->sipfrag_reason[0] = '\0';
+    m->call_id_hash = m->branch_hash = m->from_tag_hash = m->to_tag_hash = 0;
+    m->header_lines = 0;
     m->full_parse = false;
     m->truncated_fields = 0;
 }
@@ -918,6 +971,7 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
     enum hdr cur = H_NONE;
     struct sw_bytes val = empty_view;
     bool folded = false, blank = false, blank_lf = false;
+    unsigned lines = 0;
     struct sipframe_cl cl = {false, false, false, 0};
     while (pos < raw.n) {
         const uint8_t *lf = memchr(p + pos, '\n', raw.n - pos);
@@ -931,6 +985,7 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
             pos = next;
             break;
         }
+        lines++;
         if (ascii_is_ws(p[pos])) {
             /* folded: the value now runs to the end of this line */
             if (cur != H_NONE) {
@@ -953,6 +1008,7 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
         pos = next;
     }
     record(&s, cur, val, folded);
+    m->header_lines = lines;
     info->head_len = blank ? pos : raw.n;
     if (info->frame_max != 0) {
         /* From here on, raw is the message at the head of the datagram. A

@@ -126,6 +126,13 @@ static struct sw_tuple half_tuple(const struct conn *c, int dir)
     return dir == 0 ? c->key : sw_tuple_reverse(&c->key);
 }
 
+/* A connection's charge to the memory budget: its record; and, once the
+ * consumer keeps state for a direction (h->had_app), that state (framer
+ * state and its smallest buffer: about 512 bytes a direction, measured on a
+ * flood of 100 000 streams). */
+#define CONN_COST (sizeof(struct conn) + SW_BUDGET_ENTRY_OVERHEAD)
+#define HALF_APP_COST 512
+
 static void deliver(struct tcpstream *s, struct conn *c, int dir, const uint8_t *p, size_t n,
                     sw_time ts)
 {
@@ -136,8 +143,10 @@ static void deliver(struct tcpstream *s, struct conn *c, int dir, const uint8_t 
     h->pending = 0;
     struct sw_tuple t = half_tuple(c, dir);
     s->sink(s->ctx, &t, sw_bytes_make(p, n), flags, ts, &h->app);
-    if (h->app != NULL)
+    if (h->app != NULL && !h->had_app) {
         h->had_app = true;
+        sw_budget_charge(s->cfg.budget, HALF_APP_COST); /* released in conn_close */
+    }
 }
 
 static void seg_release(struct tcpstream *s, struct half *h, struct seg *g)
@@ -145,6 +154,7 @@ static void seg_release(struct tcpstream *s, struct half *h, struct seg *g)
     size_t cost = SEG_COST(g->len);
     h->held -= cost;
     s->held_total -= cost;
+    sw_budget_release(s->cfg.budget, cost);
     free(g);
 }
 
@@ -236,6 +246,7 @@ static void hold(struct tcpstream *s, struct half *h, uint32_t seq, const uint8_
                 pp = &ng->next;
                 h->held += SEG_COST(len);
                 s->held_total += SEG_COST(len);
+                sw_budget_charge(s->cfg.budget, SEG_COST(len));
             }
         }
         if (g == NULL || ga >= b)
@@ -297,8 +308,11 @@ static void data_in(struct tcpstream *s, struct conn *c, int dir, uint32_t seq, 
         size_t cost = hold_cost(h, a, a + n);
         if (h->held + cost <= s->cfg.max_ooo_per_dir &&
             s->held_total + cost <= s->cfg.max_ooo_total) {
-            hold(s, h, seq, p, n);
-            return;
+            if (!sw_budget_full(s->cfg.budget, cost)) {
+                hold(s, h, seq, p, n);
+                return;
+            }
+            sw_budget_evicted(s->cfg.budget); /* this direction's holes, below */
         }
         /* over a cap: give up on the hole(s) and retry at the new next_seq */
         if (h->ooo != NULL)
@@ -318,6 +332,7 @@ static void free_segs(struct tcpstream *s, struct half *h)
 }
 
 /* Delivers what is held (past holes), makes the CLOSE calls, frees. */
+
 static void conn_close(struct tcpstream *s, struct conn *c, sw_time ts)
 {
     for (int dir = 0; dir < 2; dir++)
@@ -334,6 +349,8 @@ static void conn_close(struct tcpstream *s, struct conn *c, sw_time ts)
     HASH_DEL(s->table, c);
     lru_unlink(s, c);
     s->n_conns--;
+    sw_budget_release(s->cfg.budget, CONN_COST + (c->h[0].had_app ? HALF_APP_COST : 0) +
+                                         (c->h[1].had_app ? HALF_APP_COST : 0));
     free(c);
 }
 
@@ -368,9 +385,15 @@ static struct conn *conn_new(struct tcpstream *s, const struct sw_tuple *key, sw
         s->st.evicted++;
         conn_close(s, s->lru_head, ts);
     }
+    while (sw_budget_full(s->cfg.budget, CONN_COST) && s->lru_head != NULL) {
+        s->st.evicted++;
+        sw_budget_evicted(s->cfg.budget);
+        conn_close(s, s->lru_head, ts);
+    }
     struct conn *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
+    sw_budget_charge(s->cfg.budget, CONN_COST);
     c->key = *key;
     c->last = ts;
     HASH_ADD(hh, s->table, key, sizeof c->key, c);

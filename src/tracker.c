@@ -30,6 +30,7 @@ void tracker_config_default(struct tracker_config *cfg)
     cfg->max_scan_users = TRACKER_DEFAULT_MAX_SCAN_USERS;
     cfg->max_scan_bytes = TRACKER_DEFAULT_MAX_SCAN_BYTES;
     cfg->max_summary_keys = TRACKER_DEFAULT_MAX_SUMMARY_KEYS;
+    cfg->budget = NULL;
 }
 
 size_t tracker_len(const char *s, size_t cap)
@@ -56,7 +57,7 @@ char *tracker_strdup(struct tracker *t, const char *s, size_t cap)
 }
 
 void tracker_key_make(struct tracker_key *k, uint32_t num, const char *text1, size_t cap1,
-                      const char *text2, size_t cap2)
+                      const char *text2, size_t cap2, uint64_t hash2)
 {
     k->b[0] = (uint8_t)(num >> 24);
     k->b[1] = (uint8_t)(num >> 16);
@@ -72,6 +73,9 @@ void tracker_key_make(struct tracker_key *k, uint32_t num, const char *text1, si
     size_t n = SW_MIN(tracker_len(text2, cap2), (size_t)SIPMSG_MAX_CALLID - 1);
     memcpy(k->b + k->n, text2, n);
     k->n += n;
+    k->b[k->n++] = '\0'; /* text2 reads as a C string from the key */
+    memcpy(k->b + k->n, &hash2, sizeof hash2); /* the whole value, whatever its length */
+    k->n += sizeof hash2;
 }
 
 /* Zero or nonsensical limits would make a table unable to hold even the

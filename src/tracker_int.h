@@ -19,8 +19,10 @@
 
 #include "sipwatch/tracker.h"
 
-/* Hash keys: a 32-bit number (big-endian), then text. */
-#define TRACKER_KEY_MAX (4 + SIPMSG_MAX_TOKEN + SIPMSG_MAX_CALLID)
+/* Hash keys: a 32-bit number (big-endian), then text, then the 64-bit hash
+ * of the whole Call-ID (sip_msg call_id_hash): the stored copy is a prefix,
+ * two Call-IDs that share it are still two keys. */
+#define TRACKER_KEY_MAX (4 + SIPMSG_MAX_TOKEN + SIPMSG_MAX_CALLID + 1 + 8)
 struct tracker_key {
     uint8_t b[TRACKER_KEY_MAX];
     size_t n;
@@ -83,7 +85,7 @@ struct tracker {
 
 /* tracker.c */
 void tracker_key_make(struct tracker_key *k, uint32_t num, const char *text1, size_t cap1,
-                      const char *text2, size_t cap2);
+                      const char *text2, size_t cap2, uint64_t hash2);
 /* Bounded length of one of our own NUL-terminated sip_msg fields. */
 size_t tracker_len(const char *s, size_t cap);
 /* malloc'd copy, NULL for "" (or on OOM, counted). */

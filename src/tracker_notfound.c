@@ -30,6 +30,7 @@ struct nf_txn {
     struct sw_tuple tuple;
     uint16_t klen;
     uint16_t o_method, o_ruri, o_from, o_to, o_ua; /* offsets of NUL-terminated strings */
+    uint32_t cost; /* bytes charged to the budget */
     char buf[]; /* key (CSeq, method, NUL, Call-ID), NUL, strings */
 };
 
@@ -50,7 +51,8 @@ struct sum_key {
 static void key_for(struct tracker_key *k, const struct sip_msg *m, const char *method,
                     size_t method_cap)
 {
-    tracker_key_make(k, m->cseq, method, method_cap, m->call_id, sizeof m->call_id);
+    tracker_key_make(k, m->cseq, method, method_cap, m->call_id, sizeof m->call_id,
+                     m->call_id_hash);
 }
 
 /* An INVITE that got a provisional response waits for its final one up to
@@ -92,7 +94,15 @@ static void txn_unlink_free(struct tracker *t, struct nf_txn *p)
     HASH_DELETE(hh, t->txns, p);
     txn_list_unlink(t, p);
     t->n_txns--;
+    sw_budget_release(t->cfg.budget, p->cost);
     free(p);
+}
+
+/* The oldest still trying, else the longest proceeding. */
+static void txn_evict_oldest(struct tracker *t)
+{
+    txn_unlink_free(t, t->txn_first != NULL ? t->txn_first : t->prc_first);
+    t->st.transactions_evicted++;
 }
 
 static struct nf_settled *nfs_find(struct tracker *t, const struct tracker_key *k)
@@ -110,6 +120,7 @@ static void nfs_pop(struct tracker *t)
         t->nfs_tail = NULL;
     HASH_DELETE(hh, t->nfs_hash, s);
     t->n_nfs--;
+    sw_budget_release(t->cfg.budget, sizeof *s + s->klen + SW_BUDGET_ENTRY_OVERHEAD);
     free(s);
 }
 
@@ -119,11 +130,18 @@ static void nfs_add(struct tracker *t, const struct tracker_key *k, sw_time ts)
         nfs_pop(t);
         t->st.not_found_settled_evicted++;
     }
+    size_t cost = sizeof(struct nf_settled) + k->n + SW_BUDGET_ENTRY_OVERHEAD;
+    while (sw_budget_full(t->cfg.budget, cost) && t->nfs_head != NULL) {
+        nfs_pop(t);
+        t->st.not_found_settled_evicted++;
+        sw_budget_evicted(t->cfg.budget);
+    }
     struct nf_settled *s = malloc(sizeof *s + k->n);
     if (s == NULL) {
         t->st.oom++;
         return;
     }
+    sw_budget_charge(t->cfg.budget, cost);
     memset(s, 0, sizeof *s);
     memcpy(s->key, k->b, k->n);
     s->klen = (uint16_t)k->n;
@@ -131,6 +149,7 @@ static void nfs_add(struct tracker *t, const struct tracker_key *k, sw_time ts)
     HASH_ADD_KEYPTR(hh, t->nfs_hash, s->key, s->klen, s);
     if (s->hh.tbl == NULL) {
         t->st.oom++;
+        sw_budget_release(t->cfg.budget, cost);
         free(s);
         return;
     }
@@ -161,22 +180,26 @@ void tracker_nf_request(struct tracker *t, const struct sip_msg *m, const struct
         return; /* retransmission or a proxy's other leg: the first copy wins */
     if (nfs_find(t, &k) != NULL)
         return; /* a retransmission after its 404 was reported */
-    if (t->n_txns >= t->cfg.max_transactions) {
-        /* the oldest still trying, else the longest proceeding */
-        txn_unlink_free(t, t->txn_first != NULL ? t->txn_first : t->prc_first);
-        t->st.transactions_evicted++;
-    }
+    if (t->n_txns >= t->cfg.max_transactions)
+        txn_evict_oldest(t);
     size_t n_ruri = tracker_len(m->request_uri, sizeof m->request_uri);
     size_t n_from = tracker_len(m->from, sizeof m->from);
     size_t n_to = tracker_len(m->to, sizeof m->to);
     size_t n_ua = tracker_len(m->user_agent, sizeof m->user_agent);
     size_t size = k.n + 1 + n_ruri + 1 + n_from + 1 + n_to + 1 + n_ua + 1;
+    size_t cost = sizeof *p + size + SW_BUDGET_ENTRY_OVERHEAD;
+    while (sw_budget_full(t->cfg.budget, cost) && t->n_txns > 0) {
+        txn_evict_oldest(t);
+        sw_budget_evicted(t->cfg.budget);
+    }
     p = malloc(sizeof *p + size);
     if (p == NULL) {
         t->st.oom++;
         return;
     }
     memset(p, 0, sizeof *p);
+    p->cost = (uint32_t)cost;
+    sw_budget_charge(t->cfg.budget, cost);
     memcpy(p->buf, k.b, k.n);
     p->buf[k.n] = '\0'; /* terminates the Call-ID at the end of the key */
     p->klen = (uint16_t)k.n;
@@ -195,6 +218,7 @@ void tracker_nf_request(struct tracker *t, const struct sip_msg *m, const struct
     HASH_ADD_KEYPTR(hh, t->txns, p->buf, p->klen, p);
     if (p->hh.tbl == NULL) {
         t->st.oom++;
+        sw_budget_release(t->cfg.budget, p->cost);
         free(p);
         return;
     }
@@ -229,8 +253,15 @@ static void sum_count(struct tracker *t, struct sum_key **table, size_t *n, cons
         s->count++;
         return;
     }
+    size_t cost = sizeof *s + len + 1 + SW_BUDGET_ENTRY_OVERHEAD;
     if (*n >= t->cfg.max_summary_keys) {
         t->st.summary_keys_dropped++;
+        return;
+    }
+    if (sw_budget_full(t->cfg.budget, cost)) {
+        /* counts are not evicted (the top-10 would lie): new keys are refused */
+        t->st.summary_keys_dropped++;
+        t->cfg.budget->refused++;
         return;
     }
     s = malloc(sizeof *s + len + 1);
@@ -238,12 +269,14 @@ static void sum_count(struct tracker *t, struct sum_key **table, size_t *n, cons
         t->st.oom++;
         return;
     }
+    sw_budget_charge(t->cfg.budget, cost);
     memset(s, 0, sizeof *s);
     memcpy(s->key, key, len + 1);
     s->count = 1;
     HASH_ADD_KEYPTR(hh, *table, s->key, len, s);
     if (s->hh.tbl == NULL) {
         t->st.oom++;
+        sw_budget_release(t->cfg.budget, cost);
         free(s);
         return;
     }
@@ -347,12 +380,13 @@ void tracker_nf_finish(struct tracker *t)
         txn_unlink_free(t, t->prc_first);
 }
 
-static void sum_free(struct sum_key **table)
+static void sum_free(struct tracker *t, struct sum_key **table)
 {
     struct sum_key *s, *tmp;
     HASH_ITER(hh, *table, s, tmp)
     {
         HASH_DELETE(hh, *table, s);
+        sw_budget_release(t->cfg.budget, sizeof *s + strlen(s->key) + 1 + SW_BUDGET_ENTRY_OVERHEAD);
         free(s);
     }
 }
@@ -362,8 +396,8 @@ void tracker_nf_free(struct tracker *t)
     tracker_nf_finish(t);
     while (t->nfs_head != NULL)
         nfs_pop(t);
-    sum_free(&t->sum_users);
-    sum_free(&t->sum_sources);
+    sum_free(t, &t->sum_users);
+    sum_free(t, &t->sum_sources);
     t->n_sum_users = t->n_sum_sources = 0;
 }
 

@@ -76,9 +76,10 @@ struct xfer {
     char from_tag[SIPMSG_MAX_TOKEN * 2]; /* REFER's From tag */
     /* REFER's To tag, else its 2xx's, else the first NOTIFY's From tag */
     char to_tag[SIPMSG_MAX_TOKEN * 2];
+    uint64_t from_tag_hash, to_tag_hash; /* whole tags (sip_msg *_tag_hash) */
     char *refer_to, *referred_by, *refer_reason, *final_reason, *substate;
     size_t klen;
-    uint8_t key[]; /* CSeq (4 bytes) + Call-ID, NUL after */
+    uint8_t key[]; /* CSeq (4 bytes) + Call-ID + NUL + its hash (tracker_key_make) */
 };
 
 struct xcall {
@@ -91,7 +92,7 @@ struct xcall {
     struct notify_seen seen[XFER_NOTIFY_SEEN];
     unsigned n_seen;
     size_t klen;
-    char call_id[];
+    char call_id[]; /* NUL, then the whole Call-ID's hash: the key */
 };
 
 struct xsettled {
@@ -202,10 +203,19 @@ static struct xsettled *settled_find(struct tracker *t, const struct tracker_key
     return s;
 }
 
+/* Bytes charged to the memory budget (budget.h) per entry: a transfer is
+ * charged its ten strings at their size limit when it is created. */
+#define XFER_STRINGS 10
+#define XFER_COST(klen)                                                                            \
+    (sizeof(struct xfer) + (klen) + 1 + XFER_STRINGS * SIPMSG_MAX_FIELD + SW_BUDGET_ENTRY_OVERHEAD)
+#define XCALL_COST(klen) (sizeof(struct xcall) + (klen) + SW_BUDGET_ENTRY_OVERHEAD)
+#define XSETTLED_COST(klen) (sizeof(struct xsettled) + (klen) + SW_BUDGET_ENTRY_OVERHEAD)
+
 static void call_release(struct tracker *t, struct xcall *c)
 {
     if (c->first == NULL && c->n_settled == 0) {
         HASH_DELETE(hh, t->calls, c);
+        sw_budget_release(t->cfg.budget, XCALL_COST(c->klen));
         free(c);
     }
 }
@@ -222,6 +232,7 @@ static void settled_pop(struct tracker *t)
         s->call->n_settled--;
         call_release(t, s->call);
     }
+    sw_budget_release(t->cfg.budget, XSETTLED_COST(s->klen));
     free(s);
 }
 
@@ -231,11 +242,17 @@ static void settled_add(struct tracker *t, const struct xfer *x, sw_time ts)
         settled_pop(t); /* a late copy of that one may now look new */
         t->st.transfers_settled_evicted++;
     }
+    while (sw_budget_full(t->cfg.budget, XSETTLED_COST(x->klen)) && t->xs_head != NULL) {
+        settled_pop(t);
+        t->st.transfers_settled_evicted++;
+        sw_budget_evicted(t->cfg.budget);
+    }
     struct xsettled *s = malloc(sizeof *s + x->klen);
     if (s == NULL) {
         t->st.oom++;
         return;
     }
+    sw_budget_charge(t->cfg.budget, XSETTLED_COST(x->klen));
     memset(s, 0, sizeof *s);
     memcpy(s->key, x->key, x->klen);
     s->klen = x->klen;
@@ -247,6 +264,7 @@ static void settled_add(struct tracker *t, const struct xfer *x, sw_time ts)
     HASH_ADD_KEYPTR(hh, t->xs_hash, s->key, s->klen, s);
     if (s->hh.tbl == NULL) {
         t->st.oom++;
+        sw_budget_release(t->cfg.budget, XSETTLED_COST(s->klen));
         free(s);
         return;
     }
@@ -304,6 +322,7 @@ static void xfer_unlink_free(struct tracker *t, struct xfer *x)
     free(x->transferor_ua);
     free(x->transferee_ua);
     free(x->refusal_reason);
+    sw_budget_release(t->cfg.budget, XFER_COST(x->klen));
     free(x);
 }
 
@@ -367,7 +386,9 @@ static enum sw_transfer_outcome xfer_outcome_now(const struct xfer *x)
     if (x->outcome_known)
         return x->pending;
     if (x->accepted_time == SW_TIME_NONE)
-        return SW_OUTCOME_NO_RESPONSE;
+        /* a 401/407 is a final response: waiting for a retry that did not
+         * come, the REFER stands rejected */
+        return x->challenge_time != SW_TIME_NONE ? SW_OUTCOME_REJECTED : SW_OUTCOME_NO_RESPONSE;
     if (x->notify_count == 0)
         return x->refer_sub_false ? SW_OUTCOME_NOTIFY_NOT_REQUESTED : SW_OUTCOME_NO_NOTIFY;
     return SW_OUTCOME_NOTIFY_INCOMPLETE;
@@ -435,23 +456,42 @@ static void xfer_update(struct tracker *t, struct xfer *x, sw_time now)
     }
 }
 
-static struct xcall *call_get(struct tracker *t, const char *call_id)
+/* The xcall key: the Call-ID's stored prefix, NUL, the whole value's hash. */
+static size_t call_key(uint8_t *b, const char *call_id, uint64_t hash)
 {
     size_t n = tracker_len(call_id, SIPMSG_MAX_CALLID);
+    memcpy(b, call_id, n);
+    b[n] = '\0';
+    memcpy(b + n + 1, &hash, sizeof hash);
+    return n + 1 + sizeof hash;
+}
+
+static struct xcall *call_find(struct tracker *t, const char *call_id, uint64_t hash)
+{
+    uint8_t b[SIPMSG_MAX_CALLID + 1 + 8];
+    size_t n = call_key(b, call_id, hash);
     struct xcall *c = NULL;
-    HASH_FIND(hh, t->calls, call_id, n, c);
+    HASH_FIND(hh, t->calls, b, n, c);
+    return c;
+}
+
+static struct xcall *call_get(struct tracker *t, const char *call_id, uint64_t hash)
+{
+    struct xcall *c = call_find(t, call_id, hash);
     if (c != NULL)
         return c;
-    c = calloc(1, sizeof *c + n + 1);
+    size_t n = tracker_len(call_id, SIPMSG_MAX_CALLID) + 1 + sizeof hash;
+    c = calloc(1, sizeof *c + n);
     if (c == NULL) {
         t->st.oom++;
         return NULL;
     }
-    memcpy(c->call_id, call_id, n);
-    c->klen = n;
+    c->klen = call_key((uint8_t *)c->call_id, call_id, hash);
+    sw_budget_charge(t->cfg.budget, XCALL_COST(c->klen));
     HASH_ADD_KEYPTR(hh, t->calls, c->call_id, c->klen, c);
     if (c->hh.tbl == NULL) {
         t->st.oom++;
+        sw_budget_release(t->cfg.budget, XCALL_COST(c->klen));
         free(c);
         return NULL;
     }
@@ -464,31 +504,40 @@ static bool tag_eq_str(const char *a, size_t acap, const char *b, size_t bcap)
     return an == bn && memcmp(a, b, an) == 0;
 }
 
-static void copy_tag(char *dst, size_t cap, const char *src, size_t src_cap)
+static void copy_tag(char *dst, size_t cap, const char *src, size_t src_cap, uint64_t *dst_hash,
+                     uint64_t src_hash)
 {
     size_t n = SW_MIN(tracker_len(src, src_cap), cap - 1);
     memcpy(dst, src, n);
     dst[n] = '\0';
+    *dst_hash = src_hash;
 }
 
 static uint64_t copy_hash(const struct sip_msg *m, const struct sw_tuple *tu)
 {
-    uint8_t buf[sizeof m->branch + sizeof tu->src + sizeof tu->sport];
+    uint8_t buf[sizeof m->branch + sizeof m->branch_hash + sizeof tu->src + sizeof tu->sport];
     size_t n = tracker_len(m->branch, sizeof m->branch);
     memcpy(buf, m->branch, n);
+    memcpy(buf + n, &m->branch_hash, sizeof m->branch_hash); /* the whole branch */
+    n += sizeof m->branch_hash;
     memcpy(buf + n, &tu->src, sizeof tu->src);
     memcpy(buf + n + sizeof tu->src, &tu->sport, sizeof tu->sport);
     return XXH3_64bits_withSeed(buf, n + sizeof tu->src + sizeof tu->sport, sw_hash_seed);
 }
 
 static struct xfer *xfer_create(struct tracker *t, const struct tracker_key *k, uint32_t cseq,
-                                const char *call_id, sw_time ts)
+                                const char *call_id, uint64_t call_id_hash, sw_time ts)
 {
     if (t->n_xfers >= t->cfg.max_transfers && t->x_first != NULL) {
         t->st.transfers_evicted++;
         xfer_settle(t, t->x_first, SW_OUTCOME_EVICTED, ts, false);
     }
-    struct xcall *c = call_get(t, call_id);
+    while (sw_budget_full(t->cfg.budget, XFER_COST(k->n)) && t->x_first != NULL) {
+        t->st.transfers_evicted++;
+        sw_budget_evicted(t->cfg.budget);
+        xfer_settle(t, t->x_first, SW_OUTCOME_EVICTED, ts, false);
+    }
+    struct xcall *c = call_get(t, call_id, call_id_hash);
     if (c == NULL)
         return NULL;
     struct xfer *x = calloc(1, sizeof *x + k->n + 1);
@@ -497,11 +546,14 @@ static struct xfer *xfer_create(struct tracker *t, const struct tracker_key *k, 
         call_release(t, c);
         return NULL;
     }
+    x->klen = k->n;
+    sw_budget_charge(t->cfg.budget, XFER_COST(k->n));
     memcpy(x->key, k->b, k->n);
     x->klen = k->n;
     HASH_ADD_KEYPTR(hh, t->xfers, x->key, x->klen, x);
     if (x->hh.tbl == NULL) {
         t->st.oom++;
+        sw_budget_release(t->cfg.budget, XFER_COST(x->klen));
         free(x);
         call_release(t, c);
         return NULL;
@@ -548,24 +600,25 @@ static void xfer_take_refer(struct tracker *t, struct xfer *x, const struct sip_
     set_str(t, &x->to, m->to, sizeof m->to);
     set_str(t, &x->transferor_ua, m->user_agent, sizeof m->user_agent);
     if (x->from_tag[0] == '\0')
-        copy_tag(x->from_tag, sizeof x->from_tag, m->from_tag, sizeof m->from_tag);
+        copy_tag(x->from_tag, sizeof x->from_tag, m->from_tag, sizeof m->from_tag,
+                 &x->from_tag_hash, m->from_tag_hash);
     if (x->to_tag[0] == '\0')
-        copy_tag(x->to_tag, sizeof x->to_tag, m->to_tag, sizeof m->to_tag);
+        copy_tag(x->to_tag, sizeof x->to_tag, m->to_tag, sizeof m->to_tag, &x->to_tag_hash,
+                 m->to_tag_hash);
 }
 
 /* A REFER of this Call-ID and From tag that was challenged (401/407) and is
  * waiting for its retry; NULL if none. */
 static struct xfer *challenged_in_call(struct tracker *t, const struct sip_msg *m)
 {
-    size_t n = tracker_len(m->call_id, sizeof m->call_id);
-    struct xcall *c = NULL;
-    HASH_FIND(hh, t->calls, m->call_id, n, c);
+    struct xcall *c = call_find(t, m->call_id, m->call_id_hash);
     if (c == NULL)
         return NULL;
     for (struct xfer *y = c->first; y != NULL; y = y->cnext) {
         if (y->challenge_time != SW_TIME_NONE && y->accepted_time == SW_TIME_NONE &&
             y->cseq != m->cseq &&
-            tag_eq_str(y->from_tag, sizeof y->from_tag, m->from_tag, sizeof m->from_tag))
+            tag_eq_str(y->from_tag, sizeof y->from_tag, m->from_tag, sizeof m->from_tag) &&
+            y->from_tag_hash == m->from_tag_hash)
             return y;
     }
     return NULL;
@@ -589,7 +642,7 @@ void tracker_refer_request(struct tracker *t, const struct sip_msg *m, const str
                            sw_time ts)
 {
     struct tracker_key k;
-    tracker_key_make(&k, m->cseq, NULL, 0, m->call_id, sizeof m->call_id);
+    tracker_key_make(&k, m->cseq, NULL, 0, m->call_id, sizeof m->call_id, m->call_id_hash);
     struct xfer *x = xfer_find(t, &k);
     if (x != NULL) {
         if (x->refer_time == SW_TIME_NONE) {
@@ -607,10 +660,11 @@ void tracker_refer_request(struct tracker *t, const struct sip_msg *m, const str
         t->st.refer_retransmissions++; /* a late copy of a transfer already reported */
         return;
     }
-    struct xfer *challenged = challenged_in_call(t, m);
-    x = xfer_create(t, &k, m->cseq, m->call_id, ts);
+    x = xfer_create(t, &k, m->cseq, m->call_id, m->call_id_hash, ts);
     if (x == NULL)
         return;
+    /* after xfer_create: making room may have evicted the challenged one */
+    struct xfer *challenged = challenged_in_call(t, m);
     xfer_take_refer(t, x, m, tuple, ts);
     if (challenged != NULL && challenged != x) {
         /* The retry with credentials: one transfer, not a rejected one and
@@ -637,7 +691,7 @@ void tracker_refer_response(struct tracker *t, const struct sip_msg *m,
                             const struct sw_tuple *tuple, sw_time ts)
 {
     struct tracker_key k;
-    tracker_key_make(&k, m->cseq, NULL, 0, m->call_id, sizeof m->call_id);
+    tracker_key_make(&k, m->cseq, NULL, 0, m->call_id, sizeof m->call_id, m->call_id_hash);
     struct xfer *x = xfer_find(t, &k);
     bool ok = m->status >= 200 && m->status < 300;
     if (x == NULL) {
@@ -652,11 +706,12 @@ void tracker_refer_response(struct tracker *t, const struct sip_msg *m,
         /* Capture started after the REFER: the 2xx proves there was one,
          * sent the other way (RFC 3261 §18.2.2: responses go back to the
          * request's source). */
-        x = xfer_create(t, &k, m->cseq, m->call_id, ts);
+        x = xfer_create(t, &k, m->cseq, m->call_id, m->call_id_hash, ts);
         if (x == NULL)
             return;
         x->tuple = sw_tuple_reverse(tuple);
-        copy_tag(x->from_tag, sizeof x->from_tag, m->from_tag, sizeof m->from_tag);
+        copy_tag(x->from_tag, sizeof x->from_tag, m->from_tag, sizeof m->from_tag,
+                 &x->from_tag_hash, m->from_tag_hash);
     }
     if (x->transferee_ua == NULL)
         set_str(t, &x->transferee_ua, m->server[0] != '\0' ? m->server : m->user_agent,
@@ -678,7 +733,8 @@ void tracker_refer_response(struct tracker *t, const struct sip_msg *m,
     x->refer_reason = tracker_strdup(t, m->reason, sizeof m->reason);
     if (ok) {
         if (x->to_tag[0] == '\0') /* out-of-dialog REFER: its dialog's tag comes here */
-            copy_tag(x->to_tag, sizeof x->to_tag, m->to_tag, sizeof m->to_tag);
+            copy_tag(x->to_tag, sizeof x->to_tag, m->to_tag, sizeof m->to_tag, &x->to_tag_hash,
+                     m->to_tag_hash);
         if (x->accepted_time == SW_TIME_NONE)
             x->accepted_time = ts;
         /* RFC 4488 §4: a recipient that creates the subscription anyway says
@@ -714,9 +770,7 @@ void tracker_refer_notify_response(struct tracker *t, const struct sip_msg *m, s
 {
     if (m->status < 200)
         return;
-    size_t n = tracker_len(m->call_id, sizeof m->call_id);
-    struct xcall *c = NULL;
-    HASH_FIND(hh, t->calls, m->call_id, n, c);
+    struct xcall *c = call_find(t, m->call_id, m->call_id_hash);
     if (c == NULL)
         return;
     unsigned k = SW_MIN(c->n_seen, (unsigned)XFER_NOTIFY_SEEN);
@@ -746,10 +800,12 @@ void tracker_refer_notify_response(struct tracker *t, const struct sip_msg *m, s
     xfer_update(t, x, ts);
 }
 
-static bool tag_eq(const char *a, size_t acap, const char *b, size_t bcap)
+/* Tags compare in full: the stored prefix and the whole tag's hash. */
+static bool tag_eq(const char *a, size_t acap, uint64_t ah, const char *b, size_t bcap,
+                   uint64_t bh)
 {
     size_t an = tracker_len(a, acap), bn = tracker_len(b, bcap);
-    return an == bn && memcmp(a, b, an) == 0;
+    return an == bn && ah == bh && memcmp(a, b, an) == 0;
 }
 
 /* The notifier is the REFER's recipient: NOTIFY From tag = REFER To tag,
@@ -757,10 +813,11 @@ static bool tag_eq(const char *a, size_t acap, const char *b, size_t bcap)
 static bool tags_match(const struct xfer *x, const struct sip_msg *m)
 {
     if (x->from_tag[0] == '\0' ||
-        !tag_eq(m->to_tag, sizeof m->to_tag, x->from_tag, sizeof x->from_tag))
+        !tag_eq(m->to_tag, sizeof m->to_tag, m->to_tag_hash, x->from_tag, sizeof x->from_tag,
+                x->from_tag_hash))
         return false;
-    return x->to_tag[0] == '\0' ||
-           tag_eq(m->from_tag, sizeof m->from_tag, x->to_tag, sizeof x->to_tag);
+    return x->to_tag[0] == '\0' || tag_eq(m->from_tag, sizeof m->from_tag, m->from_tag_hash,
+                                          x->to_tag, sizeof x->to_tag, x->to_tag_hash);
 }
 
 static struct xfer *notify_target(struct tracker *t, struct xcall *c, const struct sip_msg *m,
@@ -769,7 +826,7 @@ static struct xfer *notify_target(struct tracker *t, struct xcall *c, const stru
     struct tracker_key k;
     *late = false;
     if (m->has_event_id) {
-        tracker_key_make(&k, m->event_id, NULL, 0, m->call_id, sizeof m->call_id);
+        tracker_key_make(&k, m->event_id, NULL, 0, m->call_id, sizeof m->call_id, m->call_id_hash);
         struct xfer *x = xfer_find(t, &k);
         if (x == NULL)
             *late = settled_find(t, &k) != NULL;
@@ -790,7 +847,8 @@ static struct xfer *notify_target(struct tracker *t, struct xcall *c, const stru
 
 static uint64_t notifier_hash(const struct sip_msg *m)
 {
-    return XXH3_64bits_withSeed(m->from_tag, tracker_len(m->from_tag, sizeof m->from_tag), sw_hash_seed);
+    return XXH3_64bits_withSeed(m->from_tag, tracker_len(m->from_tag, sizeof m->from_tag),
+                                sw_hash_seed ^ m->from_tag_hash); /* the whole tag */
 }
 
 /* The entry for this (notifier, CSeq) if it was already counted. */
@@ -815,9 +873,7 @@ void tracker_refer_notify(struct tracker *t, const struct sip_msg *m, sw_time ts
 {
     if (strcmp(m->event, "refer") != 0)
         return; /* presence, dialog, message-summary, ...: not ours */
-    size_t n = tracker_len(m->call_id, sizeof m->call_id);
-    struct xcall *c = NULL;
-    HASH_FIND(hh, t->calls, m->call_id, n, c);
+    struct xcall *c = call_find(t, m->call_id, m->call_id_hash);
     const struct notify_seen *seen = c != NULL ? notify_seen_find(c, m) : NULL;
     if (seen != NULL) {
         bool active = false;
@@ -844,7 +900,8 @@ void tracker_refer_notify(struct tracker *t, const struct sip_msg *m, sw_time ts
     if (x->transferee_ua == NULL)
         set_str(t, &x->transferee_ua, m->user_agent, sizeof m->user_agent);
     if (x->to_tag[0] == '\0')
-        copy_tag(x->to_tag, sizeof x->to_tag, m->from_tag, sizeof m->from_tag);
+        copy_tag(x->to_tag, sizeof x->to_tag, m->from_tag, sizeof m->from_tag, &x->to_tag_hash,
+                 m->from_tag_hash);
     if (x->accepted_time == SW_TIME_NONE)
         x->accepted_time = ts; /* RFC 3515 §2.4.4: only an accepted REFER is notified */
     set_str(t, &x->substate, m->subscription_state, sizeof m->subscription_state);
@@ -922,6 +979,7 @@ void tracker_refer_free(struct tracker *t)
     HASH_ITER(hh, t->calls, c, tmp)
     {
         HASH_DELETE(hh, t->calls, c);
+        sw_budget_release(t->cfg.budget, XCALL_COST(c->klen));
         free(c);
     }
     free(t->heap);

@@ -11,6 +11,7 @@ pkgs=(build-essential meson ninja-build pkg-config python3
 test_pkgs=()
 test_pkgs+=(strace)  # tests/cli/check_output.py: no write() of a replay ends inside a line
 test_pkgs+=(rsyslog logrotate)  # tests/cli/check_rsyslog.py: docs/deploy.md's rsyslog recipe, run
+test_pkgs+=(clang libclang-rt-14-dev)  # libFuzzer smoke of every fuzz target (tools/fuzz-long.sh)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=("${test_pkgs[@]}")
 fi

@@ -6,6 +6,8 @@ committed: they are large). Each writes N packets to a pcap:
   syns    N SYNs of TCP connections that never go further (distinct ports)
   ooo     N TCP connections, each with one out-of-order segment held forever
   partial N TCP connections, each with 60 KB of SIP headers that never end
+  invites N INVITEs never answered, every field sipwatch copies at its size limit
+          (Request-URI, From, To, User-Agent 511 bytes, Call-ID 300: cut to 255)
 
 Usage: tools/gen-flood.py KIND N OUT.pcap
 Then: /usr/bin/time -v build/sipwatch -r OUT.pcap --events stats  (max RSS, caps in stats)
@@ -52,6 +54,16 @@ def main():
             hdr = b"INVITE sip:x@y SIP/2.0\r\n" + b"X-Pad: " + b"p" * 1400 + b"\r\n"
             for k in range(40):
                 put(eth_ip(6, src, dst, tcp(2000 + i % 60000, 5060, 1000 + k * len(hdr), 0x10, hdr)), i * 40 + k)
+        elif kind == "invites":
+            pad = lambda c, k: (c * k).encode()
+            sip = (b"INVITE sip:%d" % i + pad("u", 490) + b"@example.com SIP/2.0\r\n"
+                   b"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-%d\r\n" % i +
+                   b"From: <sip:" + pad("f", 480) + b"@example.com>;tag=%d\r\n" % i +
+                   b"To: <sip:" + pad("t", 490) + b"@example.com>\r\n"
+                   b"Call-ID: %d-" % i + pad("c", 300) + b"\r\nCSeq: 1 INVITE\r\n"
+                   b"User-Agent: " + pad("a", 520) + b"\r\nContent-Length: 0\r\n\r\n")
+            udp = struct.pack("!HHHH", 1024 + i % 60000, 5060, 8 + len(sip), 0) + sip
+            put(eth_ip(17, src, dst, udp), i)
         else:
             sys.exit("unknown kind " + kind)
     f.close()

@@ -19,6 +19,17 @@ if [ "${1:-}" != "--no-sanitize" ]; then
     echo "FAIL sanitizer build did not compile"; echo "0 passed, 1 failed" >> "$log"
   fi
 fi
+if [ "${1:-}" != "--no-sanitize" ]; then
+  # Fuzz smoke: every libFuzzer target ~15 s on its committed corpus; a crash,
+  # a sanitizer report or an input slower than 2 s fails (issue 10).
+  echo "== fuzz smoke (libFuzzer, 15 s per target)"
+  if command -v clang >/dev/null; then
+    tools/fuzz-long.sh 15 2 | tee -a "$log"
+  else
+    echo "FAIL fuzz smoke: clang is missing (bootstrap.sh --test installs it)"
+    echo "0 passed, 1 failed" >> "$log"
+  fi
+fi
 rm -f "$log.sum"
 p=0; f=0; s=0
 while read -r line; do

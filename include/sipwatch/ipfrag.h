@@ -12,12 +12,14 @@
 #define SIPWATCH_IPFRAG_H
 
 #include "sipwatch/decode.h"
+#include "sipwatch/budget.h"
 #include "sipwatch/types.h"
 
 struct ipfrag_config {
     size_t max_datagrams;  /* datagrams in flight; default 4096 */
     size_t max_bytes;      /* fragment bytes held in total; default 32 MiB */
     sw_time timeout;       /* per datagram; default 30 s */
+    struct sw_budget *budget; /* shared memory ceiling (budget.h), or NULL; borrowed */
 };
 #define IPFRAG_DEFAULT_MAX_DATAGRAMS 4096
 #define IPFRAG_DEFAULT_MAX_BYTES ((size_t)32 << 20)

@@ -23,6 +23,8 @@ struct pipeline_config {
     struct tcpstream_config tcp;
     struct tracker_config tracker;
     size_t max_msg;           /* SIP message size cap; default SIPFRAME_DEFAULT_MAX_MSG */
+    size_t max_memory;        /* one ceiling for every table's bytes (budget.h);
+                               * 0: SW_BUDGET_DEFAULT_CAP (256 MiB) */
     size_t max_stream_bytes;  /* partial messages held by all TCP streams together;
                                * default 64 MiB (over it, the stream that crossed
                                * it drops its partial message and resyncs) */
@@ -54,12 +56,24 @@ void pipeline_free(struct pipeline *p);
  * every event that frame makes known carries (pcap_filename, pcap_cnt).
  * NULL/0: none (live, a quiet link, end of input). */
 void pipeline_set_origin(struct pipeline *p, const char *file, uint64_t number);
+/* Clock discontinuities (see pipeline.c clock_frame): a frame stamped more
+ * than PIPELINE_CLOCK_JUMP away from the clock does not move it (it is
+ * processed at the clock's time and counted) until PIPELINE_CLOCK_AGREE such
+ * frames in a row agree, which re-bases the clock. 10 minutes: longer than
+ * every default timer (Timer C 180 s, TCP idle 600 s), far shorter than the
+ * jumps seen in the wild (a year, an hour); real captures have no such gap
+ * between consecutive packets except a quiet link, which costs only the
+ * first PIPELINE_CLOCK_AGREE - 1 frames after it their own stamp. */
+#define PIPELINE_CLOCK_JUMP SW_SEC(600)
+#define PIPELINE_CLOCK_AGREE 8
 
 /* One captured frame (borrowed) of DLT `linktype` at capture time ts. */
 void pipeline_frame(struct pipeline *p, int linktype, struct sw_bytes frame, sw_time ts);
 
-/* Moves the capture clock to `now` (if later) and fires due timers; live
- * capture calls this while the link is quiet. */
+/* A live idle tick: moves the capture clock to `now` (if later, and not
+ * more than PIPELINE_CLOCK_JUMP ahead) and fires due timers; live capture
+ * calls this while the link is quiet. Counts nothing (clock_backwards counts
+ * frames only). */
 void pipeline_advance(struct pipeline *p, sw_time now);
 sw_time pipeline_now(const struct pipeline *p);
 

@@ -83,6 +83,13 @@ struct sip_msg {
     int sipfrag_status;                 /* status of the sipfrag status line, 0 none */
     char sipfrag_reason[SIPMSG_MAX_FIELD];
 
+    /* Keys are the whole value (issue 10): for a key field whose copy above
+     * was cut, the 64-bit XXH3 (seed sw_hash_seed) of its whole trimmed
+     * value (sipmsg_key_hash); 0 when the copy is whole (it is then its own
+     * key). Compare the copy and the hash together. */
+    uint64_t call_id_hash, branch_hash, from_tag_hash, to_tag_hash;
+
+    unsigned header_lines;              /* lines of the header block (folds included) */
     bool full_parse;                    /* libosip2 parsed this message */
     unsigned truncated_fields;          /* fields cut to their buffer size */
 };
@@ -114,7 +121,20 @@ struct sipmsg_stats {
     uint64_t osip_errors;    /* rejected by libosip2 */
     uint64_t nul_bytes;      /* NUL in the header block */
     uint64_t truncated_fields;
+    uint64_t header_floods;  /* more than SIPMSG_MAX_HEADER_LINES: kept from libosip2 */
 };
+
+/* A message with more header lines than this is never handed to libosip2
+ * (its list walks are quadratic in the header count: 12 000 one-byte headers
+ * cost 0.5 s); its fields come from the scanner, which is linear, and it is
+ * counted (sip_header_flood). Real SIP carries a few dozen headers. */
+#define SIPMSG_MAX_HEADER_LINES 256
+
+/* The key hash of a value copied into a `cap`-byte field: 0 if the trimmed
+ * value fits, else its XXH3 (when it holds an LF, each CR and LF taken as SP,
+ * as the copies are): what call_id_hash etc. hold. */
+uint64_t sipmsg_key_hash(struct sw_bytes v, size_t cap);
+
 
 /* Once, before any parse (sets libosip2's trace hook first, so that it
  * never writes to stdout, then parser_init, then libosip2's allocators: a

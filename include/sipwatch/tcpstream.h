@@ -16,6 +16,7 @@
 #ifndef SIPWATCH_TCPSTREAM_H
 #define SIPWATCH_TCPSTREAM_H
 
+#include "sipwatch/budget.h"
 #include "sipwatch/types.h"
 
 #define TCPSTREAM_MIDSTREAM 0x01  /* first run of a stream whose SYN was not seen */
@@ -38,6 +39,9 @@ struct tcpstream_config {
                                 * per-segment overhead of 32 bytes); default 256 KiB */
     size_t max_ooo_total;      /* in total; default 64 MiB */
     sw_time idle_timeout;      /* default 600 s without a segment */
+    struct sw_budget *budget;  /* shared memory ceiling (budget.h), or NULL; borrowed;
+                                * over it a direction gives up its holes, as over
+                                * max_ooo_total */
 };
 #define TCPSTREAM_DEFAULT_MAX_STREAMS 65536
 #define TCPSTREAM_DEFAULT_MAX_OOO_PER_DIR ((size_t)256 << 10)

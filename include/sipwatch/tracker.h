@@ -17,6 +17,7 @@
 #define SIPWATCH_TRACKER_H
 
 #include "sipwatch/event.h"
+#include "sipwatch/budget.h"
 #include "sipwatch/sipmsg.h"
 #include "sipwatch/types.h"
 
@@ -35,6 +36,7 @@ struct tracker_config {
                                    * agents); over it the least recently hit sources
                                    * are evicted; default 32 MiB */
     size_t max_summary_keys;      /* users / sources counted for the top-10; default 50000 */
+    struct sw_budget *budget;     /* shared memory ceiling (budget.h), or NULL; borrowed */
 };
 #define TRACKER_DEFAULT_NOTIFY_TIMEOUT SW_SEC(32)
 #define TRACKER_DEFAULT_FINAL_TIMEOUT SW_SEC(180)

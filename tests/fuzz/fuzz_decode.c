@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (dec == NULL) {
         struct decode_config dc = {DECODE_DEFAULT_HEP_PORT, DECODE_DEFAULT_VXLAN_PORT,
                                    DECODE_DEFAULT_GTPU_PORT, 8};
-        struct ipfrag_config fc = {64, 1 << 20, SW_SEC(30)};
+        struct ipfrag_config fc = {64, 1 << 20, SW_SEC(30), NULL};
         dec = decode_new(&dc);
         frag = ipfrag_new(&fc);
         if (dec == NULL || frag == NULL)

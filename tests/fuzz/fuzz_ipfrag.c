@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct ipfrag_config cfg = {8, 64 << 10, SW_SEC(30)};
+    struct ipfrag_config cfg = {8, 64 << 10, SW_SEC(30), NULL};
     struct ipfrag *f = ipfrag_new(&cfg);
     if (f == NULL)
         return 0;

@@ -63,7 +63,7 @@ static void sink(void *ctx, const struct sw_tuple *t, struct sw_bytes d, unsigne
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz f = {0};
-    struct tcpstream_config cfg = {3, 1024, 2048, SW_SEC(10)};
+    struct tcpstream_config cfg = {3, 1024, 2048, SW_SEC(10), NULL};
     struct tcpstream *s = tcpstream_new(&cfg, sink, &f);
     if (s == NULL)
         return 0;

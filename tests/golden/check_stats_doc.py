@@ -121,7 +121,12 @@ def consistency(s):
     ]
     if s["final"]:
         rules.append(("final: frames = packets", s["frames"] == s["packets"]))
-        gauges = [k for k in s if k.endswith("_held") or k.endswith("_active")]
+        # memory_bytes_held is the budget's total: at the end it still holds
+        # the summary tables (this very event reports them) and settled keys
+        gauges = [k for k in s if (k.endswith("_held") or k.endswith("_active"))
+                  and k != "memory_bytes_held"]
+        rules.append(("final: memory_bytes_held <= memory_bytes_peak",
+                      s.get("memory_bytes_held", 0) <= s.get("memory_bytes_peak", 0)))
         rules.append(("final: every gauge (*_held, *_active) is 0",
                       all(s[k] == 0 for k in gauges)))
     return rules

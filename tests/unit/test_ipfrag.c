@@ -16,7 +16,7 @@
 
 static struct ipfrag *mk(size_t max_datagrams, size_t max_bytes, sw_time timeout)
 {
-    struct ipfrag_config cfg = {max_datagrams, max_bytes, timeout};
+    struct ipfrag_config cfg = {max_datagrams, max_bytes, timeout, NULL};
     struct ipfrag *f = ipfrag_new(&cfg);
     assert_non_null(f);
     return f;

@@ -28,7 +28,7 @@ struct rec {
     char user[64];
     uint16_t sport, dport;
     uint64_t sip_messages;
-    uint64_t clock_backwards;
+    uint64_t clock_backwards, jumps_forward, rebased;
     uint64_t stream_held, stream_dropped;
 };
 static struct rec recs[64];
@@ -66,6 +66,8 @@ static void record(void *ctx, const struct sw_event *ev)
     } else if (ev->type == SW_EVENT_STATS) {
         r->sip_messages = counter(ev->u.stats.counters, "sip_messages");
         r->clock_backwards = counter(ev->u.stats.counters, "clock_backwards");
+        r->jumps_forward = counter(ev->u.stats.counters, "clock_jumps_forward");
+        r->rebased = counter(ev->u.stats.counters, "clock_rebased");
         r->stream_held = counter(ev->u.stats.counters, "sip_stream_bytes_held");
         r->stream_dropped = counter(ev->u.stats.counters, "sip_stream_bytes_dropped");
     }
@@ -287,6 +289,64 @@ static void test_clock_never_backwards(void **state)
     assert_true(r->truncated);
 }
 
+/* Live idle ticks behind the clock are not frames: clock_backwards stays 0. */
+static void test_idle_ticks_not_counted(void **state)
+{
+    (void)state;
+    struct pipeline *p = mk(0);
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(REFER, 0)), T0 + SW_SEC(5));
+    for (int i = 0; i < 3; i++)
+        pipeline_advance(p, T0 + SW_SEC(i));
+    finish(p);
+    assert_int_equal(recs[n_recs - 1].clock_backwards, 0);
+}
+
+static const char *OPTIONS_PING =
+    "OPTIONS sip:bob@192.0.2.2 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-o1\r\n"
+    "From: <sip:alice@192.0.2.1>;tag=o1\r\nTo: <sip:bob@192.0.2.2>\r\n"
+    "Call-ID: ping@192.0.2.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+/* One frame stamped a year ahead between the 202 and the NOTIFY: the clock
+ * does not follow it, the transfer completes at the NOTIFY's time. */
+static void test_clock_jump_forward(void **state)
+{
+    (void)state;
+    struct pipeline *p = mk(0);
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(REFER, 0)), T0);
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(ACCEPTED, 1)), T0 + 10000);
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(OPTIONS_PING, 0)),
+                   T0 + SW_SEC(365 * 86400));
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(NOTIFY, 1)), T0 + 20000);
+    finish(p);
+    const struct rec *r = find(SW_EVENT_TRANSFER);
+    assert_non_null(r);
+    assert_int_equal(r->outcome, SW_OUTCOME_COMPLETED);
+    assert_true(r->ts == T0 + 20000);
+    const struct rec *s = &recs[n_recs - 1];
+    assert_int_equal(s->jumps_forward, 1);
+    assert_int_equal(s->clock_backwards, 0);
+    assert_int_equal(s->rebased, 0);
+}
+
+/* The second half of the capture is an hour earlier: after
+ * PIPELINE_CLOCK_AGREE frames the clock re-bases and timers fire again. */
+static void test_clock_rebase_backward(void **state)
+{
+    (void)state;
+    struct pipeline *p = mk(SW_SEC(2));
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(OPTIONS_PING, 0)), T0);
+    sw_time t1 = T0 - SW_SEC(3600);
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(REFER, 0)), t1);
+    pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(ACCEPTED, 1)), t1 + 10000);
+    for (int i = 1; i <= 30; i++)
+        pipeline_frame(p, 1, sw_bytes_make(frame, udp_frame(OPTIONS_PING, 0)), t1 + SW_SEC(i));
+    assert_int_equal(n_recs, 1); /* fired by the timer, before the end of input */
+    assert_int_equal(recs[0].outcome, SW_OUTCOME_NO_NOTIFY);
+    finish(p);
+    assert_int_equal(recs[n_recs - 1].rebased, 1);
+}
+
 static void test_not_found(void **state)
 {
     (void)state;
@@ -441,6 +501,9 @@ int main(void)
         cmocka_unit_test(test_fragmented_refer),
         cmocka_unit_test(test_no_notify_timer_on_capture_time),
         cmocka_unit_test(test_clock_never_backwards),
+        cmocka_unit_test(test_idle_ticks_not_counted),
+        cmocka_unit_test(test_clock_jump_forward),
+        cmocka_unit_test(test_clock_rebase_backward),
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_hep3_over_tcp),
         cmocka_unit_test(test_hep_stream_bytes_capped),

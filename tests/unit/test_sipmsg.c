@@ -477,6 +477,75 @@ static void test_not_found(void **state)
     assert_int_equal(ST.full_parse, 2);
 }
 
+/* Keys are the whole value: Call-IDs and tags longer than their copy carry
+ * a hash of the whole; equal values hash equal, whatever parser ran. */
+static void test_long_keys(void **state)
+{
+    (void)state;
+    static char a[2048], b[2048];
+    char pre[601];
+    memset(pre, 'k', 600);
+    pre[600] = '\0';
+#define LONG_KEYS_FMT                                                                              \
+    "SIP/2.0 404 Not Found" CRLF "Call-ID: %s-%s" CRLF "CSeq: 1 INVITE" CRLF                       \
+    "From: <sip:a@x>;tag=%s%s" CRLF "To: <sip:b@y>;tag=t" CRLF CRLF
+    snprintf(a, sizeof a, LONG_KEYS_FMT, pre, "1", pre, "1");
+    snprintf(b, sizeof b, LONG_KEYS_FMT, pre, "2", pre, "2");
+    assert_int_equal(parse(a, SIPMSG_LAZY), SIPMSG_OK);
+    M2 = M;
+    assert_int_equal(parse(b, SIPMSG_LAZY), SIPMSG_OK);
+    assert_string_equal(M.call_id, M2.call_id); /* the copies are the same prefix */
+    assert_true(M.call_id_hash != 0 && M.call_id_hash != M2.call_id_hash);
+    assert_string_equal(M.from_tag, M2.from_tag);
+    assert_true(M.from_tag_hash != M2.from_tag_hash);
+    assert_int_equal(M.to_tag_hash, 0); /* whole in its copy */
+    uint64_t h = M.call_id_hash;
+    assert_int_equal(parse(b, SIPMSG_FULL), SIPMSG_OK); /* libosip2's Call-ID */
+    assert_true(M.call_id_hash == h);
+    assert_int_equal(parse(NOT_FOUND, 0), SIPMSG_OK);
+    assert_int_equal(M.call_id_hash, 0);
+}
+
+/* A header flood is never handed to libosip2: the scanner's fields stand. */
+static void test_header_flood(void **state)
+{
+    (void)state;
+    size_t n_hdr = SIPMSG_MAX_HEADER_LINES + 1;
+    size_t cap = strlen(NOT_FOUND) + n_hdr * 5 + 1;
+    char *m = malloc(cap);
+    assert_non_null(m);
+    const char *blank = strstr(NOT_FOUND, CRLF CRLF);
+    size_t head = (size_t)(blank - NOT_FOUND) + 2;
+    memcpy(m, NOT_FOUND, head);
+    size_t off = head;
+    for (size_t i = 0; i < n_hdr; i++, off += 5)
+        memcpy(m + off, "a:1" CRLF, 5);
+    memcpy(m + off, NOT_FOUND + head, strlen(NOT_FOUND) - head);
+    off += strlen(NOT_FOUND) - head;
+    assert_int_equal(parse_n(m, off, 0), SIPMSG_OK);
+    assert_false(M.full_parse);
+    assert_int_equal(ST.header_floods, 1);
+    assert_int_equal(ST.full_parse, 0);
+    assert_int_equal(M.status, 404);
+    assert_string_equal(M.to_tag, "as1");
+    /* one line fewer: libosip2 runs */
+    memcpy(m + head, NOT_FOUND + head, strlen(NOT_FOUND) - head);
+    assert_int_equal(parse_n(m, head + strlen(NOT_FOUND) - head, 0), SIPMSG_OK);
+    assert_true(M.full_parse);
+    free(m);
+}
+
+/* A control byte in a reason phrase is repaired, the response kept. */
+static void test_reason_control_bytes(void **state)
+{
+    (void)state;
+    static const char r[] = "SIP/2.0 404 Not\x1b[31m Found\x07" CRLF "Call-ID: x" CRLF
+                            "CSeq: 2 INVITE" CRLF CRLF;
+    assert_int_equal(parse(r, 0), SIPMSG_OK);
+    assert_int_equal(M.status, 404);
+    assert_string_equal(M.reason, "Not?[31m Found?");
+}
+
 static void test_compact_forms(void **state)
 {
     (void)state;
@@ -1044,7 +1113,7 @@ static void test_uri_user_host(void **state)
 static void test_counters(void **state)
 {
     (void)state;
-    struct sipmsg_stats st = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    struct sipmsg_stats st = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
     struct sw_counters c;
     c.n = 0;
     c.group = NULL;
@@ -1052,9 +1121,9 @@ static void test_counters(void **state)
     static const char *const names[] = {
         "sip_messages",    "sip_requests",   "sip_responses",
         "sip_fast_path",   "sip_full_parse", "sip_parse_errors",
-        "sip_osip_errors", "sip_nul_bytes",  "sip_truncated_fields",
+        "sip_osip_errors", "sip_nul_bytes",  "sip_truncated_fields", "sip_header_flood",
     };
-    assert_int_equal(c.n, 9);
+    assert_int_equal(c.n, 10);
     for (size_t i = 0; i < c.n; i++) {
         assert_string_equal(c.v[i].name, names[i]);
         assert_int_equal(c.v[i].value, i + 1);
@@ -1092,6 +1161,9 @@ int main(void)
         cmocka_unit_test_setup(test_fast_path_choice, reset),
         cmocka_unit_test_setup(test_stdout_clean, reset),
         cmocka_unit_test(test_uri_user_host),
+        cmocka_unit_test_setup(test_long_keys, reset),
+        cmocka_unit_test_setup(test_header_flood, reset),
+        cmocka_unit_test_setup(test_reason_control_bytes, reset),
         cmocka_unit_test(test_counters),
     };
     return cmocka_run_group_tests_name("sipmsg", tests, setup, NULL);

@@ -85,7 +85,7 @@ static struct sw_tuple tup(int dir, uint16_t cport)
 static struct tcpstream_config cfg_default(void)
 {
     struct tcpstream_config c = {TCPSTREAM_DEFAULT_MAX_STREAMS, TCPSTREAM_DEFAULT_MAX_OOO_PER_DIR,
-                                 TCPSTREAM_DEFAULT_MAX_OOO_TOTAL, TCPSTREAM_DEFAULT_IDLE_TIMEOUT};
+                                 TCPSTREAM_DEFAULT_MAX_OOO_TOTAL, TCPSTREAM_DEFAULT_IDLE_TIMEOUT, NULL};
     return c;
 }
 
