@@ -56,6 +56,15 @@ struct pipeline {
     unsigned depth;              /* reassembled-datagram recursion guard */
     const char *cur_file;        /* origin of the frame being handled (events' envelope) */
     uint64_t cur_number;
+    /* The HEP envelope of the message being handled (set for every decoded
+     * packet, cleared for plain ones), for the event's origin: whoever stamps
+     * sw_event_origin on an emitted event copies these (pipeline_hep_origin)
+     * -- cur_hep, cur_hep_capture_id, cur_hep_agent, cur_hep_agent_port. A
+     * timer-fired event gets the HEP info of the packet whose time fired it. */
+    bool cur_hep;
+    uint32_t cur_hep_capture_id;
+    struct sw_addr cur_hep_agent;
+    uint16_t cur_hep_agent_port;
 };
 
 /* Every event passes here on its way out: the envelope's origin is the frame
@@ -68,6 +77,8 @@ static void stamp_emit(void *ctx, const struct sw_event *ev)
     e.origin.pcap_filename = p->cur_file;
     e.origin.pcap_cnt = p->cur_number;
     e.origin.in_iface = p->cfg.in_iface;
+    if (ev->type != SW_EVENT_STATS)
+        pipeline_hep_origin(p, &e.origin);
     p->emit(p->emit_ctx, &e);
 }
 
@@ -75,6 +86,7 @@ void pipeline_set_origin(struct pipeline *p, const char *file, uint64_t number)
 {
     p->cur_file = file;
     p->cur_number = number;
+    p->cur_hep = false; /* set again when this frame turns out to carry HEP */
 }
 
 void pipeline_config_default(struct pipeline_config *cfg)
@@ -149,7 +161,9 @@ static void hep_release(struct stream_app *app)
     app->hep_cap = 0;
 }
 
-static void handle_hep_stream(struct pipeline *p, struct stream_app *app, struct sw_bytes data)
+/* `t` is the stream's direction: its source is the agent sending the records. */
+static void handle_hep_stream(struct pipeline *p, struct stream_app *app, const struct sw_tuple *t,
+                              struct sw_bytes data)
 {
     while (data.n > 0) {
         size_t room = HEP_STREAM_MAX - app->hep_n;
@@ -176,6 +190,8 @@ static void handle_hep_stream(struct pipeline *p, struct stream_app *app, struct
             struct decode_packet pkt;
             memset(&pkt, 0, sizeof pkt);
             enum decode_result r = decode_hep(p->decode, sw_bytes_make(app->hep, len), p->now, &pkt);
+            pkt.hep_agent = t->src;
+            pkt.hep_agent_port = t->sport;
             handle_decoded(p, r, &pkt);
             memmove(app->hep, app->hep + len, app->hep_n - len);
             app->hep_n -= len;
@@ -209,7 +225,10 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
             return;
         }
         uint16_t hp = p->cfg.decode.hep_port;
-        if (hp != 0 && (t->sport == hp || t->dport == hp))
+        /* HEP3 on any port: a stream whose first bytes are the magic (an
+         * agent's connection starts with a record). */
+        bool hep3 = data.n >= 4 && memcmp(data.p, "HEP3", 4) == 0;
+        if (hep3 || (hp != 0 && (t->sport == hp || t->dport == hp)))
             app->is_hep = true; /* its buffer is allocated as records arrive */
         else
             app->fs = sipframe_stream_new(p->cfg.max_msg, (flags & TCPSTREAM_MIDSTREAM) != 0);
@@ -227,7 +246,7 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
         size_t before = app->hep_n;
         if (flags & TCPSTREAM_GAP_BEFORE)
             app->hep_n = 0;
-        handle_hep_stream(p, app, data);
+        handle_hep_stream(p, app, t, data);
         p->stream_bytes = p->stream_bytes - before + app->hep_n;
         if (p->stream_bytes > p->cfg.max_stream_bytes) {
             p->stream_bytes -= app->hep_n;
@@ -279,6 +298,10 @@ static void handle_decoded(struct pipeline *p, enum decode_result r, struct deco
     }
     if (r != DECODE_OK)
         return; /* decode counted why */
+    p->cur_hep = pkt->from_hep;
+    p->cur_hep_capture_id = pkt->hep_capture_id;
+    p->cur_hep_agent = pkt->hep_agent;
+    p->cur_hep_agent_port = pkt->hep_agent_port;
     if (pkt->from_hep || pkt->tuple.transport != SW_TRANSPORT_TCP) {
         p->cur_tuple = pkt->tuple;
         sipframe_datagram_whole(pkt->payload, p->cfg.max_msg,
@@ -356,12 +379,57 @@ void pipeline_advance(struct pipeline *p, sw_time now)
 
 void pipeline_frame(struct pipeline *p, int linktype, struct sw_bytes frame, sw_time ts)
 {
+    p->cur_hep = false; /* until decode finds HEP in this frame */
     pipeline_advance(p, ts);
     p->packets++;
     struct decode_packet pkt;
     memset(&pkt, 0, sizeof pkt);
     enum decode_result r = decode_frame(p->decode, linktype, frame, p->now, &pkt);
     handle_decoded(p, r, &pkt);
+}
+
+bool pipeline_hep_record(struct pipeline *p, struct sw_bytes rec, const struct sw_addr *agent,
+                         uint16_t agent_port, sw_time now)
+{
+    bool skewed = false;
+    p->packets++;
+    struct decode_packet pkt;
+    memset(&pkt, 0, sizeof pkt);
+    enum decode_result r = decode_hep(p->decode, rec, now, &pkt);
+    /* The agent's capture time drives the clock, as a frame's does; an agent
+     * whose clock is off by more than PIPELINE_HEP_MAX_SKEW from the arrival
+     * time (no NTP, a replayed capture) would fire every timer at once or
+     * none: its records take the arrival time. */
+    /* Timers this record's time fires are stamped with it, as a frame's are. */
+    p->cur_file = NULL;
+    p->cur_number = 0;
+    p->cur_hep = r == DECODE_OK;
+    p->cur_hep_capture_id = pkt.hep_capture_id;
+    p->cur_hep_agent = *agent;
+    p->cur_hep_agent_port = agent_port;
+    sw_time ts = pkt.ts;
+    if (r == DECODE_OK && (ts > now + PIPELINE_HEP_MAX_SKEW || ts < now - PIPELINE_HEP_MAX_SKEW)) {
+        skewed = true;
+        ts = now;
+    }
+    pipeline_advance(p, ts);
+    pkt.hep_agent = *agent;
+    pkt.hep_agent_port = agent_port;
+    handle_decoded(p, r, &pkt);
+    return skewed;
+}
+
+void pipeline_hep_origin(const struct pipeline *p, struct sw_event_origin *o)
+{
+    o->hep = p->cur_hep;
+    o->hep_capture_id = p->cur_hep ? p->cur_hep_capture_id : 0;
+    if (p->cur_hep) {
+        o->hep_agent = p->cur_hep_agent;
+        o->hep_agent_port = p->cur_hep_agent_port;
+    } else {
+        memset(&o->hep_agent, 0, sizeof o->hep_agent);
+        o->hep_agent_port = 0;
+    }
 }
 
 void pipeline_finish(struct pipeline *p)
