@@ -10,6 +10,7 @@ pkgs=(build-essential meson ninja-build pkg-config python3
 # Test-only tools, one line per need (tools/test.sh runs bootstrap.sh --test).
 test_pkgs=()
 test_pkgs+=(prometheus)  # promtool check metrics (tests/cli/check_hep.py)
+test_pkgs+=(debhelper lintian fakeroot logrotate systemd)  # package test: dpkg-buildpackage, lintian, logrotate -d, systemd-analyze
 if [ "${1:-}" = "--test" ]; then
   pkgs+=("${test_pkgs[@]}")
 fi
