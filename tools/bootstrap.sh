@@ -11,6 +11,7 @@ pkgs=(build-essential meson ninja-build pkg-config python3
 test_pkgs=()
 test_pkgs+=(prometheus)  # promtool check metrics (tests/cli/check_hep.py)
 test_pkgs+=(debhelper lintian fakeroot logrotate systemd)  # package test: dpkg-buildpackage, lintian, logrotate -d, systemd-analyze
+test_pkgs+=(kamailio sip-tester)  # HEP agent test: Kamailio siptrace -> --hep-listen, SIPp calls through it
 if [ "${1:-}" = "--test" ]; then
   pkgs+=("${test_pkgs[@]}")
 fi
