@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sipwatch/heporigin.h"
 #include "sipwatch/sipframe.h"
 #include "sipwatch/sipmsg.h"
 
@@ -62,6 +63,7 @@ struct pipeline {
      * -- cur_hep, cur_hep_capture_id, cur_hep_agent, cur_hep_agent_port. A
      * timer-fired event gets the HEP info of the packet whose time fired it. */
     bool cur_hep;
+    struct heporigin *hep_dialogs; /* Call-ID -> agent, for events a timer fires */
     uint32_t cur_hep_capture_id;
     struct sw_addr cur_hep_agent;
     uint16_t cur_hep_agent_port;
@@ -77,7 +79,12 @@ static void stamp_emit(void *ctx, const struct sw_event *ev)
     e.origin.pcap_filename = p->cur_file;
     e.origin.pcap_cnt = p->cur_number;
     e.origin.in_iface = p->cfg.in_iface;
-    if (ev->type != SW_EVENT_STATS)
+    /* A dialog's events name the agent that sent its messages, also when a
+     * timer fires them; an event without a dialog (scan), the agent of the
+     * message being handled. */
+    if (ev->call_id != NULL)
+        heporigin_find(p->hep_dialogs, ev->call_id, &e.origin);
+    else if (ev->type != SW_EVENT_STATS)
         pipeline_hep_origin(p, &e.origin);
     p->emit(p->emit_ctx, &e);
 }
@@ -117,6 +124,9 @@ static void on_message(void *ctx, struct sw_bytes msg, enum sw_transport transpo
         return;
     struct sw_tuple t = p->cur_tuple;
     t.transport = (uint8_t)transport;
+    if (p->cur_hep)
+        heporigin_note(p->hep_dialogs, p->msg.call_id, p->cur_hep_capture_id, &p->cur_hep_agent,
+                       p->cur_hep_agent_port);
     tracker_on_msg(p->tracker, &p->msg, &t, p->now);
 }
 
@@ -130,6 +140,9 @@ static void on_datagram(void *ctx, struct sw_bytes dgram, enum sw_transport tran
         return;
     struct sw_tuple t = p->cur_tuple;
     t.transport = (uint8_t)transport;
+    if (p->cur_hep)
+        heporigin_note(p->hep_dialogs, p->msg.call_id, p->cur_hep_capture_id, &p->cur_hep_agent,
+                       p->cur_hep_agent_port);
     tracker_on_msg(p->tracker, &p->msg, &t, p->now);
 }
 
@@ -328,7 +341,9 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, sw_emit_fn *emi
     p->ipfrag = ipfrag_new(&cfg->ipfrag);
     p->tcp = tcpstream_new(&cfg->tcp, on_stream, p);
     p->tracker = tracker_new(&cfg->tracker, stamp_emit, p);
-    if (p->decode == NULL || p->ipfrag == NULL || p->tcp == NULL || p->tracker == NULL)
+    p->hep_dialogs = heporigin_new(HEPORIGIN_DEFAULT_MAX);
+    if (p->decode == NULL || p->ipfrag == NULL || p->tcp == NULL || p->tracker == NULL ||
+        p->hep_dialogs == NULL)
         goto oom;
     return p;
 oom:
@@ -345,6 +360,7 @@ void pipeline_free(struct pipeline *p)
     ipfrag_free(p->ipfrag);
     decode_free(p->decode);
     tracker_free(p->tracker);
+    heporigin_free(p->hep_dialogs);
     free(p);
 }
 
