@@ -517,8 +517,10 @@ int main(int argc, char **argv)
                 rc = 2;
                 break;
             }
-            if (hr == HEPLISTEN_IDLE)
+            if (hr == HEPLISTEN_IDLE) {
+                pipeline_set_origin(pl, NULL, 0); /* a quiet link: no frame behind it */
                 pipeline_advance(pl, wall_now() - SW_USEC_PER_SEC);
+            }
             if (hr != HEPLISTEN_EXTRA) {
                 if (g_reopen) {
                     g_reopen = 0;
