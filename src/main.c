@@ -332,10 +332,12 @@ int main(int argc, char **argv)
         case 'h':
             usage(stdout);
             free(files);
+            free(hep_listen);
             return 0;
         case 'V':
             printf("sipwatch %s\n", SIPWATCH_VERSION);
             free(files);
+            free(hep_listen);
             return 0;
         case OPT_EVENTS:
             if (!sw_event_mask_parse(optarg, &rcfg.event_mask))

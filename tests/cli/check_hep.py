@@ -244,6 +244,23 @@ def main():
             p.returncode == 0 and "metrics-file" in p.stderr and '"event_type":"stats"' in p.stdout,
             p.stderr)
 
+    # --- -Z (issue 13): to the current user a no-op; without CAP_SETUID/CAP_SETGID it says so ---
+    sample = os.path.join(root, "pcaps/sample.pcap")
+    if os.geteuid() == 0 and shutil.which("setpriv"):
+        p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sw,
+                            "-r", sample, "--events", "stats", "-Z", "nobody"],
+                           capture_output=True, text=True, timeout=60)
+        t.check("-Z to the current user (nobody, unprivileged): a no-op, exit 0",
+                p.returncode == 0 and '"event_type":"stats"' in p.stdout, p.stderr)
+        p = subprocess.run(["setpriv", "--bounding-set=-setuid,-setgid", sw, "-r", sample,
+                            "-Z", "nobody"], capture_output=True, text=True, timeout=60)
+        t.check("-Z without CAP_SETUID/CAP_SETGID: exit 2, names the capabilities",
+                p.returncode == 2 and "CAP_SETUID" in p.stderr and "CAP_SETGID" in p.stderr
+                and p.stdout == "", p.stderr)
+    else:
+        t.skip("-Z to the current user", "needs root and setpriv")
+        t.skip("-Z without CAP_SETUID/CAP_SETGID", "needs root and setpriv")
+
     shutil.rmtree(tmp, ignore_errors=True)
     print(f"1..{t.n}")
     print("\n".join(t.lines))
