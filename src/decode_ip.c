@@ -196,6 +196,11 @@ static enum decode_result decode_udp(struct decode_ctx *c, const struct decode_i
     const struct decode_config *cfg = &c->d->cfg;
     if (cfg->hep_port != 0 && (sport == cfg->hep_port || dport == cfg->hep_port))
         return hep_decode(c, payload);
+    /* HEP3 names itself ("HEP3", then its length), and agents send it to
+     * whatever port the collector listens on: recognised on any port. No SIP
+     * message starts with it. HEP v1/v2 has no magic: only on hep_port. */
+    if (payload.n >= 6 && memcmp(payload.p, "HEP3", 4) == 0)
+        return hep_decode(c, payload);
     /* The VXLAN source port is a flow hash (RFC 7348 §5): only the
      * destination says VXLAN. GTP-U uses 2152 on both sides. */
     if (cfg->vxlan_port != 0 && dport == cfg->vxlan_port)

@@ -15,8 +15,10 @@
  * without htonl, and every known agent ran on little-endian hosts, so they
  * are read little-endian; the rest of the payload is the SIP message.
  *
- * Does not check HEP auth keys (0x000e), nor keep capture ids or correlation
- * ids: sipwatch reports on SIP, not on the agents.
+ * Keeps the capture id (v3 chunk 0x000c, v2's 16-bit id) and, for a
+ * UDP-carried record, the outer source as the agent's address, so events can
+ * say which agent saw them. Does not check HEP auth keys (0x000e), nor keep
+ * correlation ids.
  */
 #include "hep.h"
 
@@ -70,7 +72,7 @@ struct hep_fields {
     bool have_ptype, have_sec, have_v4src, have_v4dst, have_v6src, have_v6dst;
     uint8_t v4src[4], v4dst[4], v6src[16], v6dst[16];
     uint16_t sport, dport;
-    uint32_t sec, usec;
+    uint32_t sec, usec, capture_id;
     struct sw_bytes payload, zpayload;
     bool have_payload, have_zpayload;
 };
@@ -87,6 +89,7 @@ static size_t chunk_size(uint16_t type)
     case 0x0004:
     case 0x0009:
     case 0x000a:
+    case 0x000c:
         return 4;
     case 0x0005:
     case 0x0006:
@@ -138,6 +141,9 @@ static void chunk_read(struct hep_fields *f, uint16_t type, struct sw_bytes v)
     case 0x000a:
         f->usec = cur_be32(&k);
         break;
+    case 0x000c:
+        f->capture_id = cur_be32(&k);
+        break;
     case 0x000b:
         f->ptype = v.p[0];
         f->have_ptype = true;
@@ -150,7 +156,7 @@ static void chunk_read(struct hep_fields *f, uint16_t type, struct sw_bytes v)
         f->zpayload = v;
         f->have_zpayload = true;
         break;
-    default: /* capture id, auth key, correlation id, vlan, node name, ... */
+    default: /* auth key, correlation id, vlan, node name, ... */
         break;
     }
 }
@@ -160,6 +166,16 @@ static void set_addr(struct sw_addr *a, uint8_t family, const uint8_t *p)
     memset(a, 0, sizeof *a);
     a->family = family;
     memcpy(a->a, p, family == 4 ? 4 : 16);
+}
+
+/* The record's own fields replace the outer tuple: keep that tuple's source
+ * (set by decode_udp for a UDP-carried record, zero otherwise) as the agent. */
+static void hep_stamp(struct decode_packet *pkt, uint32_t capture_id)
+{
+    pkt->hep_agent = pkt->tuple.src;
+    pkt->hep_agent_port = pkt->tuple.sport;
+    pkt->hep_capture_id = capture_id;
+    pkt->from_hep = true;
 }
 
 static enum decode_result hep_v3(struct decode_ctx *c, struct sw_bytes rec)
@@ -205,6 +221,7 @@ static enum decode_result hep_v3(struct decode_ctx *c, struct sw_bytes rec)
         return hep_fail(c, DECODE_INVALID);
     }
 
+    hep_stamp(c->pkt, f.capture_id);
     struct sw_tuple *tu = &c->pkt->tuple;
     memset(tu, 0, sizeof *tu);
     bool v6 = is_af_inet6(f.family) || (f.family != 2 && !f.have_v4src && f.have_v6src);
@@ -252,15 +269,17 @@ static enum decode_result hep_v2(struct decode_ctx *c, struct sw_bytes rec)
     size_t alen = fam == 4 ? 4 : 16;
     const uint8_t *addrs = k.p;
     cur_skip(&k, 2 * alen);
-    uint32_t sec = 0, usec = 0;
+    uint32_t sec = 0, usec = 0, capture_id = 0;
     if (version == 2) {
         sec = cur_le32(&k);
         usec = cur_le32(&k);
-        cur_skip(&k, 4); /* capture id, padding */
+        capture_id = cur_le16(&k); /* host order too, like the time */
+        cur_skip(&k, 2);           /* padding */
     }
     if (!cur_ok(&k))
         return hep_fail(c, DECODE_TRUNCATED);
 
+    hep_stamp(c->pkt, capture_id);
     struct sw_tuple *tu = &c->pkt->tuple;
     memset(tu, 0, sizeof *tu);
     set_addr(&tu->src, fam, addrs);

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "sipwatch/capture.h"
+#include "sipwatch/heplisten.h"
+#include "sipwatch/metrics.h"
 #include "sipwatch/pipeline.h"
 #include "sipwatch/report.h"
 #include "sipwatch/sipframe.h"
@@ -57,6 +59,7 @@ static void usage(FILE *f)
     fprintf(f,
 "Usage: sipwatch [options] -r FILE [-r FILE ...]\n"
 "       sipwatch [options] -i INTERFACE\n"
+"       sipwatch [options] --hep-listen [ADDR]:PORT [-i INTERFACE]\n"
 "\n"
 "Passive SIP analyser: reassembles SIP off the wire, follows dialogs and writes\n"
 "one JSON event per line (transfer, user_not_found, scan, stats).\n"
@@ -71,6 +74,8 @@ static void usage(FILE *f)
 "      --snaplen N           live snapshot length, 64-262144 (default 262144)\n"
 "      --buffer-mb N         live kernel buffer in MiB, 1-4096 (default 32)\n"
 "      --no-promisc          live: do not put the interface in promiscuous mode\n"
+"      --hep-listen [ADDR]:PORT  receive HEP v2/v3 from capture agents on UDP and\n"
+"                            TCP PORT (no root needed); repeatable; alone or with -i\n"
 "Output:\n"
 "  -o, --output FILE         write events to FILE (default stdout); SIGHUP reopens it\n"
 "      --sensor NAME         the events' `host` (default: this host's name)\n"
@@ -83,6 +88,8 @@ static void usage(FILE *f)
 "      --write-timeout SEC   exit 1 once writing events has failed for SEC seconds,\n"
 "                            0-315360000 (disk full; default %.0f; 0 = at the\n"
 "                            first failure)\n"
+"      --metrics-file PATH   write the stats counters in Prometheus text format to\n"
+"                            PATH (atomically, at every stats event)\n"
 "Transfers (RFC 3515, 4488, 6665):\n"
 "  Timeouts are seconds, more than 0 and at most 315360000 (decimals allowed).\n"
 "      --notify-timeout SEC  accepted REFER without NOTIFY -> no_notify (default %.0f)\n"
@@ -95,8 +102,8 @@ static void usage(FILE *f)
 "                            (default %d)\n"
 "      --scan-window SEC     ... within SEC seconds make a scan event (default %.0f)\n"
 "Decoding:\n"
-"      --hep-port N          UDP/TCP port carrying HEP v2/v3, 0-65535 (default %d;\n"
-"                            0 = off)\n"
+"      --hep-port N          UDP/TCP port carrying HEP v2 in captures, 0-65535\n"
+"                            (default %d; 0 = off); HEP3 is recognised on any port\n"
 "      --max-msg-size N      largest SIP message reassembled, 512-16777216 bytes\n"
 "                            (default %zu)\n"
 "      --no-fast-path        run libosip2 on every message (slower; for checks)\n"
@@ -187,9 +194,19 @@ static void drop_privileges(const char *user)
         snprintf(msg, sizeof msg, "-Z %s: no such user", user);
         die(msg);
     }
+    /* Already that user (a unit's User=, or run by hand): nothing to drop. */
+    if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid && getgid() == pw->pw_gid &&
+        getegid() == pw->pw_gid)
+        return;
     if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
         setuid(pw->pw_uid) != 0) {
-        snprintf(msg, sizeof msg, "-Z %s: cannot drop privileges: %s", user, strerror(errno));
+        int e = errno;
+        /* EPERM under a capability bounding set without them (systemd's
+         * CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN): say which. */
+        const char *need = e == EPERM ? " (needs CAP_SETUID and CAP_SETGID; with systemd use "
+                                        "User= instead of -Z)"
+                                      : "";
+        snprintf(msg, sizeof msg, "-Z %s: cannot drop privileges: %s%s", user, strerror(e), need);
         die(msg);
     }
     if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
@@ -199,11 +216,14 @@ static void drop_privileges(const char *user)
 }
 
 struct extra_ctx {
-    struct capture *cap;
+    struct capture *cap;     /* NULL with --hep-listen alone */
     struct report *rep;
     sw_time start;            /* wall clock at start */
     const char *const *inputs;
     size_t n_inputs;
+    struct heplisten *hl;    /* NULL without --hep-listen */
+    struct metrics *met;     /* NULL without --metrics-file */
+    struct pipeline *pl;
 };
 
 static sw_time wall_now(void);
@@ -212,9 +232,37 @@ static void extra_counters(void *ctx, struct sw_counters *out)
 {
     struct extra_ctx *x = ctx;
     sw_counters_group(out, "capture");
-    capture_counters(x->cap, out);
+    if (x->cap != NULL)
+        capture_counters(x->cap, out);
     sw_counters_group(out, "output");
     report_counters(x->rep, out);
+    if (x->met != NULL)
+        metrics_counters(x->met, out);
+    if (x->hl != NULL) {
+        sw_counters_group(out, "hep");
+        heplisten_counters(x->hl, out);
+    }
+}
+
+/* Events go to the reporter, then (stats only) to the metrics file. */
+static void emit_all(void *ctx, const struct sw_event *ev)
+{
+    struct extra_ctx *x = ctx;
+    report_emit(x->rep, ev);
+    if (x->met != NULL && ev->type == SW_EVENT_STATS) {
+        metrics_emit(x->met, ev);
+        const char *err = metrics_take_error(x->met);
+        if (err[0] != '\0')
+            fprintf(stderr, "sipwatch: warning: %s\n", err);
+    }
+}
+
+/* A record from a HEP agent: the wall clock is its arrival time. */
+static bool on_hep_record(void *ctx, struct sw_bytes rec, const struct sw_addr *agent,
+                          uint16_t port, sw_time now)
+{
+    struct extra_ctx *x = ctx;
+    return pipeline_hep_record(x->pl, rec, agent, port, now);
 }
 
 static void run_info(void *ctx, struct sw_run_info *out)
@@ -238,7 +286,8 @@ enum {
     OPT_EVENTS = 256, OPT_NOTIFY_TIMEOUT, OPT_FINAL_TIMEOUT, OPT_TXN_TIMEOUT, OPT_MAX_TRANSFERS,
     OPT_SCAN_THRESHOLD, OPT_SCAN_WINDOW, OPT_HEP_PORT, OPT_MAX_MSG, OPT_NO_FAST_PATH,
     OPT_STATS_INTERVAL, OPT_SNAPLEN, OPT_BUFFER_MB, OPT_NO_PROMISC, OPT_SENSOR,
-    OPT_COMMUNITY_ID_SEED, OPT_WRITE_TIMEOUT, OPT_MAX_MEMORY,
+    OPT_COMMUNITY_ID_SEED, OPT_WRITE_TIMEOUT, OPT_MAX_MEMORY, OPT_HEP_LISTEN,
+    OPT_METRICS_FILE,
 };
 
 /* events_lost from the output's counters. */
@@ -282,6 +331,8 @@ int main(int argc, char **argv)
         { "community-id-seed", required_argument, NULL, OPT_COMMUNITY_ID_SEED },
         { "write-timeout", required_argument, NULL, OPT_WRITE_TIMEOUT },
         { "max-memory-mb", required_argument, NULL, OPT_MAX_MEMORY },
+        { "hep-listen", required_argument, NULL, OPT_HEP_LISTEN },
+        { "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
         { NULL, 0, NULL, 0 },
     };
     struct pipeline_config pcfg;
@@ -293,11 +344,14 @@ int main(int argc, char **argv)
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t n_files = 0;
     const char *user = NULL;
+    const char **hep_listen = calloc((size_t)argc + 1, sizeof *hep_listen);
+    size_t n_hep_listen = 0;
+    const char *metrics_path = NULL;
     bool stats_interval_set = false;
     unsigned long v;
     int c;
 
-    if (files == NULL)
+    if (files == NULL || hep_listen == NULL)
         die("out of memory");
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":r:i:f:o:Z:hV", longopts, NULL)) != -1) {
@@ -314,10 +368,12 @@ int main(int argc, char **argv)
         case 'h':
             usage(stdout);
             free(files);
+            free(hep_listen);
             return 0;
         case 'V':
             printf("sipwatch %s\n", SIPWATCH_VERSION);
             free(files);
+            free(hep_listen);
             return 0;
         case OPT_EVENTS:
             if (!sw_event_mask_parse(optarg, &rcfg.event_mask))
@@ -392,6 +448,8 @@ int main(int argc, char **argv)
                 bad_value("--max-memory-mb", optarg, "a whole number of MiB from 16 to 1048576");
             pcfg.max_memory = (size_t)v << 20;
             break;
+        case OPT_HEP_LISTEN: hep_listen[n_hep_listen++] = optarg; break;
+        case OPT_METRICS_FILE: metrics_path = optarg; break;
         case ':': {
             char msg[128];
             snprintf(msg, sizeof msg, "option %s needs a value (see --help)", argv[optind - 1]);
@@ -413,9 +471,11 @@ int main(int argc, char **argv)
     }
     if (ccfg.iface != NULL && n_files > 0)
         die("give either -r FILE or -i INTERFACE, not both");
-    if (ccfg.iface == NULL && n_files == 0) {
-        die("no input: give -r FILE or -i INTERFACE (see --help)");
+    if (ccfg.iface == NULL && n_files == 0 && n_hep_listen == 0) {
+        die("no input: give -r FILE, -i INTERFACE or --hep-listen [ADDR]:PORT (see --help)");
     }
+    if (n_hep_listen > 0 && n_files > 0)
+        die("--hep-listen receives live; it cannot be combined with -r FILE");
     ccfg.files = files;
     ccfg.n_files = n_files;
     ccfg.linktype_ok = decode_linktype_supported;
@@ -427,18 +487,38 @@ int main(int argc, char **argv)
         rcfg.host = hostname;
     }
     char errbuf[SW_ERRBUF_SIZE] = "", warnbuf[SW_ERRBUF_SIZE] = "";
-    struct capture *cap = capture_open(&ccfg, errbuf);
-    if (cap == NULL)
-        die(errbuf);
-    bool live = capture_is_live(cap);
+    struct heplisten *hl = NULL;
+    if (n_hep_listen > 0) {
+        struct heplisten_config hcfg = { .max_conns = HEPLISTEN_DEFAULT_MAX_CONNS };
+        hl = heplisten_new(&hcfg, on_hep_record, NULL);
+        if (hl == NULL)
+            die("out of memory");
+        for (size_t i = 0; i < n_hep_listen; i++) {
+            if (heplisten_add(hl, hep_listen[i], errbuf) != 0)
+                die(errbuf);
+        }
+    }
+    struct capture *cap = NULL;
+    if (ccfg.iface != NULL || n_files > 0) {
+        cap = capture_open(&ccfg, errbuf);
+        if (cap == NULL)
+            die(errbuf);
+    }
+    bool live = cap == NULL || capture_is_live(cap);
     /* Events as soon as they are known when someone waits for them: live,
      * or a pipe on stdin (`tcpdump -w - | sipwatch -r -`); output.c adds an
      * output that is a pipe, FIFO, socket or terminal. */
-    rcfg.line_buffered = live || capture_input_is_stream(cap);
+    rcfg.line_buffered = live || (cap != NULL && capture_input_is_stream(cap));
     struct report *rep = report_new(&rcfg, errbuf);
     if (rep == NULL) {
         capture_close(cap);
         die(errbuf);
+    }
+    struct metrics *met = NULL;
+    if (metrics_path != NULL) {
+        met = metrics_new(metrics_path, rcfg.host != NULL ? rcfg.host : "localhost", errbuf);
+        if (met == NULL)
+            die(errbuf);
     }
     if (user != NULL)
         drop_privileges(user);
@@ -448,15 +528,21 @@ int main(int argc, char **argv)
 
     if (live && !stats_interval_set)
         pcfg.stats_interval = SW_SEC(300);
-    struct extra_ctx xctx = { cap, rep, start, ccfg.iface != NULL ? &ccfg.iface : files,
-                              ccfg.iface != NULL ? 1 : n_files };
+    /* inputs: the interface, else the files, else the --hep-listen addresses */
+    struct extra_ctx xctx = { cap, rep, start,
+                              ccfg.iface != NULL ? &ccfg.iface : n_files > 0 ? files : hep_listen,
+                              ccfg.iface != NULL ? 1 : n_files > 0 ? n_files : n_hep_listen,
+                              hl, met, NULL };
     pcfg.extra_counters = extra_counters;
     pcfg.run_info = run_info;
     pcfg.extra_ctx = &xctx;
     pcfg.in_iface = ccfg.iface;
-    struct pipeline *pl = pipeline_new(&pcfg, report_emit, rep, errbuf);
+    struct pipeline *pl = pipeline_new(&pcfg, emit_all, &xctx, errbuf);
     if (pl == NULL)
         die(errbuf);
+    xctx.pl = pl;
+    if (hl != NULL)
+        heplisten_set_ctx(hl, &xctx);
 
     /* SIGHUP (logrotate) must interrupt nothing: SA_RESTART, and every read
      * and write is retried on EINTR anyway. SIGINT and SIGTERM are meant to
@@ -479,6 +565,35 @@ int main(int argc, char **argv)
     int rc = 0;
     struct sw_frame fr;
     while (!g_stop) {
+        if (hl != NULL) {
+            /* HEP sockets and the live pcap fd (if any) in one poll; a frame
+             * is read only when pcap says one is ready, so a quiet interface
+             * never holds up the agents. */
+            enum heplisten_result hr =
+                heplisten_poll(hl, cap != NULL ? capture_fd(cap) : -1, 250, wall_now(), errbuf);
+            if (hr == HEPLISTEN_ERROR) {
+                fprintf(stderr, "sipwatch: %s\n", errbuf);
+                rc = 2;
+                break;
+            }
+            if (hr == HEPLISTEN_IDLE) {
+                pipeline_set_origin(pl, NULL, 0); /* a quiet link: no frame behind it */
+                pipeline_advance(pl, wall_now() - SW_USEC_PER_SEC);
+            }
+            if (hr != HEPLISTEN_EXTRA) {
+                if (g_reopen) {
+                    g_reopen = 0;
+                    if (report_reopen(rep, errbuf) != 0)
+                        fprintf(stderr, "sipwatch: warning: %s\n", errbuf);
+                }
+                if (report_last_errno(rep) == EPIPE) {
+                    fprintf(stderr, "sipwatch: cannot write events: %s\n", strerror(EPIPE));
+                    rc = 1;
+                    break;
+                }
+                continue;
+            }
+        }
         enum capture_result cr = capture_next(cap, &fr, errbuf, warnbuf);
         if (warnbuf[0] != '\0')
             fprintf(stderr, "sipwatch: warning: %s\n", warnbuf);
@@ -525,8 +640,11 @@ int main(int argc, char **argv)
     if ((report_flush(rep) != 0 || events_lost(rep) > 0) && rc == 0)
         rc = 1;
     report_free(rep);
+    metrics_free(met);
+    heplisten_free(hl);
     capture_close(cap);
     sipmsg_global_free();
     free(files);
+    free(hep_listen);
     return rc;
 }

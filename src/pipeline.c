@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sipwatch/heporigin.h"
 #include "sipwatch/sipframe.h"
 #include "sipwatch/sipmsg.h"
 
@@ -63,6 +64,16 @@ struct pipeline {
     unsigned depth;              /* reassembled-datagram recursion guard */
     const char *cur_file;        /* origin of the frame being handled (events' envelope) */
     uint64_t cur_number;
+    /* The HEP envelope of the message being handled (set for every decoded
+     * packet, cleared for plain ones), for the event's origin: whoever stamps
+     * sw_event_origin on an emitted event copies these (pipeline_hep_origin)
+     * -- cur_hep, cur_hep_capture_id, cur_hep_agent, cur_hep_agent_port. A
+     * timer-fired event gets the HEP info of the packet whose time fired it. */
+    bool cur_hep;
+    struct heporigin *hep_dialogs; /* Call-ID -> agent, for events a timer fires */
+    uint32_t cur_hep_capture_id;
+    struct sw_addr cur_hep_agent;
+    uint16_t cur_hep_agent_port;
 };
 
 /* Every event passes here on its way out: the envelope's origin is the frame
@@ -75,6 +86,13 @@ static void stamp_emit(void *ctx, const struct sw_event *ev)
     e.origin.pcap_filename = p->cur_file;
     e.origin.pcap_cnt = p->cur_number;
     e.origin.in_iface = p->cfg.in_iface;
+    /* A dialog's events name the agent that sent its messages, also when a
+     * timer fires them; an event without a dialog (scan), the agent of the
+     * message being handled. */
+    if (ev->call_id != NULL)
+        heporigin_find(p->hep_dialogs, ev->call_id, &e.origin);
+    else if (ev->type != SW_EVENT_STATS)
+        pipeline_hep_origin(p, &e.origin);
     p->emit(p->emit_ctx, &e);
 }
 
@@ -82,6 +100,7 @@ void pipeline_set_origin(struct pipeline *p, const char *file, uint64_t number)
 {
     p->cur_file = file;
     p->cur_number = number;
+    p->cur_hep = false; /* set again when this frame turns out to carry HEP */
 }
 
 void pipeline_config_default(struct pipeline_config *cfg)
@@ -112,6 +131,9 @@ static void on_message(void *ctx, struct sw_bytes msg, enum sw_transport transpo
         return;
     struct sw_tuple t = p->cur_tuple;
     t.transport = (uint8_t)transport;
+    if (p->cur_hep)
+        heporigin_note(p->hep_dialogs, p->msg.call_id, p->cur_hep_capture_id, &p->cur_hep_agent,
+                       p->cur_hep_agent_port);
     tracker_on_msg(p->tracker, &p->msg, &t, p->now);
 }
 
@@ -125,6 +147,9 @@ static void on_datagram(void *ctx, struct sw_bytes dgram, enum sw_transport tran
         return;
     struct sw_tuple t = p->cur_tuple;
     t.transport = (uint8_t)transport;
+    if (p->cur_hep)
+        heporigin_note(p->hep_dialogs, p->msg.call_id, p->cur_hep_capture_id, &p->cur_hep_agent,
+                       p->cur_hep_agent_port);
     tracker_on_msg(p->tracker, &p->msg, &t, p->now);
 }
 
@@ -156,7 +181,9 @@ static void hep_release(struct stream_app *app)
     app->hep_cap = 0;
 }
 
-static void handle_hep_stream(struct pipeline *p, struct stream_app *app, struct sw_bytes data)
+/* `t` is the stream's direction: its source is the agent sending the records. */
+static void handle_hep_stream(struct pipeline *p, struct stream_app *app, const struct sw_tuple *t,
+                              struct sw_bytes data)
 {
     while (data.n > 0) {
         size_t room = HEP_STREAM_MAX - app->hep_n;
@@ -183,6 +210,8 @@ static void handle_hep_stream(struct pipeline *p, struct stream_app *app, struct
             struct decode_packet pkt;
             memset(&pkt, 0, sizeof pkt);
             enum decode_result r = decode_hep(p->decode, sw_bytes_make(app->hep, len), p->now, &pkt);
+            pkt.hep_agent = t->src;
+            pkt.hep_agent_port = t->sport;
             handle_decoded(p, r, &pkt);
             memmove(app->hep, app->hep + len, app->hep_n - len);
             app->hep_n -= len;
@@ -240,7 +269,10 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
             return;
         }
         uint16_t hp = p->cfg.decode.hep_port;
-        if (hp != 0 && (t->sport == hp || t->dport == hp))
+        /* HEP3 on any port: a stream whose first bytes are the magic (an
+         * agent's connection starts with a record). */
+        bool hep3 = data.n >= 4 && memcmp(data.p, "HEP3", 4) == 0;
+        if (hep3 || (hp != 0 && (t->sport == hp || t->dport == hp)))
             app->is_hep = true; /* its buffer is allocated as records arrive */
         else
             app->fs = sipframe_stream_new(p->cfg.max_msg, (flags & TCPSTREAM_MIDSTREAM) != 0);
@@ -258,7 +290,7 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
         size_t before = app->hep_n;
         if (flags & TCPSTREAM_GAP_BEFORE)
             app->hep_n = 0;
-        handle_hep_stream(p, app, data);
+        handle_hep_stream(p, app, t, data);
         p->stream_bytes = p->stream_bytes - before + app->hep_n;
         if (stream_over(p)) {
             p->stream_bytes -= app->hep_n;
@@ -312,6 +344,10 @@ static void handle_decoded(struct pipeline *p, enum decode_result r, struct deco
     }
     if (r != DECODE_OK)
         return; /* decode counted why */
+    p->cur_hep = pkt->from_hep;
+    p->cur_hep_capture_id = pkt->hep_capture_id;
+    p->cur_hep_agent = pkt->hep_agent;
+    p->cur_hep_agent_port = pkt->hep_agent_port;
     if (pkt->from_hep || pkt->tuple.transport != SW_TRANSPORT_TCP) {
         p->cur_tuple = pkt->tuple;
         sipframe_datagram_whole(pkt->payload, p->cfg.max_msg,
@@ -342,7 +378,9 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, sw_emit_fn *emi
     p->ipfrag = ipfrag_new(&p->cfg.ipfrag);
     p->tcp = tcpstream_new(&p->cfg.tcp, on_stream, p);
     p->tracker = tracker_new(&p->cfg.tracker, stamp_emit, p);
-    if (p->decode == NULL || p->ipfrag == NULL || p->tcp == NULL || p->tracker == NULL)
+    p->hep_dialogs = heporigin_new(HEPORIGIN_DEFAULT_MAX);
+    if (p->decode == NULL || p->ipfrag == NULL || p->tcp == NULL || p->tracker == NULL ||
+        p->hep_dialogs == NULL)
         goto oom;
     return p;
 oom:
@@ -359,6 +397,7 @@ void pipeline_free(struct pipeline *p)
     ipfrag_free(p->ipfrag);
     decode_free(p->decode);
     tracker_free(p->tracker);
+    heporigin_free(p->hep_dialogs);
     free(p);
 }
 
@@ -462,12 +501,57 @@ static void clock_frame(struct pipeline *p, sw_time ts)
 
 void pipeline_frame(struct pipeline *p, int linktype, struct sw_bytes frame, sw_time ts)
 {
+    p->cur_hep = false; /* until decode finds HEP in this frame */
     clock_frame(p, ts);
     p->packets++;
     struct decode_packet pkt;
     memset(&pkt, 0, sizeof pkt);
     enum decode_result r = decode_frame(p->decode, linktype, frame, p->now, &pkt);
     handle_decoded(p, r, &pkt);
+}
+
+bool pipeline_hep_record(struct pipeline *p, struct sw_bytes rec, const struct sw_addr *agent,
+                         uint16_t agent_port, sw_time now)
+{
+    bool skewed = false;
+    p->packets++;
+    struct decode_packet pkt;
+    memset(&pkt, 0, sizeof pkt);
+    enum decode_result r = decode_hep(p->decode, rec, now, &pkt);
+    /* The agent's capture time drives the clock, as a frame's does; an agent
+     * whose clock is off by more than PIPELINE_HEP_MAX_SKEW from the arrival
+     * time (no NTP, a replayed capture) would fire every timer at once or
+     * none: its records take the arrival time. */
+    /* Timers this record's time fires are stamped with it, as a frame's are. */
+    p->cur_file = NULL;
+    p->cur_number = 0;
+    p->cur_hep = r == DECODE_OK;
+    p->cur_hep_capture_id = pkt.hep_capture_id;
+    p->cur_hep_agent = *agent;
+    p->cur_hep_agent_port = agent_port;
+    sw_time ts = pkt.ts;
+    if (r == DECODE_OK && (ts > now + PIPELINE_HEP_MAX_SKEW || ts < now - PIPELINE_HEP_MAX_SKEW)) {
+        skewed = true;
+        ts = now;
+    }
+    clock_frame(p, ts);
+    pkt.hep_agent = *agent;
+    pkt.hep_agent_port = agent_port;
+    handle_decoded(p, r, &pkt);
+    return skewed;
+}
+
+void pipeline_hep_origin(const struct pipeline *p, struct sw_event_origin *o)
+{
+    o->hep = p->cur_hep;
+    o->hep_capture_id = p->cur_hep ? p->cur_hep_capture_id : 0;
+    if (p->cur_hep) {
+        o->hep_agent = p->cur_hep_agent;
+        o->hep_agent_port = p->cur_hep_agent_port;
+    } else {
+        memset(&o->hep_agent, 0, sizeof o->hep_agent);
+        o->hep_agent_port = 0;
+    }
 }
 
 void pipeline_finish(struct pipeline *p)

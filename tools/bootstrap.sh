@@ -12,6 +12,9 @@ test_pkgs=()
 test_pkgs+=(strace)  # tests/cli/check_output.py: no write() of a replay ends inside a line
 test_pkgs+=(rsyslog logrotate)  # tests/cli/check_rsyslog.py: docs/deploy.md's rsyslog recipe, run
 test_pkgs+=(clang libclang-rt-14-dev)  # libFuzzer smoke of every fuzz target (tools/fuzz-long.sh)
+test_pkgs+=(prometheus)  # promtool check metrics (tests/cli/check_hep.py)
+test_pkgs+=(debhelper lintian fakeroot logrotate systemd)  # package test: dpkg-buildpackage, lintian, logrotate -d, systemd-analyze
+test_pkgs+=(kamailio sip-tester)  # HEP agent test: Kamailio siptrace -> --hep-listen, SIPp calls through it
 if [ "${1:-}" = "--test" ]; then
   pkgs+=("${test_pkgs[@]}")
 fi

@@ -41,6 +41,13 @@ struct decode_packet {
     sw_time ts;               /* the frame's time, or HEP's own timestamp */
     bool from_hep;            /* the payload came out of a HEP envelope: it is one
                                * whole SIP message even when transport is TCP */
+    /* from_hep only: the agent's capture id (v3 chunk 0x000c, v2 capture id;
+     * 0 when absent) and the address the record came from (the outer IP
+     * source and port of a UDP-carried record; unset for decode_hep, whose
+     * caller knows where the stream or socket came from). */
+    uint32_t hep_capture_id;
+    struct sw_addr hep_agent;
+    uint16_t hep_agent_port;
     /* TCP only (transport == SW_TRANSPORT_TCP and !from_hep) */
     uint32_t tcp_seq;
     uint8_t tcp_flags;        /* DECODE_TCP_FIN ... as on the wire */
@@ -56,7 +63,8 @@ struct decode_packet {
 #define DECODE_TCP_ACK 0x10
 
 struct decode_config {
-    uint16_t hep_port;        /* UDP/TCP port carrying HEP; 0 = off. Default 9060 */
+    uint16_t hep_port;        /* UDP/TCP port carrying HEP v2 (and v3); 0 = off. Default
+                               * 9060. HEP3 (magic "HEP3") is recognised on any port */
     uint16_t vxlan_port;      /* default 4789 */
     uint16_t gtpu_port;       /* default 2152 */
     unsigned max_depth;       /* tunnel nesting limit, default 8 */

@@ -70,6 +70,20 @@ void pipeline_set_origin(struct pipeline *p, const char *file, uint64_t number);
 /* One captured frame (borrowed) of DLT `linktype` at capture time ts. */
 void pipeline_frame(struct pipeline *p, int linktype, struct sw_bytes frame, sw_time ts);
 
+/* One HEP v2/v3 record (borrowed) received from a capture agent at
+ * agent:agent_port (borrowed) over a socket (heplisten), at wall time `now`.
+ * The record's own timestamp becomes capture time unless it is more than
+ * PIPELINE_HEP_MAX_SKEW away from `now`: then `now` is used and the
+ * call returns true (the caller counts it). Events carry the agent and capture id (pipeline_hep_origin). */
+#define PIPELINE_HEP_MAX_SKEW SW_SEC(300)
+bool pipeline_hep_record(struct pipeline *p, struct sw_bytes rec, const struct sw_addr *agent,
+                         uint16_t agent_port, sw_time now);
+
+/* Fills the HEP part of an event's origin (hep, hep_capture_id, hep_agent,
+ * hep_agent_port) from the message the pipeline is handling now: the one
+ * that made the event known. Called while an event is being emitted. */
+void pipeline_hep_origin(const struct pipeline *p, struct sw_event_origin *o);
+
 /* A live idle tick: moves the capture clock to `now` (if later, and not
  * more than PIPELINE_CLOCK_JUMP ahead) and fires due timers; live capture
  * calls this while the link is quiet. Counts nothing (clock_backwards counts

@@ -1214,15 +1214,32 @@ static void test_hep3(void **state)
     check_v4(A3, A4, 5060, 5080, SW_TRANSPORT_UDP);
     assert_int_equal(P.ts, 1700000000 * SW_USEC_PER_SEC + 123456);
     check_payload(SIP);
+    /* the agent is the outer source; the capture id is chunk 0x000c */
+    assert_int_equal(P.hep_capture_id, 2001);
+    assert_int_equal(P.hep_agent.family, 4);
+    assert_memory_equal(P.hep_agent.a, A1, 4);
+    assert_int_equal(P.hep_agent_port, 40000);
     f = hep_udp(9060, 40000); /* either port */
     assert_int_equal(dec(d, 1, f), DECODE_OK);
     assert_true(P.from_hep);
-    /* HEP port off: a plain datagram */
+    /* HEP port off, or another port: HEP3 is still known by its magic */
     struct decode_config cfg = {0, 4789, 2152, 8};
     struct decode *d2 = decode_new(&cfg);
     assert_int_equal(decode_frame(d2, 1, fb_bytes(f), 0, &P), DECODE_OK);
+    assert_true(P.from_hep);
+    check_v4(A3, A4, 5060, 5080, SW_TRANSPORT_UDP);
+    f = hep_udp(40000, 5060);
+    check_prefixes(d2, 1, f, DECODE_OK);
+    assert_true(P.from_hep);
+    check_v4(A3, A4, 5060, 5080, SW_TRANSPORT_UDP);
+    assert_int_equal(P.hep_agent_port, 40000);
+    /* "HEP" and a SIP-looking payload on another port stay plain */
+    f = fb_new("HEP2 sip:x SIP/2.0\r\n\r\n");
+    pre_udp(f, 40000, 5060);
+    pre_ip4(f, 17);
+    pre_eth(f, 0x0800);
+    assert_int_equal(decode_frame(d2, 1, fb_bytes(f), 0, &P), DECODE_OK);
     assert_false(P.from_hep);
-    assert_int_equal(P.payload.n, H.n);
     decode_free(d2);
 
     /* IPv6, TCP, no timestamp (the frame's is kept), a vendor chunk skipped,
@@ -1402,6 +1419,16 @@ static void test_hep2(void **state)
     check_v4(A3, A4, 5060, 5070, SW_TRANSPORT_UDP);
     assert_int_equal(P.ts, (sw_time)0x6553f100 * SW_USEC_PER_SEC + 123456);
     check_payload(SIP);
+    assert_int_equal(P.hep_capture_id, 2001); /* 0x07d1, little-endian like the time */
+    assert_memory_equal(P.hep_agent.a, A1, 4);
+    /* HEPv2 has no magic: on another port it is a plain datagram */
+    f = fb_new(SIP);
+    pre(f, h, sizeof h);
+    pre_udp(f, 40000, 5060);
+    pre_ip4(f, 17);
+    assert_int_equal(dec(d, 101, f), DECODE_OK);
+    assert_false(P.from_hep);
+    check_v4(A1, A2, 40000, 5060, SW_TRANSPORT_UDP);
 
     /* v2, IPv6, TCP */
     uint8_t h6[8 + 32 + 12] = {2, 40, 10, 6};

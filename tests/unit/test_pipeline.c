@@ -30,6 +30,7 @@ struct rec {
     uint64_t sip_messages;
     uint64_t clock_backwards, jumps_forward, rebased;
     uint64_t stream_held, stream_dropped;
+    struct sw_event_origin origin; /* as the pipeline stamped it */
 };
 static struct rec recs[64];
 static size_t n_recs;
@@ -55,6 +56,7 @@ static void record(void *ctx, const struct sw_event *ev)
         snprintf(r->call_id, sizeof r->call_id, "%s", ev->call_id);
     r->sport = ev->tuple.sport;
     r->dport = ev->tuple.dport;
+    r->origin = ev->origin;
     if (ev->type == SW_EVENT_TRANSFER) {
         r->outcome = (int)ev->u.transfer.outcome;
         r->status = ev->u.transfer.final_status;
@@ -411,6 +413,9 @@ static size_t hep3_record(uint8_t *out, const char *sip, sw_time ts)
         out[n++] = (uint8_t)(usec >> (8 * i));
     CHUNK(11, 1);
     out[n++] = 1; /* SIP */
+    CHUNK(12, 4);
+    memcpy(out + n, (const uint8_t[]){ 0, 0, 0x10, 0x92 }, 4); /* capture id 4242 */
+    n += 4;
     size_t len = strlen(sip);
     CHUNK(15, len);
     memcpy(out + n, sip, len);
@@ -451,6 +456,74 @@ static void test_hep3_over_tcp(void **state)
     assert_int_equal(r->outcome, SW_OUTCOME_COMPLETED);
     assert_int_equal(r->notify_count, 1);
     assert_int_equal(r->sport, 5060); /* HEP's inner ports, not the TCP carrier's */
+}
+
+static const char HEP_OPTIONS_PING[] =
+    "OPTIONS sip:ping@192.0.2.2 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-ping\r\n"
+    "From: <sip:mon@192.0.2.1>;tag=p1\r\nTo: <sip:ping@192.0.2.2>\r\n"
+    "Call-ID: ping-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+/* Records from a collector socket (pipeline_hep_record): the events carry
+ * the agent's address and capture id in their origin; capture time is the
+ * records' own; a record whose clock is far off takes the arrival time. */
+static void test_hep_record_origin(void **state)
+{
+    (void)state;
+    struct pipeline *p = mk(0);
+    static uint8_t rec[4096];
+    struct sw_addr agent = { 4, { 203, 0, 113, 9 } };
+    const char *msgs[] = { REFER, ACCEPTED, NOTIFY };
+    for (int i = 0; i < 3; i++) {
+        size_t n = hep3_record(rec, msgs[i], T0 + i * 10000);
+        /* arrival 50 ms after capture: the record's own time is used */
+        assert_false(pipeline_hep_record(p, sw_bytes_make(rec, n), &agent, 7000,
+                                         T0 + i * 10000 + 50000));
+    }
+    assert_int_equal(pipeline_now(p), T0 + 20000);
+    /* an agent clock 1000 s behind: the arrival time is capture time */
+    size_t n = hep3_record(rec, HEP_OPTIONS_PING, T0 - SW_SEC(1000));
+    assert_true(pipeline_hep_record(p, sw_bytes_make(rec, n), &agent, 7000, T0 + SW_SEC(1)));
+    assert_int_equal(pipeline_now(p), T0 + SW_SEC(1));
+    /* settled at the end of input, with no record being handled: the
+     * transfer still names the agent that sent its dialog */
+    finish(p);
+    const struct rec *r = find(SW_EVENT_TRANSFER);
+    assert_non_null(r);
+    assert_int_equal(r->outcome, SW_OUTCOME_COMPLETED);
+    assert_int_equal(r->sport, 5060);
+    assert_true(r->origin.hep);
+    assert_int_equal(r->origin.hep_capture_id, 4242);
+    assert_memory_equal(&r->origin.hep_agent, &agent, sizeof agent);
+    assert_int_equal(r->origin.hep_agent_port, 7000);
+    r = find(SW_EVENT_STATS);
+    assert_non_null(r);
+    assert_false(r->origin.hep);
+}
+
+/* HEP3 over TCP on a port that is not --hep-port: known by its magic; the
+ * agent is the stream's source. */
+static void test_hep3_tcp_any_port_origin(void **state)
+{
+    (void)state;
+    struct pipeline *p = mk(0);
+    static uint8_t stream[8192];
+    size_t n = hep3_record(stream, REFER, T0);
+    n += hep3_record(stream + n, ACCEPTED, T0 + 10000);
+    n += hep3_record(stream + n, NOTIFY, T0 + 20000);
+    size_t len = hep_tcp_frame(stream, n, 1);
+    size_t l4 = 14 + 20;
+    frame[l4 + 2] = 0x13; /* destination port 5070 instead of 9060 */
+    frame[l4 + 3] = 0xce;
+    pipeline_frame(p, 1, sw_bytes_make(frame, len), T0 + 30000);
+    finish(p);
+    const struct rec *r = find(SW_EVENT_TRANSFER);
+    assert_non_null(r);
+    assert_int_equal(r->outcome, SW_OUTCOME_COMPLETED);
+    assert_int_equal(r->sport, 5060);
+    assert_true(r->origin.hep);
+    assert_int_equal(r->origin.hep_capture_id, 4242);
+    assert_int_equal(r->origin.hep_agent_port, 50000);
 }
 
 /* Partial HEP3 records held by TCP streams on the HEP port count against
@@ -506,6 +579,8 @@ int main(void)
         cmocka_unit_test(test_clock_rebase_backward),
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_hep3_over_tcp),
+        cmocka_unit_test(test_hep_record_origin),
+        cmocka_unit_test(test_hep3_tcp_any_port_origin),
         cmocka_unit_test(test_hep_stream_bytes_capped),
     };
     return cmocka_run_group_tests_name("pipeline", tests, setup, NULL);
