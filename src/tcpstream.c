@@ -47,6 +47,7 @@ struct seg {
     struct seg *next;
     uint32_t seq;
     uint32_t len;
+    uint64_t tag; /* the frame it came from (tcpstream_set_tag) */
     uint8_t data[];
 };
 
@@ -85,6 +86,7 @@ struct tcpstream {
     size_t n_conns;
     size_t held_total;
     sw_time clock; /* latest activity time: keeps the LRU list sorted */
+    uint64_t seg_tag, run_tag; /* tag of the segment being added / the run delivered */
     struct {
         uint64_t segments, streams, midstream, out_of_order, retransmitted, gaps, gap_bytes,
             ooo_peak, ooo_dropped, evicted, timeouts, rst;
@@ -158,6 +160,7 @@ static void drain(struct tcpstream *s, struct conn *c, int dir, sw_time ts)
         uint32_t off = h->next_seq - g->seq;
         if (off < g->len) {
             h->next_seq = g->seq + g->len;
+            s->run_tag = g->tag;
             deliver(s, c, dir, g->data + off, g->len - off, ts);
         }
         seg_release(s, h, g);
@@ -230,6 +233,7 @@ static void hold(struct tcpstream *s, struct half *h, uint32_t seq, const uint8_
             } else {
                 ng->seq = h->next_seq + (uint32_t)a;
                 ng->len = (uint32_t)len;
+                ng->tag = s->seg_tag;
                 memcpy(ng->data, p + (a - rel(h, seq)), len);
                 ng->next = g;
                 *pp = ng;
@@ -257,11 +261,13 @@ static void deliver_in_order(struct tcpstream *s, struct conn *c, int dir, const
         uint32_t k = g != NULL ? g->seq - h->next_seq : 0;
         if (g == NULL || k >= n) {
             h->next_seq += (uint32_t)n;
+            s->run_tag = s->seg_tag;
             deliver(s, c, dir, p, n, ts);
             break;
         }
         uint32_t at = h->next_seq;
         h->next_seq += k;
+        s->run_tag = s->seg_tag;
         deliver(s, c, dir, p, k, ts);
         drain(s, c, dir, ts);
         size_t adv = (uint32_t)(h->next_seq - at);
@@ -378,6 +384,16 @@ static struct conn *conn_new(struct tcpstream *s, const struct sw_tuple *key, sw
     s->n_conns++;
     s->st.streams++;
     return c;
+}
+
+void tcpstream_set_tag(struct tcpstream *s, uint64_t tag)
+{
+    s->seg_tag = tag;
+}
+
+uint64_t tcpstream_run_tag(const struct tcpstream *s)
+{
+    return s->run_tag;
 }
 
 struct tcpstream *tcpstream_new(const struct tcpstream_config *cfg, tcpstream_sink *sink, void *ctx)

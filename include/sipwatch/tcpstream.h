@@ -56,6 +56,13 @@ void tcpstream_free(struct tcpstream *s);
 void tcpstream_segment(struct tcpstream *s, const struct sw_tuple *t, uint32_t seq,
                        uint8_t flags, struct sw_bytes payload, sw_time ts);
 
+/* Tags: the pipeline names each segment's frame (a run-wide id) before
+ * tcpstream_segment; a held out-of-order segment keeps its tag. During a
+ * sink call, tcpstream_run_tag gives the tag of the segment whose bytes the
+ * run is (every run comes from one segment). */
+void tcpstream_set_tag(struct tcpstream *s, uint64_t tag);
+uint64_t tcpstream_run_tag(const struct tcpstream *s);
+
 /* Closes streams idle since before now - idle_timeout. */
 void tcpstream_advance(struct tcpstream *s, sw_time now);
 /* End of input: delivers what is held (past holes, flagged), closes all. */
