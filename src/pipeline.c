@@ -202,9 +202,9 @@ static void on_message(void *ctx, struct sw_bytes msg, enum sw_transport transpo
         return;
     struct sw_tuple t = p->cur_tuple;
     t.transport = (uint8_t)transport;
-    tracker_on_msg(p->tracker, &p->msg, &t, p->now);
     if (p->evid != NULL)
-        evidence_msg(p);
+        evidence_msg(p); /* first: an event this message makes has its frame */
+    tracker_on_msg(p->tracker, &p->msg, &t, p->now);
 }
 
 /* A whole datagram from its start line: the scanner frames it as it parses. */
@@ -217,9 +217,9 @@ static void on_datagram(void *ctx, struct sw_bytes dgram, enum sw_transport tran
         return;
     struct sw_tuple t = p->cur_tuple;
     t.transport = (uint8_t)transport;
-    tracker_on_msg(p->tracker, &p->msg, &t, p->now);
     if (p->evid != NULL)
-        evidence_msg(p);
+        evidence_msg(p); /* first: an event this message makes has its frame */
+    tracker_on_msg(p->tracker, &p->msg, &t, p->now);
 }
 
 static void handle_decoded(struct pipeline *p, enum decode_result r, struct decode_packet *pkt);
@@ -302,6 +302,17 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
             free(app);
         }
         *slot = NULL;
+        return;
+    }
+    if (flags & TCPSTREAM_DUPLICATE) {
+        /* a copy of bytes already seen: it carried the message being
+         * assembled too (tshark lists it among the segments) */
+        if (app != NULL && p->evid != NULL && app->n_pend > 0 && app->pend != NULL &&
+            app->n_pend < EVIDENCE_MAX_IDS) {
+            app->pend[app->n_pend].id = tcpstream_run_tag(p->tcp);
+            app->pend[app->n_pend].len = 0;
+            app->n_pend++;
+        }
         return;
     }
     if (app == NULL) {

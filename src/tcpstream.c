@@ -142,6 +142,19 @@ static void deliver(struct tcpstream *s, struct conn *c, int dir, const uint8_t 
         h->had_app = true;
 }
 
+/* With tags in use: a segment none of whose bytes were new (a retransmission,
+ * or a copy of held bytes) still carried them; the consumer is told with an
+ * empty TCPSTREAM_DUPLICATE run so it can name that frame too. */
+static void dup_notice(struct tcpstream *s, struct conn *c, int dir, sw_time ts)
+{
+    struct half *h = &c->h[dir];
+    if (s->seg_tag == 0 || h->app == NULL)
+        return;
+    struct sw_tuple t = half_tuple(c, dir);
+    s->run_tag = s->seg_tag;
+    s->sink(s->ctx, &t, sw_bytes_make(NULL, 0), TCPSTREAM_DUPLICATE, ts, &h->app);
+}
+
 static void seg_release(struct tcpstream *s, struct half *h, struct seg *g)
 {
     size_t cost = SEG_COST(g->len);
@@ -288,8 +301,10 @@ static void data_in(struct tcpstream *s, struct conn *c, int dir, uint32_t seq, 
         if (d < 0) {
             s->st.retransmitted++;
             size_t old = (size_t)(-(int64_t)d);
-            if (old >= n)
+            if (old >= n) {
+                dup_notice(s, c, dir, ts);
                 return;
+            }
             p += old;
             n -= old;
             seq = h->next_seq;
@@ -303,7 +318,10 @@ static void data_in(struct tcpstream *s, struct conn *c, int dir, uint32_t seq, 
         size_t cost = hold_cost(h, a, a + n);
         if (h->held + cost <= s->cfg.max_ooo_per_dir &&
             s->held_total + cost <= s->cfg.max_ooo_total) {
+            size_t before = h->held;
             hold(s, h, seq, p, n);
+            if (h->held == before)
+                dup_notice(s, c, dir, ts); /* every byte was held already */
             return;
         }
         /* over a cap: give up on the hole(s) and retry at the new next_seq */

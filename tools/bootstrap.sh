@@ -9,6 +9,7 @@ pkgs=(build-essential meson ninja-build pkg-config python3
       libcmocka-dev libssl-dev)
 # Test-only tools, one line per need (tools/test.sh runs bootstrap.sh --test).
 test_pkgs=()
+test_pkgs+=(tshark)  # evidence pcaps read back and compared (tests/evidence/check_evidence.py)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=("${test_pkgs[@]}")
 fi

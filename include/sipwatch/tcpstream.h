@@ -22,6 +22,10 @@
 #define TCPSTREAM_GAP_BEFORE 0x02 /* bytes were lost just before this run */
 #define TCPSTREAM_CLOSE 0x04      /* last call for this direction: data is empty;
                                    * the consumer frees *app and sets it NULL */
+#define TCPSTREAM_DUPLICATE 0x08  /* data is empty: the segment being added (tag:
+                                   * tcpstream_run_tag) brought no new byte; only
+                                   * made while tags are set (tcpstream_set_tag),
+                                   * for a direction whose *app is set */
 
 /* Called for each in-order run of one direction. `t` is that direction's
  * tuple (src = sender of these bytes); `data` is borrowed for the call only.
