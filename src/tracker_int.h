@@ -91,6 +91,7 @@ struct tracker {
     size_t n_ladders, lad_bytes, lad_bytes_peak;
     uint64_t lad_evicted, lad_expired, lad_msgs_dropped;
     const struct sip_msg *lad_cur; /* the message being handled, or NULL */
+    struct lcall *lad_cur_call;    /* its Call-ID's records, or NULL */
     struct sw_ladder_msg lad_out[SW_MAX_LADDER];
 };
 

@@ -3,7 +3,8 @@
  * the SIP messages of each Call-ID, in capture order, from which an event's
  * `messages` are picked when it is emitted (transfer: the REFER and its
  * responses, every NOTIFY and its response; user_not_found: the request, its
- * provisional responses and the 404/604; scan: the messages of the hit that
+ * provisional responses and the 404/604 (its ACK comes after the event, so
+ * ACKs are not recorded); scan: the messages of the hit that
  * crossed the threshold). It also tells the keep hook (the evidence store)
  * which Call-IDs may still be flagged.
  *
@@ -109,13 +110,9 @@ static struct lcall *lcall_find(struct tracker *t, const char *call_id)
     return c;
 }
 
-static struct lcall *lcall_get(struct tracker *t, const char *call_id)
+static struct lcall *lcall_new(struct tracker *t, const char *call_id, size_t n)
 {
-    struct lcall *c = lcall_find(t, call_id);
-    if (c != NULL)
-        return c;
-    size_t n = tracker_len(call_id, SIPMSG_MAX_CALLID);
-    c = calloc(1, sizeof *c + n + 1);
+    struct lcall *c = calloc(1, sizeof *c + n + 1);
     if (c == NULL) {
         t->st.oom++;
         return NULL;
@@ -206,18 +203,24 @@ void tracker_ladder_msg(struct tracker *t, const struct sip_msg *m, const struct
                         sw_time ts)
 {
     t->lad_cur = m;
-    struct lcall *c = lcall_find(t, m->call_id);
+    t->lad_cur_call = NULL;
+    if (m->is_request && m->method[0] == 'A' && strcmp(m->method, "ACK") == 0)
+        return; /* an ACK follows its final response, after any event it could join */
+    size_t idlen = tracker_len(m->call_id, SIPMSG_MAX_CALLID);
+    struct lcall *c = NULL;
+    HASH_FIND(hh, t->ladders, m->call_id, idlen, c);
     if (c == NULL) {
-        if (m->is_request && strcmp(m->method, "ACK") == 0)
-            return; /* the ACK of a call already released opens nothing */
-        c = lcall_get(t, m->call_id);
+        c = lcall_new(t, m->call_id, idlen);
         if (c == NULL)
             return;
         keep(t, c->call_id, TRACKER_KEEP_NORMAL);
     }
+    t->lad_cur_call = c; /* not freed before tracker_ladder_msg_done */
     c->last = ts;
-    lru_unlink(t, c);
-    lru_append(t, c);
+    if (c != t->lad_last) {
+        lru_unlink(t, c);
+        lru_append(t, c);
+    }
     if (m->is_request && strcmp(m->method, "REFER") == 0 && c->refers_open < UINT16_MAX) {
         if (c->refers_open++ == 0)
             keep(t, c->call_id, TRACKER_KEEP_PIN);
@@ -253,8 +256,9 @@ void tracker_ladder_msg(struct tracker *t, const struct sip_msg *m, const struct
 
 void tracker_ladder_msg_done(struct tracker *t, const struct sip_msg *m)
 {
+    struct lcall *c = t->lad_cur_call;
     t->lad_cur = NULL;
-    struct lcall *c = lcall_find(t, m->call_id);
+    t->lad_cur_call = NULL;
     if (c != NULL && c->refers_open == 0 && ends_call(m))
         lcall_free(t, c, true);
 }
@@ -322,7 +326,9 @@ void tracker_ladder_emit(void *ctx, const struct sw_event *ev)
         return;
     }
     struct sw_event e = *ev;
-    struct lcall *c = lcall_find(t, ev->call_id);
+    struct lcall *c = t->lad_cur != NULL && ev->call_id == t->lad_cur->call_id
+                          ? t->lad_cur_call
+                          : lcall_find(t, ev->call_id);
     size_t n = 0;
     bool truncated = false;
     if (c != NULL) {
