@@ -49,8 +49,11 @@
 /* allocator overhead charged with every allocation */
 #define FRAME_COST(n) (sizeof(struct ev_frame) + (n) + 16)
 #define CALL_COST(idlen, cap) (sizeof(struct ev_call) + (idlen) + 1 + (cap) * sizeof(void *) + 32)
-#define BLOOM_BITS 65536u
-#define BLOOM_GENERATION 8192u /* insertions before the older filter is cleared */
+/* 2 x 128 KiB: with 32768 Call-IDs per generation and 3 probes, a Call-ID
+ * never evicted is taken for an evicted one about once in 1400 (checked in
+ * both generations). */
+#define BLOOM_BITS (1u << 20)
+#define BLOOM_GENERATION 32768u /* insertions before the older filter is cleared */
 
 struct ev_frame {
     uint64_t id;
@@ -295,12 +298,23 @@ static uint64_t callid_hash(const char *id, size_t n)
     return XXH3_64bits(id, n);
 }
 
+/* Probe i of a hash (double hashing). */
+static unsigned bloom_bit(uint64_t h, unsigned i)
+{
+    return (unsigned)(((h & 0xffffffffu) + i * (h >> 32 | 1)) % BLOOM_BITS);
+}
+
 static bool bloom_has(const struct evidence *e, uint64_t h)
 {
-    unsigned a = (unsigned)(h % BLOOM_BITS), b = (unsigned)((h >> 32) % BLOOM_BITS);
     for (int g = 0; g < 2; g++) {
         const uint64_t *bits = e->bloom[g];
-        if ((bits[a / 64] >> (a % 64) & 1) && (bits[b / 64] >> (b % 64) & 1))
+        unsigned i = 0;
+        for (; i < 3; i++) {
+            unsigned b = bloom_bit(h, i);
+            if (!(bits[b / 64] >> (b % 64) & 1))
+                break;
+        }
+        if (i == 3)
             return true;
     }
     return false;
@@ -313,10 +327,11 @@ static void bloom_add(struct evidence *e, uint64_t h)
         memset(e->bloom[e->bloom_cur], 0, sizeof e->bloom[0]);
         e->bloom_n = 1;
     }
-    unsigned a = (unsigned)(h % BLOOM_BITS), b = (unsigned)((h >> 32) % BLOOM_BITS);
     uint64_t *bits = e->bloom[e->bloom_cur];
-    bits[a / 64] |= UINT64_C(1) << (a % 64);
-    bits[b / 64] |= UINT64_C(1) << (b % 64);
+    for (unsigned i = 0; i < 3; i++) {
+        unsigned b = bloom_bit(h, i);
+        bits[b / 64] |= UINT64_C(1) << (b % 64);
+    }
 }
 
 static void rewrite_call(struct evidence *e, struct ev_call *c);
@@ -718,7 +733,7 @@ static int dir_scan(struct evidence *e, char errbuf[SW_ERRBUF_SIZE])
 
 /* Writes the call's frames to DIR/rel; false on failure (counted). */
 static bool write_file(struct evidence *e, const struct ev_call *c, const char *rel,
-                       bool *all_frames)
+                       bool rewrite, bool *all_frames)
 {
     char path[4096], tmp[4096];
     snprintf(path, sizeof path, "%s/%s", e->cfg.dir, rel);
@@ -752,7 +767,7 @@ static bool write_file(struct evidence *e, const struct ev_call *c, const char *
         e->st.write_errors++;
         return false;
     }
-    struct ev_file *old = files_find(e, rel);
+    struct ev_file *old = rewrite ? files_find(e, rel) : NULL;
     if (old != NULL) {
         e->dir_bytes = e->dir_bytes - old->size + (uint64_t)st.st_size;
         old->size = (uint64_t)st.st_size;
@@ -768,7 +783,7 @@ static void rewrite_call(struct evidence *e, struct ev_call *c)
         if (files_find(e, c->paths[i]) == NULL)
             continue; /* removed to bound DIR: not brought back */
         bool all;
-        if (write_file(e, c, c->paths[i], &all))
+        if (write_file(e, c, c->paths[i], true, &all))
             e->st.files_rewritten++;
     }
     files_bound(e);
@@ -823,7 +838,7 @@ void evidence_event(struct evidence *e, struct sw_event *ev)
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec,
              sw_event_type_name(ev->type), outcome[0] ? "-" : "", outcome, (unsigned)(h >> 32));
     bool all = true;
-    if (!write_file(e, c, rel, &all))
+    if (!write_file(e, c, rel, false, &all))
         return;
     e->st.files_written++;
     if (c->n_paths < EV_MAX_PATHS) {
