@@ -665,6 +665,8 @@ static void files_bound(struct evidence *e)
         e->dir_bytes -= f->size;
         free(f->rel);
     }
+    if (drop == 0)
+        return;
     memmove(e->files, e->files + drop, (e->n_files - drop) * sizeof *e->files);
     e->n_files -= drop;
 }

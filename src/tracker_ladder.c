@@ -53,7 +53,7 @@ struct lcall {
     struct lrec *recs[LADDER_MAX_PER_CALL];
     uint8_t n;
     bool dropped;              /* records not kept (per-call cap, memory) */
-    uint16_t refers_open;      /* REFERs seen minus transfer events emitted */
+    bool pinned;               /* a REFER awaits its transfer event */
     size_t bytes;
     char call_id[];
 };
@@ -221,9 +221,9 @@ void tracker_ladder_msg(struct tracker *t, const struct sip_msg *m, const struct
         lru_unlink(t, c);
         lru_append(t, c);
     }
-    if (m->is_request && strcmp(m->method, "REFER") == 0 && c->refers_open < UINT16_MAX) {
-        if (c->refers_open++ == 0)
-            keep(t, c->call_id, TRACKER_KEEP_PIN);
+    if (!c->pinned && m->is_request && strcmp(m->method, "REFER") == 0) {
+        c->pinned = true;
+        keep(t, c->call_id, TRACKER_KEEP_PIN);
     }
     if (c->n == LADDER_MAX_PER_CALL) {
         c->dropped = true;
@@ -259,7 +259,7 @@ void tracker_ladder_msg_done(struct tracker *t, const struct sip_msg *m)
     struct lcall *c = t->lad_cur_call;
     t->lad_cur = NULL;
     t->lad_cur_call = NULL;
-    if (c != NULL && c->refers_open == 0 && ends_call(m))
+    if (c != NULL && !c->pinned && ends_call(m))
         lcall_free(t, c, true);
 }
 
@@ -351,8 +351,13 @@ void tracker_ladder_emit(void *ctx, const struct sw_event *ev)
             }
             to_msg(c->recs[i], &t->lad_out[n++]);
         }
-        if (ev->type == SW_EVENT_TRANSFER && c->refers_open > 0 && --c->refers_open == 0)
+        /* Retransmitted, other-leg and re-authenticated REFERs all end in
+         * one event; two transfers pending at once in one dialog are rare,
+         * and the second then keeps its frames as an ordinary call. */
+        if (ev->type == SW_EVENT_TRANSFER && c->pinned) {
+            c->pinned = false;
             keep(t, c->call_id, TRACKER_KEEP_NORMAL);
+        }
     }
     e.ladder.msgs = n > 0 ? t->lad_out : NULL;
     e.ladder.n = n;
