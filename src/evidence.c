@@ -364,7 +364,7 @@ static void enforce_budget(struct evidence *e, const struct ev_call *keep_c)
         struct ev_call *victim = NULL;
         for (int k = 0; k < CLS__COUNT && victim == NULL; k++) {
             victim = e->lru_first[k];
-            if (victim == keep_c)
+            if (victim != NULL && victim == keep_c)
                 victim = victim->next;
         }
         if (victim == NULL)

@@ -236,6 +236,31 @@ static void test_budget_eviction_order(void **state)
     rm_rf(dir);
 }
 
+/* Over the budget with no released Call-ID at all, a pooled fragment still
+ * evicts the oldest ordinary call (an empty class is skipped). */
+static void test_budget_no_released(void **state)
+{
+    (void)state;
+    const char *dir = mkdir_tmp();
+    struct evidence *e = mk(dir, (size_t)64 << 10, 0);
+    char name[32];
+    uint64_t id = 1;
+    for (int i = 0; i < 15; i++) { /* ~60 KiB of ordinary calls */
+        snprintf(name, sizeof name, "n%d@x", i);
+        evidence_keep(e, name, 1);
+        frame_msg(e, id++, name, 4000, 1);
+    }
+    assert_int_equal(ctr(e, "evidence_calls_evicted"), 0);
+    for (int i = 0; i < 4; i++) {
+        frame_msg(e, id++, NULL, 2000, 2);
+        evidence_frame_hold(e);
+    }
+    assert_true(ctr(e, "evidence_calls_evicted") > 0);
+    assert_true(ctr(e, "evidence_bytes_held") <= ((size_t)64 << 10));
+    evidence_free(e);
+    rm_rf(dir);
+}
+
 /* A message whose fragment already left the pool: incomplete, counted. */
 static void test_pool_lost_fragment(void **state)
 {
@@ -351,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_select_parse),
         cmocka_unit_test(test_write_in_order),
         cmocka_unit_test(test_budget_eviction_order),
+        cmocka_unit_test(test_budget_no_released),
         cmocka_unit_test(test_pool_lost_fragment),
         cmocka_unit_test(test_rewrite_and_selection),
         cmocka_unit_test(test_dir_bound),
