@@ -803,7 +803,7 @@ static bool selected(const struct evidence *e, const struct sw_event *ev)
 
 void evidence_event(struct evidence *e, struct sw_event *ev)
 {
-    if (ev->call_id == NULL || !selected(e, ev))
+    if (ev->call_id == NULL || e->cfg.dir == NULL || !selected(e, ev))
         return;
     e->st.events_selected++;
     struct ev_call *c = call_find(e, ev->call_id, strnlen(ev->call_id, EV_CALLID_MAX));

@@ -20,8 +20,8 @@
 #include "sipwatch/types.h"
 
 struct evidence_config {
-    const char *dir;           /* --evidence DIR (borrowed; must outlive the store); NULL:
-                                * frames are kept and events marked, no file written */
+    const char *dir;           /* --evidence DIR (borrowed; must outlive the store);
+                                * the pipeline runs no evidence stage without it */
     size_t buffer_bytes;       /* frames held for all Call-IDs; default 64 MiB */
     size_t pool_bytes;         /* frames held in reassembly, not yet in a message;
                                 * default 1/8 of buffer_bytes (part of it) */
