@@ -46,6 +46,7 @@
 #define EV_MAX_PATHS 4
 #define EV_PATH_MAX 128
 #define EV_CALLID_MAX 256
+#define EV_MAX_EXTRA 8
 /* allocator overhead charged with every allocation */
 #define FRAME_COST(n) (sizeof(struct ev_frame) + (n) + 16)
 #define CALL_COST(idlen, cap) (sizeof(struct ev_call) + (idlen) + 1 + (cap) * sizeof(void *) + 32)
@@ -116,6 +117,10 @@ struct evidence {
 
     sw_time now, last_tick;
     char path_out[EV_PATH_MAX];
+
+    /* Call-IDs the tracker named as part of the next event (a scan's hits) */
+    char extra[EV_MAX_EXTRA][EV_CALLID_MAX + 1];
+    unsigned n_extra;
 
     struct {
         uint64_t calls_evicted, pool_evicted, frames_missing, files_written, files_rewritten,
@@ -585,6 +590,15 @@ void evidence_message(struct evidence *e, const char *call_id, const uint64_t *i
 
 void evidence_keep(struct evidence *e, const char *call_id, int level)
 {
+    if (level == 3) { /* TRACKER_KEEP_EVENT: part of the next event */
+        if (e->n_extra < EV_MAX_EXTRA) {
+            size_t n = strnlen(call_id, EV_CALLID_MAX);
+            memcpy(e->extra[e->n_extra], call_id, n);
+            e->extra[e->n_extra][n] = '\0';
+            e->n_extra++;
+        }
+        return;
+    }
     uint8_t cls = level <= 0 ? CLS_RELEASED : level == 1 ? CLS_NORMAL : CLS_PINNED;
     struct ev_call *c;
     if (cls == CLS_RELEASED) {
@@ -734,8 +748,8 @@ static int dir_scan(struct evidence *e, char errbuf[SW_ERRBUF_SIZE])
 }
 
 /* Writes the call's frames to DIR/rel; false on failure (counted). */
-static bool write_file(struct evidence *e, const struct ev_call *c, const char *rel,
-                       bool rewrite, bool *all_frames)
+static bool write_file(struct evidence *e, struct ev_frame *const *frames, uint32_t n_frames,
+                       const char *rel, bool rewrite, bool *all_frames)
 {
     char path[4096], tmp[4096];
     snprintf(path, sizeof path, "%s/%s", e->cfg.dir, rel);
@@ -744,7 +758,7 @@ static bool write_file(struct evidence *e, const struct ev_call *c, const char *
     char day[4096];
     snprintf(day, sizeof day, "%s/%.*s", e->cfg.dir, (int)(slash - rel), rel);
     char errbuf[SW_ERRBUF_SIZE];
-    int linktype = c->n > 0 ? c->f[0]->linktype : 1;
+    int linktype = n_frames > 0 ? frames[0]->linktype : 1;
     struct capture_dump *d = NULL;
     if (mkdir_p(day) == 0)
         d = capture_dump_open(tmp, linktype, errbuf);
@@ -753,8 +767,8 @@ static bool write_file(struct evidence *e, const struct ev_call *c, const char *
         return false;
     }
     *all_frames = true;
-    for (uint32_t i = 0; i < c->n; i++) {
-        const struct ev_frame *f = c->f[i];
+    for (uint32_t i = 0; i < n_frames; i++) {
+        const struct ev_frame *f = frames[i];
         if (f->linktype != linktype) {
             /* one link type per pcap file: inputs of several are rare */
             e->st.other_linktype++;
@@ -785,7 +799,7 @@ static void rewrite_call(struct evidence *e, struct ev_call *c)
         if (files_find(e, c->paths[i]) == NULL)
             continue; /* removed to bound DIR: not brought back */
         bool all;
-        if (write_file(e, c, c->paths[i], true, &all))
+        if (write_file(e, c->f, c->n, c->paths[i], true, &all))
             e->st.files_rewritten++;
     }
     files_bound(e);
@@ -801,14 +815,77 @@ static bool selected(const struct evidence *e, const struct sw_event *ev)
     return ev->type < SW_EVENT_STATS && (e->cfg.select >> ev->type & 1);
 }
 
+static int frame_id_cmp(const void *a, const void *b)
+{
+    uint64_t x = (*(struct ev_frame *const *)a)->id, y = (*(struct ev_frame *const *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* The frames of the extra Call-IDs (a scan's hits) merged with c's, in
+ * capture order without repeats, in a malloc'd array; NULL on OOM. */
+static struct ev_frame **merge_extra(struct evidence *e, const struct ev_call *c, uint32_t *n,
+                                     bool *incomplete)
+{
+    const struct ev_call *calls[EV_MAX_EXTRA + 1];
+    unsigned k = 0;
+    size_t total = 0;
+    if (c != NULL)
+        calls[k++] = c;
+    for (unsigned i = 0; i < e->n_extra; i++) {
+        const struct ev_call *x = call_find(e, e->extra[i], strlen(e->extra[i]));
+        if (x == NULL) {
+            *incomplete = true;
+            continue;
+        }
+        if (x == c)
+            continue;
+        *incomplete |= x->incomplete;
+        calls[k++] = x;
+    }
+    for (unsigned i = 0; i < k; i++)
+        total += calls[i]->n;
+    struct ev_frame **v = malloc((total ? total : 1) * sizeof *v);
+    if (v == NULL)
+        return NULL;
+    size_t m = 0;
+    for (unsigned i = 0; i < k; i++)
+        for (uint32_t j = 0; j < calls[i]->n; j++)
+            v[m++] = calls[i]->f[j];
+    qsort(v, m, sizeof *v, frame_id_cmp);
+    size_t w = 0;
+    for (size_t i = 0; i < m; i++)
+        if (w == 0 || v[w - 1]->id != v[i]->id)
+            v[w++] = v[i];
+    *n = (uint32_t)w;
+    return v;
+}
+
 void evidence_event(struct evidence *e, struct sw_event *ev)
 {
+    unsigned n_extra = e->n_extra;
+    e->n_extra = 0; /* they belong to this event, written or not */
     if (ev->call_id == NULL || e->cfg.dir == NULL || !selected(e, ev))
         return;
     e->st.events_selected++;
     struct ev_call *c = call_find(e, ev->call_id, strnlen(ev->call_id, EV_CALLID_MAX));
-    if (c == NULL || c->n == 0) {
+    struct ev_frame **frames = c != NULL ? c->f : NULL;
+    uint32_t n_frames = c != NULL ? c->n : 0;
+    bool extra_incomplete = false;
+    struct ev_frame **merged = NULL;
+    if (n_extra > 0) {
+        e->n_extra = n_extra;
+        merged = merge_extra(e, c, &n_frames, &extra_incomplete);
+        e->n_extra = 0;
+        if (merged == NULL) {
+            e->st.oom++;
+            extra_incomplete = true;
+        } else {
+            frames = merged;
+        }
+    }
+    if (n_frames == 0) {
         e->st.no_frames++;
+        free(merged);
         return;
     }
     const char *outcome = "";
@@ -840,10 +917,13 @@ void evidence_event(struct evidence *e, struct sw_event *ev)
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec,
              sw_event_type_name(ev->type), outcome[0] ? "-" : "", outcome, (unsigned)(h >> 32));
     bool all = true;
-    if (!write_file(e, c, rel, false, &all))
+    bool ok = write_file(e, frames, n_frames, rel, false, &all);
+    free(merged);
+    if (!ok)
         return;
     e->st.files_written++;
-    if (c->n_paths < EV_MAX_PATHS) {
+    if (c != NULL && n_extra == 0 && c->n_paths < EV_MAX_PATHS) {
+        /* kept up to date as the Call-ID goes on (not a scan's merged file) */
         char *p = strdup(rel);
         if (p != NULL)
             c->paths[c->n_paths++] = p;
@@ -851,7 +931,7 @@ void evidence_event(struct evidence *e, struct sw_event *ev)
     files_bound(e);
     memcpy(e->path_out, rel, sizeof rel);
     ev->evidence.path = e->path_out;
-    ev->evidence.complete = all && !c->incomplete;
+    ev->evidence.complete = all && !extra_incomplete && (c == NULL || !c->incomplete);
     if (!ev->evidence.complete)
         e->st.incomplete++;
 }

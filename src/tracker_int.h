@@ -45,6 +45,7 @@ struct nf_settled;
 struct sum_key;
 struct scan_src;
 struct lcall;
+struct lsrc;
 
 struct tracker {
     struct tracker_config cfg;
@@ -92,6 +93,8 @@ struct tracker {
     uint64_t lad_evicted, lad_expired, lad_msgs_dropped;
     const struct sip_msg *lad_cur; /* the message being handled, or NULL */
     struct lcall *lad_cur_call;    /* its Call-ID's records, or NULL */
+    struct lsrc *lsrcs, *lsrc_first, *lsrc_last; /* first not-found hits per source */
+    size_t n_lsrcs;
     struct sw_ladder_msg lad_out[SW_MAX_LADDER];
 };
 

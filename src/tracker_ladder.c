@@ -4,8 +4,9 @@
  * `messages` are picked when it is emitted (transfer: the REFER and its
  * responses, every NOTIFY and its response; user_not_found: the request, its
  * provisional responses and the 404/604 (its ACK comes after the event, so
- * ACKs are not recorded); scan: the messages of the hit that
- * crossed the threshold). It also tells the keep hook (the evidence store)
+ * ACKs are not recorded); scan: the transactions of the first hits of its
+ * window, up to LADDER_SCAN_HITS, whose Call-IDs the keep hook is given with
+ * TRACKER_KEEP_EVENT so that the evidence file holds them too). It also tells the keep hook (the evidence store)
  * which Call-IDs may still be flagged.
  *
  * Memory: one allocation per message record (tuple, times, CSeq and the start
@@ -28,6 +29,7 @@
 #include "tracker_int.h"
 
 #define LADDER_MAX_PER_CALL 64
+#define LADDER_SCAN_HITS 4
 #define LADDER_MAX_URI 160
 #define LADDER_MAX_REASON 64
 /* What one Call-ID entry and one record cost beyond their text (allocator included). */
@@ -57,6 +59,22 @@ struct lcall {
     size_t bytes;
     char call_id[];
 };
+
+/* The first not-found hits of a source's current scan window. */
+struct lhit {
+    sw_time ts;
+    uint32_t cseq;
+    char cseq_method[SIPMSG_MAX_TOKEN];
+    char *call_id;
+};
+struct lsrc {
+    UT_hash_handle hh;
+    struct sw_addr addr;
+    struct lsrc *prev, *next; /* LRU: least recently hit first */
+    unsigned n;
+    struct lhit hit[LADDER_SCAN_HITS];
+};
+#define LSRC_COST (sizeof(struct lsrc) + 16)
 
 static void lru_unlink(struct tracker *t, struct lcall *c)
 {
@@ -277,10 +295,106 @@ void tracker_ladder_advance(struct tracker *t, sw_time now)
     }
 }
 
+static void hit_free(struct tracker *t, struct lhit *h)
+{
+    if (h->call_id != NULL)
+        t->lad_bytes -= strlen(h->call_id) + 1 + 16;
+    free(h->call_id);
+    h->call_id = NULL;
+}
+
+static void src_unlink(struct tracker *t, struct lsrc *s)
+{
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        t->lsrc_first = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    else
+        t->lsrc_last = s->prev;
+    s->prev = s->next = NULL;
+}
+
+static void src_free(struct tracker *t, struct lsrc *s)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        hit_free(t, &s->hit[i]);
+    HASH_DEL(t->lsrcs, s);
+    src_unlink(t, s);
+    t->lad_bytes -= LSRC_COST;
+    t->n_lsrcs--;
+    free(s);
+}
+
+/* A not-found hit (a user_not_found event) from ev->tuple.src: kept while it
+ * is one of the first LADDER_SCAN_HITS of the source's scan window. */
+static void src_hit(struct tracker *t, const struct sw_event *ev, uint32_t cseq, const char *cm)
+{
+    struct lsrc *s = NULL;
+    HASH_FIND(hh, t->lsrcs, &ev->tuple.src, sizeof ev->tuple.src, s);
+    if (s == NULL) {
+        while (t->n_lsrcs >= t->cfg.max_scan_sources && t->lsrc_first != NULL)
+            src_free(t, t->lsrc_first);
+        s = calloc(1, sizeof *s);
+        if (s == NULL) {
+            t->st.oom++;
+            return;
+        }
+        s->addr = ev->tuple.src;
+        HASH_ADD(hh, t->lsrcs, addr, sizeof s->addr, s);
+        if (s->hh.tbl == NULL) {
+            t->st.oom++;
+            free(s);
+            return;
+        }
+        t->lad_bytes += LSRC_COST;
+        t->n_lsrcs++;
+    } else {
+        src_unlink(t, s);
+    }
+    s->prev = t->lsrc_last;
+    s->next = NULL;
+    if (t->lsrc_last != NULL)
+        t->lsrc_last->next = s;
+    else
+        t->lsrc_first = s;
+    t->lsrc_last = s;
+    /* hits that left the window (ts - scan_window, ts] make room */
+    unsigned keep_from = 0;
+    while (keep_from < s->n && s->hit[keep_from].ts <= ev->ts - t->cfg.scan_window)
+        hit_free(t, &s->hit[keep_from++]);
+    if (keep_from > 0) {
+        memmove(s->hit, s->hit + keep_from, (s->n - keep_from) * sizeof *s->hit);
+        s->n -= keep_from;
+        memset(s->hit + s->n, 0, keep_from * sizeof *s->hit);
+    }
+    if (s->n == LADDER_SCAN_HITS)
+        return;
+    struct lhit *h = &s->hit[s->n];
+    size_t n = tracker_len(ev->call_id, SIPMSG_MAX_CALLID);
+    h->call_id = malloc(n + 1);
+    if (h->call_id == NULL) {
+        t->st.oom++;
+        return;
+    }
+    memcpy(h->call_id, ev->call_id, n);
+    h->call_id[n] = '\0';
+    t->lad_bytes += n + 1 + 16;
+    h->ts = ev->ts;
+    h->cseq = cseq;
+    size_t m = SW_MIN(tracker_len(cm, SIPMSG_MAX_TOKEN), sizeof h->cseq_method - 1);
+    memcpy(h->cseq_method, cm, m);
+    h->cseq_method[m] = '\0';
+    s->n++;
+}
+
 void tracker_ladder_free(struct tracker *t)
 {
     while (t->lad_first != NULL)
         lcall_free(t, t->lad_first, false);
+    while (t->lsrc_first != NULL)
+        src_free(t, t->lsrc_first);
 }
 
 static void to_msg(const struct lrec *r, struct sw_ladder_msg *o)
@@ -318,6 +432,43 @@ static bool wanted(const struct sw_event *ev, const struct lrec *r, uint32_t cse
     return strcmp(cseq_method, "INVITE") == 0 && strcmp(cm, "ACK") == 0;
 }
 
+/* A scan's ladder: the transactions of the first hits of the source's window
+ * (the hit that crossed the threshold is the last stored one at the latest);
+ * each hit's Call-ID goes to the keep hook as part of this event. False when
+ * the source has no stored hit (then the event's own transaction is used). */
+static bool scan_ladder(struct tracker *t, const struct sw_event *ev, size_t *n, bool *truncated)
+{
+    struct lsrc *s = NULL;
+    HASH_FIND(hh, t->lsrcs, &ev->tuple.src, sizeof ev->tuple.src, s);
+    if (s == NULL || s->n == 0)
+        return false;
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct lhit *h = &s->hit[i];
+        keep(t, h->call_id, TRACKER_KEEP_EVENT);
+        struct lcall *c = lcall_find(t, h->call_id);
+        if (c == NULL) {
+            *truncated = true;
+            continue;
+        }
+        for (unsigned k = 0; k < c->n; k++) {
+            const struct lrec *r = c->recs[k];
+            bool ack = strcmp(h->cseq_method, "INVITE") == 0 && strcmp(r->text, "ACK") == 0;
+            if (r->cseq != h->cseq || (strcmp(r->text, h->cseq_method) != 0 && !ack) ||
+                r->ts > ev->ts)
+                continue;
+            if (*n == SW_MAX_LADDER) {
+                *truncated = true;
+                return true;
+            }
+            to_msg(r, &t->lad_out[(*n)++]);
+        }
+    }
+    /* the window had more hits than were kept */
+    if (ev->u.scan.count > s->n)
+        *truncated = true;
+    return true;
+}
+
 void tracker_ladder_emit(void *ctx, const struct sw_event *ev)
 {
     struct tracker *t = ctx;
@@ -331,7 +482,9 @@ void tracker_ladder_emit(void *ctx, const struct sw_event *ev)
                           : lcall_find(t, ev->call_id);
     size_t n = 0;
     bool truncated = false;
-    if (c != NULL) {
+    if (ev->type == SW_EVENT_SCAN && scan_ladder(t, ev, &n, &truncated)) {
+        c = NULL; /* done: the first hits' transactions */
+    } else if (c != NULL) {
         uint32_t cseq = 0;
         const char *cm = "";
         if (t->lad_cur != NULL) {
@@ -359,6 +512,8 @@ void tracker_ladder_emit(void *ctx, const struct sw_event *ev)
             keep(t, c->call_id, TRACKER_KEEP_NORMAL);
         }
     }
+    if (ev->type == SW_EVENT_USER_NOT_FOUND && t->lad_cur != NULL)
+        src_hit(t, ev, t->lad_cur->cseq, t->lad_cur->cseq_method);
     e.ladder.msgs = n > 0 ? t->lad_out : NULL;
     e.ladder.n = n;
     e.ladder.truncated = truncated;

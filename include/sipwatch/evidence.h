@@ -66,7 +66,9 @@ void evidence_message(struct evidence *e, const char *call_id, const uint64_t *i
                       bool ids_complete);
 
 /* The tracker's verdict on a Call-ID (tracker_keep levels: 0 release, 1
- * normal, 2 pin): released ones are evicted first, pinned ones last. */
+ * normal, 2 pin): released ones are evicted first, pinned ones last; 3: the
+ * Call-ID belongs to the next event too (a scan's hits: its file holds their
+ * frames, merged in capture order; such a file is not rewritten later). */
 void evidence_keep(struct evidence *e, const char *call_id, int level);
 
 /* An event on its way to the reporters: if selected, writes its file and

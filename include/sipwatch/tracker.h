@@ -74,11 +74,14 @@ void tracker_on_msg(struct tracker *t, const struct sip_msg *m, const struct sw_
  * about a Call-ID: NORMAL when it first shows up, PIN while a REFER on it
  * awaits its outcome (keep it longest), NORMAL again after, RELEASE when it
  * can no longer be flagged (a BYE or an out-of-dialog request answered
- * without an event, or quiet past every timer). `call_id` is borrowed. */
+ * without an event, or quiet past every timer); EVENT just before an event
+ * whose dialogs span several Call-IDs (a scan), once per Call-ID (no level
+ * change). `call_id` is borrowed. */
 enum tracker_keep {
     TRACKER_KEEP_RELEASE = 0,
     TRACKER_KEEP_NORMAL,
     TRACKER_KEEP_PIN,
+    TRACKER_KEEP_EVENT, /* part of the event emitted next (a scan's sampled hits) */
 };
 typedef void tracker_keep_fn(void *ctx, const char *call_id, enum tracker_keep level);
 void tracker_set_keep_hook(struct tracker *t, tracker_keep_fn *fn, void *ctx);
