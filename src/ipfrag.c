@@ -55,6 +55,7 @@
 struct frag_run {
     struct frag_run *next;
     uint32_t off, len;
+    uint64_t tag; /* the frame it came from (ipfrag_set_tag) */
     uint8_t data[];
 };
 
@@ -89,6 +90,10 @@ struct ipfrag {
     struct frag_dgram *table;
     struct frag_dgram *oldest, *newest;
     struct ipfrag_stats st;
+    uint64_t tag;                         /* of the fragment being added */
+    uint64_t out_tags[IPFRAG_MAX_TAGS];   /* of the datagram just completed */
+    size_t n_out_tags;
+    bool out_tags_complete;
     uint8_t out[IPFRAG_MAX_DATAGRAM];
 };
 
@@ -131,6 +136,18 @@ void ipfrag_free(struct ipfrag *f)
     while (f->oldest != NULL)
         dgram_remove(f, f->oldest);
     free(f);
+}
+
+void ipfrag_set_tag(struct ipfrag *f, uint64_t tag)
+{
+    f->tag = tag;
+}
+
+const uint64_t *ipfrag_tags(const struct ipfrag *f, size_t *n, bool *complete)
+{
+    *n = f->n_out_tags;
+    *complete = f->out_tags_complete;
+    return f->out_tags;
 }
 
 static void account(struct ipfrag *f, struct frag_dgram *dg, size_t bytes)
@@ -214,11 +231,12 @@ static void measure_holes(const struct frag_dgram *dg, uint32_t s, uint32_t e, u
     }
 }
 
-static struct frag_run *run_new(uint32_t off, const uint8_t *p, uint32_t len)
+static struct frag_run *run_new(uint32_t off, const uint8_t *p, uint32_t len, uint64_t tag)
 {
     struct frag_run *r = malloc(sizeof *r + len);
     if (r != NULL) {
         r->next = NULL;
+        r->tag = tag;
         r->off = off;
         r->len = len;
         memcpy(r->data, p, len);
@@ -251,7 +269,7 @@ static bool fill_holes(struct ipfrag *f, struct frag_dgram *dg, uint32_t s, uint
             }
             stop = SW_MIN(e, r->off);
         }
-        struct frag_run *n = run_new(pos, p + (pos - s), stop - pos);
+        struct frag_run *n = run_new(pos, p + (pos - s), stop - pos, f->tag);
         if (n == NULL)
             return false;
         n->next = r;
@@ -347,8 +365,20 @@ enum ipfrag_result ipfrag_add(struct ipfrag *f, const struct decode_ip *ip, stru
         return IPFRAG_HELD;
 
     /* Complete: the runs are disjoint and cover [0, end) exactly. */
-    for (const struct frag_run *r = dg->head; r != NULL; r = r->next)
+    f->n_out_tags = 0;
+    f->out_tags_complete = true;
+    for (const struct frag_run *r = dg->head; r != NULL; r = r->next) {
         memcpy(f->out + r->off, r->data, r->len);
+        bool seen = false;
+        for (size_t i = 0; i < f->n_out_tags && !seen; i++)
+            seen = f->out_tags[i] == r->tag;
+        if (seen)
+            continue;
+        if (f->n_out_tags == IPFRAG_MAX_TAGS)
+            f->out_tags_complete = false;
+        else
+            f->out_tags[f->n_out_tags++] = r->tag;
+    }
     *out = sw_bytes_make(f->out, dg->end);
     dgram_remove(f, dg);
     f->st.reassembled++;

@@ -18,6 +18,7 @@
 #include "sipwatch/capture.h"
 #include "sipwatch/heplisten.h"
 #include "sipwatch/metrics.h"
+#include "sipwatch/ladder.h"
 #include "sipwatch/pipeline.h"
 #include "sipwatch/report.h"
 #include "sipwatch/sipframe.h"
@@ -90,6 +91,21 @@ static void usage(FILE *f)
 "                            first failure)\n"
 "      --metrics-file PATH   write the stats counters in Prometheus text format to\n"
 "                            PATH (atomically, at every stats event)\n"
+"      --ladder              print each event's message ladder as text (sngrep\n"
+"                            style arrows) instead of JSON\n"
+"Evidence (docs/evidence.md):\n"
+"      --evidence DIR        write one pcap per event under DIR/YYYY-MM-DD/: the\n"
+"                            frames of the event's Call-ID, as captured\n"
+"      --evidence-events LIST  which events get a file: all, transfer,\n"
+"                            user_not_found, scan, or transfer outcomes (no_notify,\n"
+"                            ...); default every event but completed transfers\n"
+"      --evidence-buffer-mb N  frames kept in memory for Call-IDs that may still\n"
+"                            be flagged, 1-65536 MiB (default %zu)\n"
+"      --evidence-max-mb N   bound on DIR, oldest files removed first, 0-10485760\n"
+"                            MiB (default %llu; 0 = unbounded)\n"
+        , (double)OUTPUT_DEFAULT_GIVE_UP / 1e6, EVIDENCE_DEFAULT_BUFFER_BYTES >> 20,
+        (unsigned long long)(EVIDENCE_DEFAULT_MAX_DIR_BYTES >> 20));
+    fprintf(f,
 "Transfers (RFC 3515, 4488, 6665):\n"
 "  Timeouts are seconds, more than 0 and at most 315360000 (decimals allowed).\n"
 "      --notify-timeout SEC  accepted REFER without NOTIFY -> no_notify (default %.0f)\n"
@@ -117,8 +133,7 @@ static void usage(FILE *f)
 "Exit status: 0 when the input was read (a cut file is a warning), 2 on a usage\n"
 "or input error, 1 when events could not be written (the reader went away,\n"
 "writes failing for --write-timeout, or any event lost).\n",
-        (double)OUTPUT_DEFAULT_GIVE_UP / 1e6, (double)TRACKER_DEFAULT_NOTIFY_TIMEOUT / 1e6,
-        (double)TRACKER_DEFAULT_FINAL_TIMEOUT / 1e6,
+        (double)TRACKER_DEFAULT_NOTIFY_TIMEOUT / 1e6, (double)TRACKER_DEFAULT_FINAL_TIMEOUT / 1e6,
         (double)TRACKER_DEFAULT_TRANSACTION_TIMEOUT / 1e6, TRACKER_DEFAULT_MAX_TRANSFERS,
         TRACKER_DEFAULT_SCAN_THRESHOLD, (double)TRACKER_DEFAULT_SCAN_WINDOW / 1e6,
         DECODE_DEFAULT_HEP_PORT, SIPFRAME_DEFAULT_MAX_MSG, SW_BUDGET_MIN_MB, SW_BUDGET_MAX_MB,
@@ -287,7 +302,8 @@ enum {
     OPT_SCAN_THRESHOLD, OPT_SCAN_WINDOW, OPT_HEP_PORT, OPT_MAX_MSG, OPT_NO_FAST_PATH,
     OPT_STATS_INTERVAL, OPT_SNAPLEN, OPT_BUFFER_MB, OPT_NO_PROMISC, OPT_SENSOR,
     OPT_COMMUNITY_ID_SEED, OPT_WRITE_TIMEOUT, OPT_MAX_MEMORY, OPT_HEP_LISTEN,
-    OPT_METRICS_FILE,
+    OPT_METRICS_FILE, OPT_LADDER, OPT_EVIDENCE, OPT_EVIDENCE_EVENTS, OPT_EVIDENCE_BUFFER,
+    OPT_EVIDENCE_MAX,
 };
 
 /* events_lost from the output's counters. */
@@ -301,6 +317,19 @@ static uint64_t events_lost(const struct report *rep)
         if (strcmp(c.v[i].name, "events_lost") == 0)
             return c.v[i].value;
     return 0;
+}
+
+
+/* --ladder: events go to the text ladder instead of the JSON reporter. */
+struct ladder_ctx {
+    bool failed;
+};
+
+static void ladder_emit(void *ctx, const struct sw_event *ev)
+{
+    struct ladder_ctx *l = ctx;
+    if (ladder_print(stdout, ev) != 0)
+        l->failed = true;
 }
 
 int main(int argc, char **argv)
@@ -333,6 +362,11 @@ int main(int argc, char **argv)
         { "max-memory-mb", required_argument, NULL, OPT_MAX_MEMORY },
         { "hep-listen", required_argument, NULL, OPT_HEP_LISTEN },
         { "metrics-file", required_argument, NULL, OPT_METRICS_FILE },
+        { "ladder", no_argument, NULL, OPT_LADDER },
+        { "evidence", required_argument, NULL, OPT_EVIDENCE },
+        { "evidence-events", required_argument, NULL, OPT_EVIDENCE_EVENTS },
+        { "evidence-buffer-mb", required_argument, NULL, OPT_EVIDENCE_BUFFER },
+        { "evidence-max-mb", required_argument, NULL, OPT_EVIDENCE_MAX },
         { NULL, 0, NULL, 0 },
     };
     struct pipeline_config pcfg;
@@ -347,7 +381,8 @@ int main(int argc, char **argv)
     const char **hep_listen = calloc((size_t)argc + 1, sizeof *hep_listen);
     size_t n_hep_listen = 0;
     const char *metrics_path = NULL;
-    bool stats_interval_set = false;
+    bool stats_interval_set = false, ladder = false;
+    struct ladder_ctx lctx = { false };
     unsigned long v;
     int c;
 
@@ -450,6 +485,28 @@ int main(int argc, char **argv)
             break;
         case OPT_HEP_LISTEN: hep_listen[n_hep_listen++] = optarg; break;
         case OPT_METRICS_FILE: metrics_path = optarg; break;
+        case OPT_LADDER: ladder = true; break;
+        case OPT_EVIDENCE:
+            if (optarg[0] == '\0')
+                bad_value("--evidence", optarg, "a directory");
+            pcfg.evidence.dir = optarg;
+            break;
+        case OPT_EVIDENCE_EVENTS:
+            if (!evidence_select_parse(optarg, &pcfg.evidence.select))
+                bad_value("--evidence-events", optarg,
+                          "a comma-separated list of all, transfer, user_not_found, scan and "
+                          "transfer outcomes (no_notify, ...)");
+            break;
+        case OPT_EVIDENCE_BUFFER:
+            if (!parse_count(optarg, 65536UL, &v) || v == 0)
+                bad_value("--evidence-buffer-mb", optarg, "MiB, from 1 to 65536");
+            pcfg.evidence.buffer_bytes = (size_t)v << 20;
+            break;
+        case OPT_EVIDENCE_MAX:
+            if (!parse_count(optarg, 10485760UL, &v))
+                bad_value("--evidence-max-mb", optarg, "MiB, from 0 (unbounded) to 10485760");
+            pcfg.evidence.max_dir_bytes = (uint64_t)v << 20;
+            break;
         case ':': {
             char msg[128];
             snprintf(msg, sizeof msg, "option %s needs a value (see --help)", argv[optind - 1]);
@@ -537,7 +594,8 @@ int main(int argc, char **argv)
     pcfg.run_info = run_info;
     pcfg.extra_ctx = &xctx;
     pcfg.in_iface = ccfg.iface;
-    struct pipeline *pl = pipeline_new(&pcfg, emit_all, &xctx, errbuf);
+    struct pipeline *pl = ladder ? pipeline_new(&pcfg, ladder_emit, &lctx, errbuf)
+                                 : pipeline_new(&pcfg, emit_all, &xctx, errbuf);
     if (pl == NULL)
         die(errbuf);
     xctx.pl = pl;
@@ -616,6 +674,7 @@ int main(int argc, char **argv)
         }
         if (cr == CAPTURE_FRAME) {
             pipeline_set_origin(pl, fr.file, fr.number);
+            pipeline_set_wire_len(pl, fr.wire_len);
             pipeline_frame(pl, fr.linktype, fr.data, fr.ts);
         } else if (cr == CAPTURE_IDLE) {
             pipeline_set_origin(pl, NULL, 0);
@@ -639,6 +698,10 @@ int main(int argc, char **argv)
      * now is lost at report_free, which says how many. */
     if ((report_flush(rep) != 0 || events_lost(rep) > 0) && rc == 0)
         rc = 1;
+    if (ladder && (lctx.failed || fflush(stdout) != 0) && rc == 0) {
+        fprintf(stderr, "sipwatch: error writing the ladder: %s\n", strerror(errno));
+        rc = 1;
+    }
     report_free(rep);
     metrics_free(met);
     heplisten_free(hl);

@@ -25,11 +25,21 @@
 /* HEP over TCP: records are at most 64 KiB (16-bit length). */
 #define HEP_STREAM_MAX ((size_t)65536)
 
+/* Evidence: the segments whose bytes the direction's framer may still hold,
+ * oldest first (only with --evidence). */
+struct ev_pend {
+    uint64_t id;
+    size_t len;
+};
+
 struct stream_app {
     struct sipframe_stream *fs; /* SIP / WebSocket framing, or NULL in HEP mode */
     bool is_hep;
     uint8_t *hep; /* HEP mode: partial record, grown up to HEP_STREAM_MAX, NULL when empty */
     size_t hep_n, hep_cap;
+    struct ev_pend *pend; /* EVIDENCE_MAX_IDS entries, allocated with --evidence */
+    size_t n_pend;
+    bool pend_lost;       /* a held segment was forgotten (more than the list holds) */
 };
 
 struct pipeline {
@@ -41,6 +51,15 @@ struct pipeline {
     struct ipfrag *ipfrag;
     struct tcpstream *tcp;
     struct tracker *tracker;
+    struct evidence *evid;       /* NULL unless --evidence */
+
+    /* the frames the message being framed came from (evidence) */
+    uint64_t msg_ids[EVIDENCE_MAX_IDS];
+    size_t n_msg_ids;
+    bool msg_ids_complete;
+    struct stream_app *feed_app; /* the stream being fed, NULL for datagrams */
+    unsigned feed_msgs;          /* messages framed from it in this feed */
+    uint32_t wire_len;
 
     struct sipframe_stats frame_stats;
     struct sipmsg_stats msg_stats;
@@ -93,7 +112,84 @@ static void stamp_emit(void *ctx, const struct sw_event *ev)
         heporigin_find(p->hep_dialogs, ev->call_id, &e.origin);
     else if (ev->type != SW_EVENT_STATS)
         pipeline_hep_origin(p, &e.origin);
+    if (p->evid != NULL && e.type != SW_EVENT_STATS)
+        evidence_event(p->evid, &e); /* emit -> evidence -> reporters */
     p->emit(p->emit_ctx, &e);
+}
+
+static void keep_hook(void *ctx, const char *call_id, enum tracker_keep level)
+{
+    struct pipeline *p = ctx;
+    evidence_keep(p->evid, call_id, (int)level);
+}
+
+/* Hands the message just parsed to the evidence stage with its frames. */
+static void evidence_msg(struct pipeline *p)
+{
+    struct stream_app *app = p->feed_app;
+    if (app == NULL) {
+        evidence_message(p->evid, p->msg.call_id, p->msg_ids, p->n_msg_ids, p->msg_ids_complete);
+        return;
+    }
+    /* A stream: the first message of this feed may have begun in segments
+     * held from earlier feeds; the ones after it began in this segment. */
+    uint64_t ids[EVIDENCE_MAX_IDS];
+    size_t n = 0;
+    size_t from = p->feed_msgs++ == 0 || app->is_hep ? 0 : app->n_pend - 1;
+    for (size_t i = from; i < app->n_pend; i++)
+        ids[n++] = app->pend[i].id;
+    evidence_message(p->evid, p->msg.call_id, ids, n, !app->pend_lost);
+}
+
+/* Before a stream feed: this run's segment joins the pending list. */
+static void pend_push(struct pipeline *p, struct stream_app *app, size_t len)
+{
+    if (app->pend == NULL) {
+        app->pend = calloc(EVIDENCE_MAX_IDS, sizeof *app->pend);
+        if (app->pend == NULL) {
+            p->stream_app_oom++;
+            return;
+        }
+    }
+    uint64_t id = tcpstream_run_tag(p->tcp);
+    if (app->n_pend > 0 && app->pend[app->n_pend - 1].id == id) {
+        app->pend[app->n_pend - 1].len += len;
+    } else {
+        if (app->n_pend == EVIDENCE_MAX_IDS) {
+            memmove(app->pend, app->pend + 1, (EVIDENCE_MAX_IDS - 1) * sizeof *app->pend);
+            app->n_pend--;
+            app->pend_lost = true;
+        }
+        app->pend[app->n_pend].id = id;
+        app->pend[app->n_pend].len = len;
+        app->n_pend++;
+    }
+    p->feed_app = app;
+    p->feed_msgs = 0;
+}
+
+/* After a stream feed: forget the segments none of whose bytes are still
+ * buffered (the buffered bytes are the newest ones). */
+static void pend_trim(struct pipeline *p, struct stream_app *app, size_t buffered)
+{
+    p->feed_app = NULL;
+    if (app->pend == NULL)
+        return;
+    size_t total = 0, drop = 0;
+    for (size_t i = 0; i < app->n_pend; i++)
+        total += app->pend[i].len;
+    while (drop < app->n_pend && total - app->pend[drop].len >= buffered) {
+        total -= app->pend[drop].len;
+        drop++;
+        if (buffered == 0 && total == 0)
+            break;
+    }
+    if (buffered == 0)
+        drop = app->n_pend;
+    memmove(app->pend, app->pend + drop, (app->n_pend - drop) * sizeof *app->pend);
+    app->n_pend -= drop;
+    if (app->n_pend == 0)
+        app->pend_lost = false;
 }
 
 void pipeline_set_origin(struct pipeline *p, const char *file, uint64_t number)
@@ -118,6 +214,7 @@ void pipeline_config_default(struct pipeline_config *cfg)
     cfg->tcp.max_ooo_total = TCPSTREAM_DEFAULT_MAX_OOO_TOTAL;
     cfg->tcp.idle_timeout = TCPSTREAM_DEFAULT_IDLE_TIMEOUT;
     tracker_config_default(&cfg->tracker);
+    evidence_config_default(&cfg->evidence);
     cfg->max_msg = SIPFRAME_DEFAULT_MAX_MSG;
     cfg->max_stream_bytes = PIPELINE_DEFAULT_MAX_STREAM_BYTES;
 }
@@ -134,6 +231,8 @@ static void on_message(void *ctx, struct sw_bytes msg, enum sw_transport transpo
     if (p->cur_hep)
         heporigin_note(p->hep_dialogs, p->msg.call_id, p->cur_hep_capture_id, &p->cur_hep_agent,
                        p->cur_hep_agent_port);
+    if (p->evid != NULL)
+        evidence_msg(p); /* first: an event this message makes has its frame */
     tracker_on_msg(p->tracker, &p->msg, &t, p->now);
 }
 
@@ -150,6 +249,8 @@ static void on_datagram(void *ctx, struct sw_bytes dgram, enum sw_transport tran
     if (p->cur_hep)
         heporigin_note(p->hep_dialogs, p->msg.call_id, p->cur_hep_capture_id, &p->cur_hep_agent,
                        p->cur_hep_agent_port);
+    if (p->evid != NULL)
+        evidence_msg(p); /* first: an event this message makes has its frame */
     tracker_on_msg(p->tracker, &p->msg, &t, p->now);
 }
 
@@ -257,9 +358,21 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
             stream_sync(p);
             sipframe_stream_free(app->fs);
             free(app->hep);
+            free(app->pend);
             free(app);
         }
         *slot = NULL;
+        return;
+    }
+    if (flags & TCPSTREAM_DUPLICATE) {
+        /* a copy of bytes already seen: it carried the message being
+         * assembled too (tshark lists it among the segments) */
+        if (app != NULL && p->evid != NULL && app->n_pend > 0 && app->pend != NULL &&
+            app->n_pend < EVIDENCE_MAX_IDS) {
+            app->pend[app->n_pend].id = tcpstream_run_tag(p->tcp);
+            app->pend[app->n_pend].len = 0;
+            app->n_pend++;
+        }
         return;
     }
     if (app == NULL) {
@@ -290,7 +403,11 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
         size_t before = app->hep_n;
         if (flags & TCPSTREAM_GAP_BEFORE)
             app->hep_n = 0;
+        if (p->evid != NULL)
+            pend_push(p, app, data.n);
         handle_hep_stream(p, app, t, data);
+        if (p->evid != NULL)
+            pend_trim(p, app, app->hep_n);
         p->stream_bytes = p->stream_bytes - before + app->hep_n;
         if (stream_over(p)) {
             p->stream_bytes -= app->hep_n;
@@ -304,9 +421,13 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
     }
     p->cur_tuple = *t;
     size_t before = sipframe_stream_buffered(app->fs);
+    if (p->evid != NULL)
+        pend_push(p, app, data.n);
     sipframe_stream_feed(app->fs, data, (flags & TCPSTREAM_GAP_BEFORE) ? SIPFRAME_GAP : 0,
                          on_message, p, &p->frame_stats);
     size_t after = sipframe_stream_buffered(app->fs);
+    if (p->evid != NULL)
+        pend_trim(p, app, after);
     p->stream_bytes = p->stream_bytes - before + after;
     if (stream_over(p)) {
         /* Many streams each holding a partial message: the total cap drops
@@ -332,8 +453,21 @@ static void handle_decoded(struct pipeline *p, enum decode_result r, struct deco
             p->frag_too_deep++;
             return;
         }
+        if (p->evid != NULL) {
+            evidence_frame_hold(p->evid);
+            ipfrag_set_tag(p->ipfrag, p->packets);
+        }
         if (ipfrag_add(p->ipfrag, &pkt->frag, pkt->payload, p->now, &dgram) != IPFRAG_COMPLETE)
             return;
+        if (p->evid != NULL) {
+            /* the datagram's messages came from every fragment that carried its bytes */
+            size_t n;
+            bool complete;
+            const uint64_t *tags = ipfrag_tags(p->ipfrag, &n, &complete);
+            p->n_msg_ids = SW_MIN(n, (size_t)EVIDENCE_MAX_IDS);
+            memcpy(p->msg_ids, tags, p->n_msg_ids * sizeof *tags);
+            p->msg_ids_complete = complete && n <= EVIDENCE_MAX_IDS;
+        }
         struct decode_packet inner;
         memset(&inner, 0, sizeof inner);
         enum decode_result r2 = decode_ip_payload(p->decode, &pkt->frag, dgram, pkt->ts, &inner);
@@ -354,6 +488,11 @@ static void handle_decoded(struct pipeline *p, enum decode_result r, struct deco
                                 (enum sw_transport)pkt->tuple.transport, on_message, on_datagram, p,
                                 &p->frame_stats);
         return;
+    }
+    if (p->evid != NULL) {
+        if (pkt->payload.n > 0)
+            evidence_frame_hold(p->evid); /* its bytes may stay in reassembly */
+        tcpstream_set_tag(p->tcp, p->packets);
     }
     tcpstream_segment(p->tcp, &pkt->tuple, pkt->tcp_seq, pkt->tcp_flags, pkt->payload, p->now);
 }
@@ -379,6 +518,15 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, sw_emit_fn *emi
     p->tcp = tcpstream_new(&p->cfg.tcp, on_stream, p);
     p->tracker = tracker_new(&p->cfg.tracker, stamp_emit, p);
     p->hep_dialogs = heporigin_new(HEPORIGIN_DEFAULT_MAX);
+    if (cfg->evidence.dir != NULL) {
+        p->evid = evidence_new(&cfg->evidence, errbuf);
+        if (p->evid == NULL) {
+            pipeline_free(p);
+            return NULL;
+        }
+        if (p->tracker != NULL)
+            tracker_set_keep_hook(p->tracker, keep_hook, p);
+    }
     if (p->decode == NULL || p->ipfrag == NULL || p->tcp == NULL || p->tracker == NULL ||
         p->hep_dialogs == NULL)
         goto oom;
@@ -398,6 +546,7 @@ void pipeline_free(struct pipeline *p)
     decode_free(p->decode);
     tracker_free(p->tracker);
     heporigin_free(p->hep_dialogs);
+    evidence_free(p->evid);
     free(p);
 }
 
@@ -416,6 +565,8 @@ static void clock_set(struct pipeline *p, sw_time now)
         tcpstream_advance(p->tcp, now);
     }
     tracker_advance(p->tracker, now);
+    if (p->evid != NULL)
+        evidence_advance(p->evid, now);
     if (p->cfg.stats_interval > 0) {
         if (p->next_stats == SW_TIME_NONE) {
             p->next_stats = now + p->cfg.stats_interval;
@@ -499,11 +650,24 @@ static void clock_frame(struct pipeline *p, sw_time ts)
         p->clock_offset += p->now - t; /* this frame: at the clock's time */
 }
 
+void pipeline_set_wire_len(struct pipeline *p, uint32_t wire_len)
+{
+    p->wire_len = wire_len;
+}
+
 void pipeline_frame(struct pipeline *p, int linktype, struct sw_bytes frame, sw_time ts)
 {
     p->cur_hep = false; /* until decode finds HEP in this frame */
     clock_frame(p, ts);
-    p->packets++;
+    p->packets++; /* also the frame's id, for the evidence stage */
+    if (p->evid != NULL) {
+        uint32_t wl = p->wire_len > frame.n ? p->wire_len : (uint32_t)frame.n;
+        evidence_frame(p->evid, p->packets, linktype, ts, frame, wl);
+        p->msg_ids[0] = p->packets;
+        p->n_msg_ids = 1;
+        p->msg_ids_complete = true;
+    }
+    p->wire_len = 0;
     struct decode_packet pkt;
     memset(&pkt, 0, sizeof pkt);
     enum decode_result r = decode_frame(p->decode, linktype, frame, p->now, &pkt);
@@ -561,6 +725,8 @@ void pipeline_finish(struct pipeline *p)
     tcpstream_finish(p->tcp, now);
     ipfrag_finish(p->ipfrag);
     tracker_finish(p->tracker, now);
+    if (p->evid != NULL)
+        evidence_finish(p->evid); /* files still to be completed, then frames freed */
 }
 
 void pipeline_emit_stats(struct pipeline *p, bool final)
@@ -596,6 +762,10 @@ void pipeline_emit_stats(struct pipeline *p, bool final)
     sw_counters_add(&c, "internal_assert", sw_assert_failures);
     sw_counters_group(&c, "memory");
     sw_budget_counters(&p->budget, &c);
+    if (p->evid != NULL) {
+        sw_counters_group(&c, "evidence");
+        evidence_counters(p->evid, &c);
+    }
 
     struct sw_run_info run;
     memset(&run, 0, sizeof run);

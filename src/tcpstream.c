@@ -47,12 +47,13 @@ struct seg {
     struct seg *next;
     uint32_t seq;
     uint32_t len;
+    uint64_t tag; /* the frame it came from (tcpstream_set_tag) */
     uint8_t data[];
 };
 
 /* What a held segment costs against the out-of-order budgets: its bytes plus
- * the header and a typical allocator overhead. */
-#define SEG_COST(len) ((size_t)(len) + sizeof(struct seg) + 16)
+ * 32 (tcpstream.h): the 24-byte header and a typical allocator overhead. */
+#define SEG_COST(len) ((size_t)(len) + 32)
 
 struct half {
     uint32_t next_seq; /* valid once `started` */
@@ -85,6 +86,7 @@ struct tcpstream {
     size_t n_conns;
     size_t held_total;
     sw_time clock; /* latest activity time: keeps the LRU list sorted */
+    uint64_t seg_tag, run_tag; /* tag of the segment being added / the run delivered */
     struct {
         uint64_t segments, streams, midstream, out_of_order, retransmitted, gaps, gap_bytes,
             ooo_peak, ooo_dropped, evicted, timeouts, rst;
@@ -149,6 +151,19 @@ static void deliver(struct tcpstream *s, struct conn *c, int dir, const uint8_t 
     }
 }
 
+/* With tags in use: a segment none of whose bytes were new (a retransmission,
+ * or a copy of held bytes) still carried them; the consumer is told with an
+ * empty TCPSTREAM_DUPLICATE run so it can name that frame too. */
+static void dup_notice(struct tcpstream *s, struct conn *c, int dir, sw_time ts)
+{
+    struct half *h = &c->h[dir];
+    if (s->seg_tag == 0 || h->app == NULL)
+        return;
+    struct sw_tuple t = half_tuple(c, dir);
+    s->run_tag = s->seg_tag;
+    s->sink(s->ctx, &t, sw_bytes_make(NULL, 0), TCPSTREAM_DUPLICATE, ts, &h->app);
+}
+
 static void seg_release(struct tcpstream *s, struct half *h, struct seg *g)
 {
     size_t cost = SEG_COST(g->len);
@@ -168,6 +183,7 @@ static void drain(struct tcpstream *s, struct conn *c, int dir, sw_time ts)
         uint32_t off = h->next_seq - g->seq;
         if (off < g->len) {
             h->next_seq = g->seq + g->len;
+            s->run_tag = g->tag;
             deliver(s, c, dir, g->data + off, g->len - off, ts);
         }
         seg_release(s, h, g);
@@ -240,6 +256,7 @@ static void hold(struct tcpstream *s, struct half *h, uint32_t seq, const uint8_
             } else {
                 ng->seq = h->next_seq + (uint32_t)a;
                 ng->len = (uint32_t)len;
+                ng->tag = s->seg_tag;
                 memcpy(ng->data, p + (a - rel(h, seq)), len);
                 ng->next = g;
                 *pp = ng;
@@ -268,11 +285,13 @@ static void deliver_in_order(struct tcpstream *s, struct conn *c, int dir, const
         uint32_t k = g != NULL ? g->seq - h->next_seq : 0;
         if (g == NULL || k >= n) {
             h->next_seq += (uint32_t)n;
+            s->run_tag = s->seg_tag;
             deliver(s, c, dir, p, n, ts);
             break;
         }
         uint32_t at = h->next_seq;
         h->next_seq += k;
+        s->run_tag = s->seg_tag;
         deliver(s, c, dir, p, k, ts);
         drain(s, c, dir, ts);
         size_t adv = (uint32_t)(h->next_seq - at);
@@ -293,8 +312,10 @@ static void data_in(struct tcpstream *s, struct conn *c, int dir, uint32_t seq, 
         if (d < 0) {
             s->st.retransmitted++;
             size_t old = (size_t)(-(int64_t)d);
-            if (old >= n)
+            if (old >= n) {
+                dup_notice(s, c, dir, ts);
                 return;
+            }
             p += old;
             n -= old;
             seq = h->next_seq;
@@ -309,7 +330,10 @@ static void data_in(struct tcpstream *s, struct conn *c, int dir, uint32_t seq, 
         if (h->held + cost <= s->cfg.max_ooo_per_dir &&
             s->held_total + cost <= s->cfg.max_ooo_total) {
             if (!sw_budget_full(s->cfg.budget, cost)) {
+                size_t before = h->held;
                 hold(s, h, seq, p, n);
+                if (h->held == before)
+                    dup_notice(s, c, dir, ts); /* every byte was held already */
                 return;
             }
             sw_budget_evicted(s->cfg.budget); /* this direction's holes, below */
@@ -401,6 +425,16 @@ static struct conn *conn_new(struct tcpstream *s, const struct sw_tuple *key, sw
     s->n_conns++;
     s->st.streams++;
     return c;
+}
+
+void tcpstream_set_tag(struct tcpstream *s, uint64_t tag)
+{
+    s->seg_tag = tag;
+}
+
+uint64_t tcpstream_run_tag(const struct tcpstream *s)
+{
+    return s->run_tag;
 }
 
 struct tcpstream *tcpstream_new(const struct tcpstream_config *cfg, tcpstream_sink *sink, void *ctx)

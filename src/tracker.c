@@ -31,6 +31,7 @@ void tracker_config_default(struct tracker_config *cfg)
     cfg->max_scan_bytes = TRACKER_DEFAULT_MAX_SCAN_BYTES;
     cfg->max_summary_keys = TRACKER_DEFAULT_MAX_SUMMARY_KEYS;
     cfg->budget = NULL;
+    cfg->max_ladder_bytes = TRACKER_DEFAULT_MAX_LADDER_BYTES;
 }
 
 size_t tracker_len(const char *s, size_t cap)
@@ -115,10 +116,18 @@ struct tracker *tracker_new(const struct tracker_config *cfg, sw_emit_fn *emit, 
         return NULL;
     t->cfg = *cfg;
     config_sanitize(&t->cfg);
-    t->emit = emit;
-    t->ctx = ctx;
+    t->out_emit = emit;
+    t->out_ctx = ctx;
+    t->emit = tracker_ladder_emit; /* adds each event's ladder */
+    t->ctx = t;
     t->now = SW_TIME_NONE;
     return t;
+}
+
+void tracker_set_keep_hook(struct tracker *t, tracker_keep_fn *fn, void *ctx)
+{
+    t->keep_fn = fn;
+    t->keep_ctx = ctx;
 }
 
 void tracker_free(struct tracker *t)
@@ -128,6 +137,7 @@ void tracker_free(struct tracker *t)
     tracker_refer_free(t);
     tracker_nf_free(t);
     tracker_scan_free(t);
+    tracker_ladder_free(t);
     free(t);
 }
 
@@ -135,6 +145,9 @@ static bool is_method(const char *m, const char *name)
 {
     return strcmp(m, name) == 0; /* RFC 3261 §7.1: methods are case-sensitive */
 }
+
+static void tracker_dispatch(struct tracker *t, const struct sip_msg *m,
+                             const struct sw_tuple *tuple, sw_time ts);
 
 void tracker_on_msg(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
                     sw_time ts)
@@ -149,6 +162,14 @@ void tracker_on_msg(struct tracker *t, const struct sip_msg *m, const struct sw_
         t->st.messages_ignored++; /* no Call-ID: nothing to correlate on */
         return;
     }
+    tracker_ladder_msg(t, m, tuple, ts);
+    tracker_dispatch(t, m, tuple, ts);
+    tracker_ladder_msg_done(t, m);
+}
+
+static void tracker_dispatch(struct tracker *t, const struct sip_msg *m,
+                             const struct sw_tuple *tuple, sw_time ts)
+{
     if (m->is_request) {
         if (!is_method(m->method, "ACK") && !is_method(m->method, "CANCEL"))
             tracker_nf_request(t, m, tuple, ts);
@@ -175,6 +196,7 @@ void tracker_advance(struct tracker *t, sw_time now)
     t->now = now;
     tracker_refer_advance(t, now);
     tracker_nf_advance(t, now);
+    tracker_ladder_advance(t, now);
 }
 
 void tracker_finish(struct tracker *t, sw_time now)
@@ -185,6 +207,7 @@ void tracker_finish(struct tracker *t, sw_time now)
     tracker_refer_finish(t, now);
     tracker_nf_finish(t);
     tracker_scan_free(t); /* scan windows mean nothing past the end of input */
+    tracker_ladder_free(t); /* nor ladders: nothing more can be flagged */
 }
 
 void tracker_summary(const struct tracker *t, struct sw_not_found_summary *nf,
@@ -226,4 +249,5 @@ void tracker_counters(const struct tracker *t, struct sw_counters *out)
     sw_counters_add(out, "tracker_messages_ignored", s->messages_ignored);
     sw_counters_add(out, "tracker_oom", s->oom);
     sw_counters_add(out, "refer_auth_retries", s->refer_auth_retries);
+    tracker_ladder_counters(t, out);
 }

@@ -46,6 +46,8 @@ struct nf_txn;
 struct nf_settled;
 struct sum_key;
 struct scan_src;
+struct lcall;
+struct lsrc;
 
 struct tracker {
     struct tracker_config cfg;
@@ -81,6 +83,21 @@ struct tracker {
     size_t n_scan_srcs;
     size_t scan_bytes, scan_bytes_peak; /* all sources' s->bytes */
     uint64_t scan_epoch;
+
+    /* message ladders (tracker_ladder.c); events pass through
+     * tracker_ladder_emit, which adds the ladder and calls out_emit */
+    sw_emit_fn *out_emit;
+    void *out_ctx;
+    tracker_keep_fn *keep_fn;
+    void *keep_ctx;
+    struct lcall *ladders, *lad_first, *lad_last; /* hash + LRU list */
+    size_t n_ladders, lad_bytes, lad_bytes_peak;
+    uint64_t lad_evicted, lad_expired, lad_msgs_dropped;
+    const struct sip_msg *lad_cur; /* the message being handled, or NULL */
+    struct lcall *lad_cur_call;    /* its Call-ID's records, or NULL */
+    struct lsrc *lsrcs, *lsrc_first, *lsrc_last; /* first not-found hits per source */
+    size_t n_lsrcs;
+    struct sw_ladder_msg lad_out[SW_MAX_LADDER];
 };
 
 /* tracker.c */
@@ -118,5 +135,15 @@ void tracker_nf_summary(const struct tracker *t, struct sw_not_found_summary *nf
  * "user@domain" key) from ev->tuple.src. */
 void tracker_scan_hit(struct tracker *t, const struct sw_event *ev, const char *user_key);
 void tracker_scan_free(struct tracker *t);
+
+/* tracker_ladder.c: record a message (before it is dispatched) and settle
+ * its Call-ID's keep level (after); the emit wrapper fills ev->ladder. */
+void tracker_ladder_msg(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
+                        sw_time ts);
+void tracker_ladder_msg_done(struct tracker *t, const struct sip_msg *m);
+void tracker_ladder_emit(void *ctx, const struct sw_event *ev);
+void tracker_ladder_advance(struct tracker *t, sw_time now);
+void tracker_ladder_free(struct tracker *t);
+void tracker_ladder_counters(const struct tracker *t, struct sw_counters *out);
 
 #endif

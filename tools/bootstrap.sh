@@ -15,6 +15,7 @@ test_pkgs+=(clang libclang-rt-14-dev)  # libFuzzer smoke of every fuzz target (t
 test_pkgs+=(prometheus)  # promtool check metrics (tests/cli/check_hep.py)
 test_pkgs+=(debhelper lintian fakeroot logrotate systemd)  # package test: dpkg-buildpackage, lintian, logrotate -d, systemd-analyze
 test_pkgs+=(kamailio sip-tester)  # HEP agent test: Kamailio siptrace -> --hep-listen, SIPp calls through it
+test_pkgs+=(tshark)  # evidence pcaps read back and compared (tests/evidence/check_evidence.py)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=("${test_pkgs[@]}")
 fi

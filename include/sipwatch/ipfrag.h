@@ -41,6 +41,15 @@ void ipfrag_free(struct ipfrag *f);
 enum ipfrag_result ipfrag_add(struct ipfrag *f, const struct decode_ip *ip, struct sw_bytes data,
                               sw_time now, struct sw_bytes *out);
 
+/* Tags: the pipeline names each fragment's frame (a run-wide id) before
+ * ipfrag_add; after IPFRAG_COMPLETE, ipfrag_tags gives the distinct tags of
+ * the fragments whose bytes made the datagram (in offset order; at most
+ * IPFRAG_MAX_TAGS, *complete false if there were more), valid until the
+ * next ipfrag call. */
+#define IPFRAG_MAX_TAGS 128
+void ipfrag_set_tag(struct ipfrag *f, uint64_t tag);
+const uint64_t *ipfrag_tags(const struct ipfrag *f, size_t *n, bool *complete);
+
 /* Drops datagrams whose timeout passed at `now` (counted). */
 void ipfrag_advance(struct ipfrag *f, sw_time now);
 /* End of input: drops every incomplete datagram (counted as ip_frag_incomplete). */

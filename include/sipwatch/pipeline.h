@@ -12,6 +12,7 @@
 
 #include "sipwatch/decode.h"
 #include "sipwatch/event.h"
+#include "sipwatch/evidence.h"
 #include "sipwatch/ipfrag.h"
 #include "sipwatch/tcpstream.h"
 #include "sipwatch/tracker.h"
@@ -38,6 +39,9 @@ struct pipeline_config {
      * NULL. Called with extra_ctx. */
     void (*run_info)(void *ctx, struct sw_run_info *out);
     const char *in_iface;     /* live interface named in every event; NULL for files */
+    /* The evidence stage (--evidence DIR): frames of each Call-ID's
+     * messages kept and written per event; off when evidence.dir is NULL. */
+    struct evidence_config evidence;
 };
 
 #define PIPELINE_DEFAULT_MAX_STREAM_BYTES ((size_t)64 << 20)
@@ -66,6 +70,10 @@ void pipeline_set_origin(struct pipeline *p, const char *file, uint64_t number);
  * first PIPELINE_CLOCK_AGREE - 1 frames after it their own stamp. */
 #define PIPELINE_CLOCK_JUMP SW_SEC(600)
 #define PIPELINE_CLOCK_AGREE 8
+
+/* The original (wire) length of the next frame, when larger than what was
+ * captured; evidence files keep it. Reset by pipeline_frame. */
+void pipeline_set_wire_len(struct pipeline *p, uint32_t wire_len);
 
 /* One captured frame (borrowed) of DLT `linktype` at capture time ts. */
 void pipeline_frame(struct pipeline *p, int linktype, struct sw_bytes frame, sw_time ts);

@@ -23,6 +23,10 @@
 #define TCPSTREAM_GAP_BEFORE 0x02 /* bytes were lost just before this run */
 #define TCPSTREAM_CLOSE 0x04      /* last call for this direction: data is empty;
                                    * the consumer frees *app and sets it NULL */
+#define TCPSTREAM_DUPLICATE 0x08  /* data is empty: the segment being added (tag:
+                                   * tcpstream_run_tag) brought no new byte; only
+                                   * made while tags are set (tcpstream_set_tag),
+                                   * for a direction whose *app is set */
 
 /* Called for each in-order run of one direction. `t` is that direction's
  * tuple (src = sender of these bytes); `data` is borrowed for the call only.
@@ -59,6 +63,13 @@ void tcpstream_free(struct tcpstream *s);
  * (DECODE_TCP_*) as on the wire, payload borrowed. Calls the sink 0..N times. */
 void tcpstream_segment(struct tcpstream *s, const struct sw_tuple *t, uint32_t seq,
                        uint8_t flags, struct sw_bytes payload, sw_time ts);
+
+/* Tags: the pipeline names each segment's frame (a run-wide id) before
+ * tcpstream_segment; a held out-of-order segment keeps its tag. During a
+ * sink call, tcpstream_run_tag gives the tag of the segment whose bytes the
+ * run is (every run comes from one segment). */
+void tcpstream_set_tag(struct tcpstream *s, uint64_t tag);
+uint64_t tcpstream_run_tag(const struct tcpstream *s);
 
 /* Closes streams idle since before now - idle_timeout. */
 void tcpstream_advance(struct tcpstream *s, sw_time now);

@@ -37,6 +37,9 @@ struct tracker_config {
                                    * are evicted; default 32 MiB */
     size_t max_summary_keys;      /* users / sources counted for the top-10; default 50000 */
     struct sw_budget *budget;     /* shared memory ceiling (budget.h), or NULL; borrowed */
+    size_t max_ladder_bytes;      /* message ladders of all Call-IDs together (records of
+                                   * the messages events list); over it the least
+                                   * recently active Call-IDs lose theirs; default 64 MiB */
 };
 #define TRACKER_DEFAULT_NOTIFY_TIMEOUT SW_SEC(32)
 #define TRACKER_DEFAULT_FINAL_TIMEOUT SW_SEC(180)
@@ -50,6 +53,7 @@ struct tracker_config {
 #define TRACKER_DEFAULT_MAX_SCAN_USERS 1024
 #define TRACKER_DEFAULT_MAX_SCAN_BYTES ((size_t)32 << 20)
 #define TRACKER_DEFAULT_MAX_SUMMARY_KEYS 50000
+#define TRACKER_DEFAULT_MAX_LADDER_BYTES ((size_t)64 << 20)
 
 /* Fills *cfg with the defaults above. */
 void tracker_config_default(struct tracker_config *cfg);
@@ -67,6 +71,22 @@ void tracker_free(struct tracker *t);
  * those lazily, so reading another one here needs that list extended. */
 void tracker_on_msg(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
                     sw_time ts);
+
+/* What the tracker tells a keeper of per-Call-ID data (the evidence store)
+ * about a Call-ID: NORMAL when it first shows up, PIN while a REFER on it
+ * awaits its outcome (keep it longest), NORMAL again after, RELEASE when it
+ * can no longer be flagged (a BYE or an out-of-dialog request answered
+ * without an event, or quiet past every timer); EVENT just before an event
+ * whose dialogs span several Call-IDs (a scan), once per Call-ID (no level
+ * change). `call_id` is borrowed. */
+enum tracker_keep {
+    TRACKER_KEEP_RELEASE = 0,
+    TRACKER_KEEP_NORMAL,
+    TRACKER_KEEP_PIN,
+    TRACKER_KEEP_EVENT, /* part of the event emitted next (a scan's sampled hits) */
+};
+typedef void tracker_keep_fn(void *ctx, const char *call_id, enum tracker_keep level);
+void tracker_set_keep_hook(struct tracker *t, tracker_keep_fn *fn, void *ctx);
 
 /* Fires every timer due at or before `now`. */
 void tracker_advance(struct tracker *t, sw_time now);

@@ -162,6 +162,33 @@ def main():
             p.stdout.decode().strip().endswith("1") and len(errl) == 1 and "Broken pipe" in errl[0],
             f"{p.stdout!r} {p.stderr!r}")
 
+    # evidence and ladders
+    xfer = os.path.join(a.root, "pcaps", "transfer", "xfer-no-notify-udp.pcap")
+    p = t.run(["-r", xfer, "--ladder"])
+    txt = p.stdout.decode(errors="replace")
+    t.check("--ladder: text, the REFER's arrow and the 202's, no JSON",
+            p.returncode == 0 and "|------------------------>|" in txt and "<------" in txt
+            and "REFER sip:" in txt and "202 Accepted" in txt and "{" not in txt, txt[:300])
+    t.error_case("--evidence-events: unknown name", ["-r", good, "--evidence-events", "bogus"],
+                 "--evidence-events")
+    t.error_case("--evidence-buffer-mb 0", ["-r", good, "--evidence-buffer-mb", "0"],
+                 "--evidence-buffer-mb")
+    t.error_case("--evidence-max-mb over the range", ["-r", good, "--evidence-max-mb", "99999999"],
+                 "--evidence-max-mb")
+    t.error_case("--evidence DIR that is a file", ["-r", good, "--evidence", good], "--evidence")
+    evd = os.path.join(d, "evidence")
+    p = t.run(["-r", xfer, "--evidence", evd])
+    ev = [json.loads(l) for l in p.stdout.decode().splitlines() if '"transfer"' in l]
+    path = ev[0].get("evidence") if ev else None
+    t.check("--evidence: the event names its file, in a dated directory, no temporary left",
+            p.returncode == 0 and path is not None and path.startswith("2026-11-28/")
+            and os.path.isfile(os.path.join(evd, path))
+            and not [f for f in os.listdir(os.path.join(evd, "2026-11-28")) if f.startswith(".")],
+            repr(ev)[:300])
+    p = t.run(["-r", os.path.join(evd, path) if path else good, "--ladder"])
+    t.check("--ladder reads an evidence file", p.returncode == 0
+            and "transfer no_notify" in p.stdout.decode(errors="replace"), repr(p.stdout[:200]))
+
     print(f"1..{t.n}")
     print("\n".join(t.lines))
     return 1 if t.failed else 0

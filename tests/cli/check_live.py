@@ -53,7 +53,8 @@ def main():
     d = tempfile.mkdtemp(prefix="sipwatch-live-")
     out = os.path.join(d, "events.ndjson")
     p = subprocess.Popen([a.sipwatch, "-i", "lo", "-f", "udp and portrange 15990-15991",
-                          "--notify-timeout", "1", "--stats-interval", "1", "-o", out],
+                          "--notify-timeout", "1", "--stats-interval", "1", "-o", out,
+                          "--evidence", os.path.join(d, "evidence")],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     results = []
     try:
@@ -71,6 +72,12 @@ def main():
         xf = [e for e in events(out) if e.get("event_type") == "transfer"]
         results.append(("no_notify fires on a quiet link", got and xf[0]["transfer"]["outcome"] == "no_notify"
                         and not xf[0]["transfer"].get("truncated"), repr(xf)[:300]))
+        # the evidence of a timer-fired no_notify is on disk when its line is
+        ev_path = xf[0].get("evidence") if xf else None
+        ev_file = os.path.join(d, "evidence", ev_path) if ev_path else ""
+        results.append(("no_notify's evidence file is written with the event",
+                        bool(ev_path) and os.path.exists(ev_file) and xf[0].get("evidence_complete")
+                        and os.path.getsize(ev_file) > 24, repr(xf)[:300]))
         results.append(("periodic stats events while live",
                         sum(1 for e in events(out) if e.get("event_type") == "stats") >= 1,
                         repr(events(out))[:300]))

@@ -12,7 +12,9 @@ import json
 import os
 import re
 import subprocess
+import shutil
 import sys
+import tempfile
 
 CAPTURES = ["pcaps/sample.pcap", "pcaps/wire/tcp-lost-segment.pcap"]
 ROW = re.compile(r"^\| `([a-z0-9_]+(?:\.[a-z0-9_]+)?)` \|(.*)$")
@@ -151,13 +153,15 @@ def main():
 
     cases = []
     runs = []
+    evdir = tempfile.mkdtemp(prefix="sw-stats-doc-")  # --evidence: its counters too
     for pcap in CAPTURES:
-        for extra in ([], ["--stats-interval", "2"]):
+        for extra in ([], ["--stats-interval", "2"], ["--evidence", evdir]):
             rc, evs = stats_events(a.sipwatch, a.root, pcap, extra)
             label = pcap + (" " + " ".join(extra) if extra else "")
             cases.append((f"{label}: exit 0 and a final stats event last",
                           rc == 0 and bool(evs) and evs[-1].get("final") is True))
             runs.extend((label, s) for s in evs)
+    shutil.rmtree(evdir, ignore_errors=True)
     stage_of = stage_sections(section(doc, "Counters"))
 
     emitted = []
