@@ -5,6 +5,7 @@
  * clock (live capture only, to run timers while the link is quiet).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -16,10 +17,12 @@
 #include <unistd.h>
 
 #include "sipwatch/capture.h"
+#include "sipwatch/htmlreport.h"
 #include "sipwatch/pipeline.h"
 #include "sipwatch/report.h"
 #include "sipwatch/sipframe.h"
 #include "sipwatch/sipmsg.h"
+#include "sipwatch/summary.h"
 
 #ifndef SIPWATCH_VERSION
 #define SIPWATCH_VERSION "0.1.0"
@@ -68,6 +71,10 @@ static void usage(FILE *f)
 "                            (transfer,user_not_found,scan,stats; default all)\n"
 "      --stats-interval SEC  also write a stats event every SEC seconds of capture\n"
 "                            time, 0-315360000 (default 0: only at the end; 300 live)\n"
+"      --summary             print a readable summary at the end (on stderr when events\n"
+"                            go to stdout, else on stdout); default when stdout is a\n"
+"                            terminal and no -o is given\n"
+"      --report FILE.html    also write a self-contained HTML report of the run\n"
 "Transfers (RFC 3515, 4488, 6665):\n"
 "  Timeouts are seconds, more than 0 and at most 315360000 (decimals allowed).\n"
 "      --notify-timeout SEC  accepted REFER without NOTIFY -> no_notify (default %.0f)\n"
@@ -219,7 +226,48 @@ enum {
     OPT_SCAN_THRESHOLD, OPT_SCAN_WINDOW, OPT_HEP_PORT, OPT_MAX_MSG, OPT_NO_FAST_PATH,
     OPT_STATS_INTERVAL, OPT_SNAPLEN, OPT_BUFFER_MB, OPT_NO_PROMISC, OPT_SENSOR,
     OPT_COMMUNITY_ID_SEED,
+    OPT_SUMMARY, OPT_REPORT,
 };
+
+/* Every sink of the events: the NDJSON reporter, the HTML report and the
+ * summary (either may be NULL), in that order. */
+struct sinks {
+    struct report *rep;
+    struct htmlreport *html;
+    struct summary *sum;
+    uint64_t events; /* not counting stats, for the progress line */
+};
+
+static void sinks_emit(void *ctx, const struct sw_event *ev)
+{
+    struct sinks *k = ctx;
+    report_emit(k->rep, ev);
+    if (k->html != NULL)
+        htmlreport_emit(k->html, ev);
+    if (k->sum != NULL)
+        summary_emit(k->sum, ev);
+    if (ev->type != SW_EVENT_STATS)
+        k->events++;
+}
+
+/* The progress line on a terminal's stderr, at most 4 times a second (wall
+ * clock): percent of the input files, packets, events. `done` erases it. */
+static void progress(struct capture *cap, uint64_t packets, uint64_t events, bool done)
+{
+    static sw_time last;
+    uint64_t at, total;
+    if (done) {
+        if (last != 0)
+            fputs("\r\033[K", stderr);
+        return;
+    }
+    sw_time now = wall_now();
+    if (now - last < SW_USEC_PER_SEC / 4 || !capture_progress(cap, &at, &total))
+        return;
+    last = now;
+    fprintf(stderr, "\r\033[Ksipwatch: %3d%%  %" PRIu64 " packets  %" PRIu64 " events",
+            (int)(total > 0 ? at * 100 / total : 0), packets, events);
+}
 
 int main(int argc, char **argv)
 {
@@ -247,6 +295,8 @@ int main(int argc, char **argv)
         { "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
         { "sensor", required_argument, NULL, OPT_SENSOR },
         { "community-id-seed", required_argument, NULL, OPT_COMMUNITY_ID_SEED },
+        { "summary", no_argument, NULL, OPT_SUMMARY },
+        { "report", required_argument, NULL, OPT_REPORT },
         { NULL, 0, NULL, 0 },
     };
     struct pipeline_config pcfg;
@@ -257,7 +307,8 @@ int main(int argc, char **argv)
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t n_files = 0;
     const char *user = NULL;
-    bool stats_interval_set = false;
+    bool stats_interval_set = false, want_summary = false;
+    struct htmlreport_config hcfg = { 0 };
     unsigned long v;
     int c;
 
@@ -347,6 +398,8 @@ int main(int argc, char **argv)
                 bad_value("--community-id-seed", optarg, "a whole number from 0 to 65535");
             rcfg.community_id_seed = (uint16_t)v;
             break;
+        case OPT_SUMMARY: want_summary = true; break;
+        case OPT_REPORT: hcfg.path = optarg; break;
         case ':': {
             char msg[128];
             snprintf(msg, sizeof msg, "option %s needs a value (see --help)", argv[optind - 1]);
@@ -392,6 +445,19 @@ int main(int argc, char **argv)
         capture_close(cap);
         die(errbuf);
     }
+    bool events_to_stdout = rcfg.path == NULL || strcmp(rcfg.path, "-") == 0;
+    struct sinks sinks = { rep, NULL, NULL, 0 };
+    if (hcfg.path != NULL && (sinks.html = htmlreport_new(&hcfg, errbuf)) == NULL) {
+        report_free(rep);
+        capture_close(cap);
+        die(errbuf);
+    }
+    if (want_summary || (events_to_stdout && isatty(STDOUT_FILENO))) {
+        if ((sinks.sum = summary_new(0)) == NULL)
+            die("out of memory");
+    }
+    bool show_progress = !live && isatty(STDERR_FILENO);
+    sw_time first_ts = SW_TIME_NONE, last_ts = SW_TIME_NONE;
     if (user != NULL)
         drop_privileges(user);
     sw_hash_seed_init();
@@ -406,7 +472,7 @@ int main(int argc, char **argv)
     pcfg.run_info = run_info;
     pcfg.extra_ctx = &xctx;
     pcfg.in_iface = ccfg.iface;
-    struct pipeline *pl = pipeline_new(&pcfg, report_emit, rep, errbuf);
+    struct pipeline *pl = pipeline_new(&pcfg, sinks_emit, &sinks, errbuf);
     if (pl == NULL)
         die(errbuf);
 
@@ -420,6 +486,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     int rc = 0;
+    uint64_t n_frames = 0;
     struct sw_frame fr;
     while (!g_stop) {
         enum capture_result cr = capture_next(cap, &fr, errbuf, warnbuf);
@@ -440,6 +507,11 @@ int main(int argc, char **argv)
         if (cr == CAPTURE_FRAME) {
             pipeline_set_origin(pl, fr.file, fr.number);
             pipeline_frame(pl, fr.linktype, fr.data, fr.ts);
+            if (first_ts == SW_TIME_NONE)
+                first_ts = fr.ts;
+            last_ts = fr.ts;
+            if (show_progress && (++n_frames & 1023) == 0)
+                progress(cap, n_frames, sinks.events, false);
         } else if (cr == CAPTURE_IDLE) {
             pipeline_set_origin(pl, NULL, 0);
             /* A quiet link: let timers fire on the wall clock, which is what
@@ -454,12 +526,28 @@ int main(int argc, char **argv)
             break;
         }
     }
+    if (show_progress)
+        progress(cap, 0, 0, true);
     pipeline_finish(pl);
     pipeline_emit_stats(pl, true);
     pipeline_free(pl);
     if (report_flush(rep) != 0 && rc == 0) {
         fprintf(stderr, "sipwatch: error writing events: %s\n", strerror(errno));
         rc = 1;
+    }
+    if (sinks.html != NULL) {
+        htmlreport_input(sinks.html, n_files, ccfg.iface, first_ts, last_ts);
+        if (htmlreport_write(sinks.html) != 0) {
+            fprintf(stderr, "sipwatch: error writing report %s: %s\n", hcfg.path,
+                    strerror(errno));
+            rc = 1;
+        }
+        htmlreport_free(sinks.html);
+    }
+    if (sinks.sum != NULL) {
+        summary_input(sinks.sum, n_files, ccfg.iface, first_ts, last_ts);
+        summary_print(sinks.sum, events_to_stdout ? stderr : stdout);
+        summary_free(sinks.sum);
     }
     report_free(rep);
     capture_close(cap);

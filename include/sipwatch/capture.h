@@ -64,6 +64,10 @@ int capture_fd(const struct capture *c);
 /* Stops a live capture loop from a signal handler (pcap_breakloop). */
 void capture_break(struct capture *c);
 bool capture_is_live(const struct capture *c);
+/* Files: bytes read so far of all inputs and their total size on disk, for a
+ * progress display (the read position runs ahead of the frames handed out by
+ * stdio's buffer). False when live or when an input is not a regular file. */
+bool capture_progress(const struct capture *c, uint64_t *done, uint64_t *total);
 
 /* frames, bytes, and live: pcap_received, pcap_dropped, pcap_if_dropped. */
 void capture_counters(struct capture *c, struct sw_counters *out);
