@@ -9,6 +9,7 @@ pkgs=(build-essential meson ninja-build pkg-config python3
       libcmocka-dev libssl-dev)
 # Test-only tools, one line per need (tools/test.sh runs bootstrap.sh --test).
 test_pkgs=()
+test_pkgs+=(chromium chromium-driver python3-selenium)  # tests/cli/check_html.py: the HTML report in a browser
 if [ "${1:-}" = "--test" ]; then
   pkgs+=("${test_pkgs[@]}")
 fi
