@@ -416,7 +416,9 @@ static void print_top(FILE *f, const char *label, const struct summary *s, bool 
     struct sw_top_entry top[SUMMARY_TOP];
     uint64_t rest = 0;
     size_t k = summary_top(s, sources, top, SUMMARY_TOP, &rest);
-    fprintf(f, "    %-10s", label);
+    size_t distinct = sources ? s->n_sources : s->n_users;
+    bool more = (sources ? s->sources_other : s->users_other) > 0;
+    fprintf(f, "    %-10s %s%zu distinct:", label, more ? "over " : "", distinct);
     for (size_t i = 0; i < k; i++)
         fprintf(f, "%s %s %" PRIu64, i ? "," : "", top[i].key, top[i].count);
     if (rest > 0)

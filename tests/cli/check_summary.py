@@ -112,18 +112,19 @@ def check(t, sw, name, files, extra=()):
         bad.append(f"not found line: {m and m.groups()} vs {len(nfs)} {dict(st)}")
     for label, key in (("by user", "user"), ("by source", "src")):
         want = collections.Counter(x[key] for x in nfs)
-        m = re.search(rf"^    {label} +(.*)$", text, re.M)
+        m = re.search(rf"^    {label} +(\d+) distinct: (.*)$", text, re.M)
         if not nfs:
             continue
         got, others = {}, 0
-        for part in (m.group(1).split(", ") if m else []):
+        for part in (m.group(2).split(", ") if m else []):
             k, n = part.rsplit(" ", 1)
             if k == "others":
                 others = int(n)
             else:
                 got[k] = int(n)
         if any(want[k] != n for k, n in got.items()) or \
-                sum(got.values()) + others != len(nfs) or len(got) != min(10, len(want)):
+                sum(got.values()) + others != len(nfs) or len(got) != min(10, len(want)) or \
+                int(m.group(1)) != len(want):
             bad.append(f"{label}: {got} others {others} vs {dict(want)}")
 
     scans = [e["scan"] for e in events if e["event_type"] == "scan"]
@@ -177,6 +178,27 @@ def routing(t, sw, root):
     os.close(master)
     t.ok(p.stderr.decode().startswith("sipwatch summary\n") and b"event_type" in got,
          "stdout a terminal, no -o: events on it, the summary on stderr", p.stderr.decode())
+    # stderr a terminal, a file read: progress (shown every 1024 frames at most 4
+    # times a second: 40 x 26 frames give one line), erased at the end, not on stdout
+    master, slave = pty.openpty()
+    args = [sw, "-o", os.devnull]
+    for _ in range(40):
+        args += ["-r", sample]
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=slave, timeout=60)
+    os.close(slave)
+    got = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        got += chunk
+    os.close(master)
+    t.ok(re.search(rb"\r\x1b\[Ksipwatch: +\d+%  1024 packets  \d+ events", got) is not None
+         and got.endswith(b"\r\x1b[K") and p.stdout == b"",
+         "stderr a terminal: progress while the files are read, erased at the end", got)
 
 
 def main():

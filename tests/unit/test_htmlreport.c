@@ -284,8 +284,8 @@ static void test_summary_tallies(void **state)
     assert_null(strstr(t, "\x1b"));
     assert_non_null(strstr(t, "      ... and 2 more (see the events)\n"));
     assert_non_null(strstr(t, "  not found   4 (404: 3, 604: 1)\n"));
-    assert_non_null(strstr(t, "    by user    alice 3, bob 1\n"));
-    assert_non_null(strstr(t, "    by source  192.0.2.9 4\n"));
+    assert_non_null(strstr(t, "    by user    2 distinct: alice 3, bob 1\n"));
+    assert_non_null(strstr(t, "    by source  1 distinct: 192.0.2.9 4\n"));
     assert_non_null(strstr(t, "    2 gaps in TCP streams (bytes never captured): 99 bytes\n"));
     struct sw_top_entry top[1];
     uint64_t others = 0;
