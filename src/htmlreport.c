@@ -324,7 +324,10 @@ static void draw_ladder(struct htmlreport *h, const struct sw_event *ev, uint64_
                                                            : "msg";
         fprintf(f, "<g class=\"%s\">", cls);
         double rel = m->ts != SW_TIME_NONE && t0 != SW_TIME_NONE ? (double)(m->ts - t0) / 1e6 : 0;
-        fprintf(f, "<text class=\"t\" x=\"4\" y=\"%d\">+%.3fs</text>", y, rel);
+        if (rel < 1.0)
+            fprintf(f, "<text class=\"t\" x=\"4\" y=\"%d\">+%.1f ms</text>", y, rel * 1e3);
+        else
+            fprintf(f, "<text class=\"t\" x=\"4\" y=\"%d\">+%.3f s</text>", y, rel);
         if (x1 == x2)
             fprintf(f, "<path d=\"M%d %d h40 v10 h-40\" marker-end=\"url(#arrow)\"/>", x1, y - 4);
         else
@@ -609,7 +612,7 @@ static void timeline(struct htmlreport *h, FILE *f)
         fputs("<p class=\"note\">No events.</p>\n", f);
         return;
     }
-    const int left = 130, width = 1000, laneh = 36, nl = SW_EVENT__COUNT - 1;
+    const int left = 175, width = 1000, laneh = 36, nl = SW_EVENT__COUNT - 1;
     double span = (double)(hi - lo);
     char b1[32], b2[32];
     fprintf(f,

@@ -167,7 +167,7 @@ static void test_ladder_arrows(void **state)
     assert_int_equal(count(p, "class=\"ep\""), 3); /* three endpoints, three columns */
     assert_non_null(strstr(p, ">192.0.2.3:5070</text>"));
     assert_non_null(strstr(p, "202 Accepted &lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert_non_null(strstr(p, "+0.500s"));
+    assert_non_null(strstr(p, "+500.0 ms"));
     assert_non_null(strstr(p, "<td>UA &lt;b&gt;</td>"));
     assert_non_null(strstr(p, "href=\"#ladder-1\">call&lt;1&gt;@x</a>"));
     assert_null(strstr(p, "<script>alert"));
