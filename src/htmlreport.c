@@ -324,7 +324,9 @@ static void draw_ladder(struct htmlreport *h, const struct sw_event *ev, uint64_
                                                            : "msg";
         fprintf(f, "<g class=\"%s\">", cls);
         double rel = m->ts != SW_TIME_NONE && t0 != SW_TIME_NONE ? (double)(m->ts - t0) / 1e6 : 0;
-        if (rel < 1.0)
+        if (rel < 0.001)
+            fprintf(f, "<text class=\"t\" x=\"4\" y=\"%d\">+%.0f us</text>", y, rel * 1e6);
+        else if (rel < 1.0)
             fprintf(f, "<text class=\"t\" x=\"4\" y=\"%d\">+%.1f ms</text>", y, rel * 1e3);
         else
             fprintf(f, "<text class=\"t\" x=\"4\" y=\"%d\">+%.3f s</text>", y, rel);
