@@ -31,6 +31,9 @@
 #define LABEL_MAX 72  /* bytes of a ladder label */
 #define LADDER_COLS 8 /* endpoints drawn; more share the last column */
 #define TIMELINE_BINS 200
+/* Bytes of one section (a table's rows, the ladders): escaping may make a
+ * hostile value six times longer, so rows alone do not bound the page. */
+#define SECTION_MAX_BYTES ((long)8 << 20)
 
 struct section {
     FILE *f;
@@ -359,11 +362,22 @@ static void draw_ladder(struct htmlreport *h, const struct sw_event *ev, uint64_
     free(dstc);
 }
 
+/* True when the section has room for one more row (counted when not). */
+static bool room(struct section *s, size_t max)
+{
+    if (s->rows >= max || ftell(s->f) > SECTION_MAX_BYTES) {
+        s->dropped++;
+        return false;
+    }
+    s->rows++;
+    return true;
+}
+
 /* The next flagged event: its ladder if there is room, else only counted. */
 static uint64_t flag(struct htmlreport *h, const struct sw_event *ev, const char *title)
 {
     h->flagged++;
-    if (h->ladders >= h->cfg.max_ladders) {
+    if (h->ladders >= h->cfg.max_ladders || ftell(h->ladder.f) > SECTION_MAX_BYTES) {
         h->ladder.dropped++;
         return 0;
     }
@@ -383,11 +397,8 @@ static void add_transfer(struct htmlreport *h, const struct sw_event *ev)
         snprintf(title, sizeof title, "transfer %s", sw_outcome_name(x->outcome));
         id = flag(h, ev, title);
     }
-    if (h->xfer.rows >= h->cfg.max_rows) {
-        h->xfer.dropped++;
+    if (!room(&h->xfer, h->cfg.max_rows))
         return;
-    }
-    h->xfer.rows++;
     FILE *f = h->xfer.f;
     fprintf(f, "<tr class=\"%s\">", flagged ? "flag" : "ok");
     td_time(f, ev->ts);
@@ -417,11 +428,8 @@ static void add_not_found(struct htmlreport *h, const struct sw_event *ev)
 {
     const struct sw_event_not_found *x = &ev->u.not_found;
     char a[64];
-    if (h->nf.rows >= h->cfg.max_rows) {
-        h->nf.dropped++;
+    if (!room(&h->nf, h->cfg.max_rows))
         return;
-    }
-    h->nf.rows++;
     FILE *f = h->nf.f;
     fputs("<tr>", f);
     td_time(f, ev->ts);
@@ -450,11 +458,8 @@ static void add_scan(struct htmlreport *h, const struct sw_event *ev)
 {
     const struct sw_event_scan *x = &ev->u.scan;
     uint64_t id = flag(h, ev, "scan from");
-    if (h->scan.rows >= h->cfg.max_rows) {
-        h->scan.dropped++;
+    if (!room(&h->scan, h->cfg.max_rows))
         return;
-    }
-    h->scan.rows++;
     FILE *f = h->scan.f;
     fputs("<tr>", f);
     td_time(f, x->first_time);
@@ -791,8 +796,8 @@ int htmlreport_write(struct htmlreport *h)
     if (h->ladder.dropped > 0)
         fprintf(f,
                 "<p class=\"note\" id=\"ladders-more\">%" PRIu64 " more flagged events are not "
-                "drawn (the report draws %zu).</p>\n",
-                h->ladder.dropped, h->cfg.max_ladders);
+                "drawn (the report draws %" PRIu64 ").</p>\n",
+                h->ladder.dropped, h->ladders);
     if (h->oom)
         fputs("<p class=\"note\">Memory ran short while building this report: some parts are "
               "missing.</p>\n",

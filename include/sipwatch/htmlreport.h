@@ -12,8 +12,9 @@
  * Owns: the output file (opened at htmlreport_new so that a bad path fails
  * before any packet is read, written whole by htmlreport_write at the end),
  * the page's sections as escaped HTML built while events arrive, bounded:
- * at most max_rows rows per table and max_ladders ladders (the rest counted
- * and said so on the page), event times for the timeline up to a cap.
+ * at most max_rows rows per table and max_ladders ladders, and at most 8 MiB
+ * of markup per section (the rest counted and said so on the page), event
+ * times for the timeline up to a cap.
  * Every value from the wire is made valid UTF-8, stripped of control
  * characters and HTML-escaped (& < > " '), so it is inert in text, in
  * attribute values and in SVG text. The page's own script is a constant that
