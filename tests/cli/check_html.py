@@ -201,6 +201,12 @@ def hostile_checks(t, name, drv, events):
     nf = [e for e in events if e["event_type"] == "user_not_found"][0]["user_not_found"]
     t.ok(HOSTILE_UA in text and nf["server"] in text and nf["reason"] in text,
          f"{name}: the hostile User-Agent, Server and reason show as text", text[:400])
+    x = [e for e in events if e["event_type"] == "transfer"][0]["transfer"]
+    text = drv.execute_script("return document.getElementById('transfers').tBodies[0]"
+                              ".textContent")
+    want = [v for v in (x.get("transferor_ua"), x.get("transferee_ua")) if v]
+    t.ok(all(v in text for v in want) and (x.get("transferor_ua") is None or HOSTILE_UA in text),
+         f"{name}: the transfer's hostile agents show as text in the table", text[:400])
 
 
 def main():
