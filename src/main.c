@@ -5,9 +5,9 @@
  * clock (live capture only, to run timers while the link is quiet).
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <getopt.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -69,12 +69,12 @@ static void usage(FILE *f)
 "                            Suricata)\n"
 "      --events LIST         event types to write, comma-separated\n"
 "                            (transfer,user_not_found,scan,stats; default all)\n"
-"      --stats-interval SEC  also write a stats event every SEC seconds of capture\n"
-"                            time, 0-315360000 (default 0: only at the end; 300 live)\n"
 "      --summary             print a readable summary at the end (on stderr when events\n"
 "                            go to stdout, else on stdout); default when stdout is a\n"
 "                            terminal and no -o is given\n"
 "      --report FILE.html    also write a self-contained HTML report of the run\n"
+"      --stats-interval SEC  also write a stats event every SEC seconds of capture\n"
+"                            time, 0-315360000 (default 0: only at the end; 300 live)\n"
 "Transfers (RFC 3515, 4488, 6665):\n"
 "  Timeouts are seconds, more than 0 and at most 315360000 (decimals allowed).\n"
 "      --notify-timeout SEC  accepted REFER without NOTIFY -> no_notify (default %.0f)\n"
@@ -221,13 +221,8 @@ static sw_time wall_now(void)
     return (sw_time)tv.tv_sec * SW_USEC_PER_SEC + tv.tv_usec;
 }
 
-enum {
-    OPT_EVENTS = 256, OPT_NOTIFY_TIMEOUT, OPT_FINAL_TIMEOUT, OPT_TXN_TIMEOUT, OPT_MAX_TRANSFERS,
-    OPT_SCAN_THRESHOLD, OPT_SCAN_WINDOW, OPT_HEP_PORT, OPT_MAX_MSG, OPT_NO_FAST_PATH,
-    OPT_STATS_INTERVAL, OPT_SNAPLEN, OPT_BUFFER_MB, OPT_NO_PROMISC, OPT_SENSOR,
-    OPT_COMMUNITY_ID_SEED,
-    OPT_SUMMARY, OPT_REPORT,
-};
+/* --summary, --report (numbered apart from the options above). */
+enum { OPT_SUMMARY = 0x200, OPT_REPORT };
 
 /* Every sink of the events: the NDJSON reporter, the HTML report and the
  * summary (either may be NULL), in that order. */
@@ -269,6 +264,13 @@ static void progress(struct capture *cap, uint64_t packets, uint64_t events, boo
             (int)(total > 0 ? at * 100 / total : 0), packets, events);
 }
 
+enum {
+    OPT_EVENTS = 256, OPT_NOTIFY_TIMEOUT, OPT_FINAL_TIMEOUT, OPT_TXN_TIMEOUT, OPT_MAX_TRANSFERS,
+    OPT_SCAN_THRESHOLD, OPT_SCAN_WINDOW, OPT_HEP_PORT, OPT_MAX_MSG, OPT_NO_FAST_PATH,
+    OPT_STATS_INTERVAL, OPT_SNAPLEN, OPT_BUFFER_MB, OPT_NO_PROMISC, OPT_SENSOR,
+    OPT_COMMUNITY_ID_SEED,
+};
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -290,13 +292,13 @@ int main(int argc, char **argv)
         { "max-msg-size", required_argument, NULL, OPT_MAX_MSG },
         { "no-fast-path", no_argument, NULL, OPT_NO_FAST_PATH },
         { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
+        { "summary", no_argument, NULL, OPT_SUMMARY },
+        { "report", required_argument, NULL, OPT_REPORT },
         { "snaplen", required_argument, NULL, OPT_SNAPLEN },
         { "buffer-mb", required_argument, NULL, OPT_BUFFER_MB },
         { "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
         { "sensor", required_argument, NULL, OPT_SENSOR },
         { "community-id-seed", required_argument, NULL, OPT_COMMUNITY_ID_SEED },
-        { "summary", no_argument, NULL, OPT_SUMMARY },
-        { "report", required_argument, NULL, OPT_REPORT },
         { NULL, 0, NULL, 0 },
     };
     struct pipeline_config pcfg;
@@ -307,8 +309,9 @@ int main(int argc, char **argv)
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t n_files = 0;
     const char *user = NULL;
-    bool stats_interval_set = false, want_summary = false;
+    bool want_summary = false;
     struct htmlreport_config hcfg = { 0 };
+    bool stats_interval_set = false;
     unsigned long v;
     int c;
 
@@ -372,6 +375,8 @@ int main(int argc, char **argv)
             pcfg.max_msg = v;
             break;
         case OPT_NO_FAST_PATH: pcfg.sipmsg_flags |= SIPMSG_FULL; break;
+        case OPT_SUMMARY: want_summary = true; break;
+        case OPT_REPORT: hcfg.path = optarg; break;
         case OPT_STATS_INTERVAL:
             if (!parse_seconds(optarg, &pcfg.stats_interval))
                 bad_value("--stats-interval", optarg, RANGE_SECONDS_0);
@@ -398,8 +403,6 @@ int main(int argc, char **argv)
                 bad_value("--community-id-seed", optarg, "a whole number from 0 to 65535");
             rcfg.community_id_seed = (uint16_t)v;
             break;
-        case OPT_SUMMARY: want_summary = true; break;
-        case OPT_REPORT: hcfg.path = optarg; break;
         case ':': {
             char msg[128];
             snprintf(msg, sizeof msg, "option %s needs a value (see --help)", argv[optind - 1]);
