@@ -309,11 +309,11 @@ int main(int argc, char **argv)
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t n_files = 0;
     const char *user = NULL;
-    bool want_summary = false;
-    struct htmlreport_config hcfg = { 0 };
     bool stats_interval_set = false;
     unsigned long v;
     int c;
+    bool want_summary = false;
+    struct htmlreport_config hcfg = { 0 };
 
     if (files == NULL)
         die("out of memory");
@@ -538,6 +538,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sipwatch: error writing events: %s\n", strerror(errno));
         rc = 1;
     }
+    report_free(rep);
     if (sinks.html != NULL) {
         htmlreport_input(sinks.html, n_files, ccfg.iface, first_ts, last_ts);
         if (htmlreport_write(sinks.html) != 0) {
@@ -552,7 +553,6 @@ int main(int argc, char **argv)
         summary_print(sinks.sum, events_to_stdout ? stderr : stdout);
         summary_free(sinks.sum);
     }
-    report_free(rep);
     capture_close(cap);
     sipmsg_global_free();
     free(files);
