@@ -513,8 +513,8 @@ void htmlreport_emit(void *htmlreport, const struct sw_event *ev)
 /* The page's only script: sortable and filterable tables. It reads text
  * (textContent, data-v) and moves or hides rows; it never writes markup.
  * Its SHA-256 is in the CSP below: after editing it, run tools/csp-hash.py
- * --update (the browser test
- * fails on a mismatch: the script is refused and a console error shows). */
+ * --update (the browser test fails on a mismatch: the script is refused and
+ * a console error shows). */
 static const char script[] =
     "'use strict';\n"
     "document.querySelectorAll('table.sortable').forEach(function (t) {\n"
