@@ -90,13 +90,11 @@ static struct htmlreport *create(const struct htmlreport_config *cfg)
     return h;
 }
 
-struct htmlreport *htmlreport_new(const struct htmlreport_config *cfg,
-                                  char errbuf[SW_ERRBUF_SIZE])
+struct htmlreport *htmlreport_new(const struct htmlreport_config *cfg, char errbuf[SW_ERRBUF_SIZE])
 {
     FILE *f = fopen(cfg->path, "w");
     if (f == NULL) {
-        snprintf(errbuf, SW_ERRBUF_SIZE, "cannot open report %s: %s", cfg->path,
-                 strerror(errno));
+        snprintf(errbuf, SW_ERRBUF_SIZE, "cannot open report %s: %s", cfg->path, strerror(errno));
         return NULL;
     }
     struct htmlreport *h = create(cfg);
@@ -152,12 +150,23 @@ void htmlreport_escape(FILE *f, const char *s, size_t max_bytes)
     for (; *p != '\0'; p++) {
         const char *ref;
         switch (*p) {
-        case '&': ref = "&amp;"; break;
-        case '<': ref = "&lt;"; break;
-        case '>': ref = "&gt;"; break;
-        case '"': ref = "&quot;"; break;
-        case '\'': ref = "&#39;"; break;
-        default: continue;
+        case '&':
+            ref = "&amp;";
+            break;
+        case '<':
+            ref = "&lt;";
+            break;
+        case '>':
+            ref = "&gt;";
+            break;
+        case '"':
+            ref = "&quot;";
+            break;
+        case '\'':
+            ref = "&#39;";
+            break;
+        default:
+            continue;
         }
         fwrite(run, 1, (size_t)(p - run), f);
         fputs(ref, f);
@@ -291,8 +300,8 @@ static void draw_ladder(struct htmlreport *h, const struct sw_event *ev, uint64_
     const int colw = 230, left = 90, top = 50, rowh = 34;
     int width = left + (int)(ncol > 0 ? ncol : 1) * colw;
     int height = top + (int)n * rowh + 20;
-    fprintf(f, "<section class=\"ladder\" id=\"ladder-%" PRIu64 "\" data-messages=\"%zu\">\n",
-            id, n);
+    fprintf(f, "<section class=\"ladder\" id=\"ladder-%" PRIu64 "\" data-messages=\"%zu\">\n", id,
+            n);
     fprintf(f, "<h3>%s ", title);
     esc(f, ev->call_id);
     fprintf(f, " <small>%s UTC</small></h3>\n", when(ev->ts, b));
@@ -303,8 +312,7 @@ static void draw_ladder(struct htmlreport *h, const struct sw_event *ev, uint64_
         return;
     }
     if (l->truncated)
-        fputs("<p class=\"note\">More messages than were kept: the first ones are drawn.</p>\n",
-              f);
+        fputs("<p class=\"note\">More messages than were kept: the first ones are drawn.</p>\n", f);
     fprintf(f,
             "<svg class=\"seq\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
             "viewBox=\"0 0 %d %d\" role=\"img\">\n",
@@ -411,8 +419,7 @@ static void add_transfer(struct htmlreport *h, const struct sw_event *ev)
     if (x->wait == SW_TIME_NONE)
         fputs("<td data-v=\"-1\"></td>", f);
     else
-        fprintf(f, "<td data-v=\"%.6f\">%.3f</td>", (double)x->wait / 1e6,
-                (double)x->wait / 1e6);
+        fprintf(f, "<td data-v=\"%.6f\">%.3f</td>", (double)x->wait / 1e6, (double)x->wait / 1e6);
     td_num(f, x->notify_count);
     if (id > 0) {
         fprintf(f, "<td><a href=\"#ladder-%" PRIu64 "\">", id);
@@ -552,7 +559,8 @@ static const char script[] =
     "    });\n"
     "    if (shown) shown.textContent = String(n);\n"
     "  }\n"
-    "  Array.prototype.forEach.call(inputs, function (x) { x.addEventListener('input', filter); });\n"
+    "  Array.prototype.forEach.call(inputs, function (x) { x.addEventListener('input', filter); "
+    "});\n"
     "  filter();\n"
     "});\n";
 
@@ -588,8 +596,8 @@ static void totals(struct htmlreport *h, FILE *f)
                                                  "sip_requests", "sip_responses"};
     for (size_t i = 0; i < SW_ARRAY_LEN(input_counters); i++)
         if (summary_counter(s, input_counters[i], &v))
-            fprintf(f, "<tr><th>%s</th><td id=\"n-%s\">%" PRIu64 "</td></tr>\n",
-                    input_counters[i], input_counters[i], v);
+            fprintf(f, "<tr><th>%s</th><td id=\"n-%s\">%" PRIu64 "</td></tr>\n", input_counters[i],
+                    input_counters[i], v);
     for (unsigned t = 0; t < SW_EVENT__COUNT; t++) {
         if (t == SW_EVENT_STATS)
             continue;
@@ -599,8 +607,8 @@ static void totals(struct htmlreport *h, FILE *f)
     }
     for (unsigned o = 0; o < SW_OUTCOME__COUNT; o++) {
         const char *name = sw_outcome_name((enum sw_transfer_outcome)o);
-        fprintf(f, "<tr><th>transfers %s</th><td id=\"n-outcome-%s\">%" PRIu64 "</td></tr>\n",
-                name, name, summary_outcome(s, (enum sw_transfer_outcome)o));
+        fprintf(f, "<tr><th>transfers %s</th><td id=\"n-outcome-%s\">%" PRIu64 "</td></tr>\n", name,
+                name, summary_outcome(s, (enum sw_transfer_outcome)o));
     }
     fprintf(f, "<tr><th>flagged events</th><td id=\"n-flagged\">%" PRIu64 "</td></tr>\n",
             h->flagged);
@@ -633,9 +641,8 @@ static void timeline(struct htmlreport *h, FILE *f)
             continue;
         uint64_t bins[TIMELINE_BINS] = {0}, max = 0;
         for (size_t i = 0; i < h->n_times[t]; i++) {
-            size_t k = span > 0 ? (size_t)((double)(h->times[t][i] - lo) / span *
-                                           (TIMELINE_BINS - 1))
-                                : 0;
+            size_t k =
+                span > 0 ? (size_t)((double)(h->times[t][i] - lo) / span * (TIMELINE_BINS - 1)) : 0;
             k = SW_MIN(k, (size_t)TIMELINE_BINS - 1);
             if (++bins[k] > max)
                 max = bins[k];
@@ -685,8 +692,9 @@ static void dropped_note(FILE *f, const struct section *s, const char *what)
 static void table(FILE *f, const char *id, const char *const *cols, size_t ncol,
                   const struct section *s)
 {
-    fprintf(f, "<p>Showing <span id=\"%s-shown\">%" PRIu64 "</span> of %" PRIu64
-               " rows. Click a column to sort; type in a box to filter.</p>\n",
+    fprintf(f,
+            "<p>Showing <span id=\"%s-shown\">%" PRIu64 "</span> of %" PRIu64
+            " rows. Click a column to sort; type in a box to filter.</p>\n",
             id, s->rows, s->rows);
     fprintf(f, "<table class=\"sortable\" id=\"%s\"><thead><tr>", id);
     for (size_t i = 0; i < ncol; i++)
@@ -758,9 +766,10 @@ int htmlreport_write(struct htmlreport *h)
     totals(h, f);
     timeline(h, f);
 
-    static const char *const xcols[] = {"time",          "outcome", "from (transferor)",
-                                        "to",            "Refer-To", "transferor agent",
-                                        "transferee agent", "wait (s)", "NOTIFYs", "Call-ID"};
+    static const char *const xcols[] = {
+        "time",     "outcome",          "from (transferor)", "to",
+        "Refer-To", "transferor agent", "transferee agent",  "wait (s)",
+        "NOTIFYs",  "Call-ID"};
     fputs("<h2>Transfers</h2>\n", f);
     table(f, "transfers", xcols, SW_ARRAY_LEN(xcols), &h->xfer);
     dropped_note(f, &h->xfer, "transfers");
@@ -777,7 +786,7 @@ int htmlreport_write(struct htmlreport *h)
     table(f, "not-found", ncols, SW_ARRAY_LEN(ncols), &h->nf);
     dropped_note(f, &h->nf, "not-found answers");
 
-    static const char *const scols[] = {"first",      "last",    "source",  "answers",
+    static const char *const scols[] = {"first",          "last",  "source",  "answers",
                                         "distinct users", "users", "methods", "user agents"};
     fputs("<h2>Scans</h2>\n", f);
     table(f, "scans", scols, SW_ARRAY_LEN(scols), &h->scan);

@@ -81,7 +81,8 @@ struct summary *summary_new(size_t max_rows)
 static void tally_free(struct tally **head)
 {
     struct tally *t, *tmp;
-    HASH_ITER(hh, *head, t, tmp) {
+    HASH_ITER(hh, *head, t, tmp)
+    {
         HASH_DEL(*head, t);
         free(t->key);
         free(t);
@@ -388,12 +389,14 @@ size_t summary_top(const struct summary *s, bool sources, struct sw_top_entry *o
     size_t k = 0, got = 0;
     struct tally *t, *tmp;
     if (v != NULL) {
-        HASH_ITER(hh, head, t, tmp) {
+        HASH_ITER(hh, head, t, tmp)
+        {
             v[k++] = t;
         }
         qsort(v, k, sizeof *v, cmp_tally);
     } else {
-        HASH_ITER(hh, head, t, tmp) {
+        HASH_ITER(hh, head, t, tmp)
+        {
             rest += t->n; /* OOM: everything counts as others */
         }
     }
@@ -511,9 +514,9 @@ int summary_print(const struct summary *s, FILE *f)
         fprintf(f, "    flagged (%" PRIu64 "):\n", s->flagged);
         for (size_t i = 0; i < s->n_xrows; i++) {
             const struct xfer_row *r = &s->xrows[i];
-            fprintf(f, "      %s  %s -> %s  %s%s  Refer-To: %s\n", when(r->ts, b1), r->src,
-                    r->dst, sw_outcome_name(r->outcome),
-                    r->uninformed ? " (transferor never told)" : "", r->refer_to);
+            fprintf(f, "      %s  %s -> %s  %s%s  Refer-To: %s\n", when(r->ts, b1), r->src, r->dst,
+                    sw_outcome_name(r->outcome), r->uninformed ? " (transferor never told)" : "",
+                    r->refer_to);
         }
         if (s->flagged > s->n_xrows)
             fprintf(f, "      ... and %" PRIu64 " more (see the events)\n",
@@ -539,10 +542,10 @@ int summary_print(const struct summary *s, FILE *f)
     fprintf(f, "  scans       %" PRIu64 "\n", ns);
     for (size_t i = 0; i < s->n_srows; i++) {
         const struct scan_row *r = &s->srows[i];
-        fprintf(f, "      %s  from %s: %" PRIu64 " not-found answers, %" PRIu64
-                   " distinct users (%s) over %s\n",
-                when(r->first, b1), r->src, r->count, r->distinct,
-                r->methods[0] ? r->methods : "-",
+        fprintf(f,
+                "      %s  from %s: %" PRIu64 " not-found answers, %" PRIu64
+                " distinct users (%s) over %s\n",
+                when(r->first, b1), r->src, r->count, r->distinct, r->methods[0] ? r->methods : "-",
                 r->first != SW_TIME_NONE && r->last != SW_TIME_NONE
                     ? duration(r->last - r->first, b2)
                     : "-");

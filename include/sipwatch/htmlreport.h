@@ -42,8 +42,7 @@ struct htmlreport_config {
 struct htmlreport;
 
 /* Opens cfg->path for writing. NULL with errbuf filled on failure. */
-struct htmlreport *htmlreport_new(const struct htmlreport_config *cfg,
-                                  char errbuf[SW_ERRBUF_SIZE]);
+struct htmlreport *htmlreport_new(const struct htmlreport_config *cfg, char errbuf[SW_ERRBUF_SIZE]);
 /* Writes to a stream the caller owns (tests); cfg->path is ignored and
  * htmlreport_free does not close it. NULL on OOM. */
 struct htmlreport *htmlreport_new_stream(FILE *f, const struct htmlreport_config *cfg);

@@ -49,12 +49,19 @@ static void test_escape_bytes(void **state)
 {
     (void)state;
     /* invalid UTF-8 -> U+FFFD; valid multibyte kept */
-    assert_string_equal(escaped("a\xff" "b", 100), "a\xEF\xBF\xBD" "b");
+    assert_string_equal(escaped("a\xff"
+                                "b",
+                                100),
+                        "a\xEF\xBF\xBD"
+                        "b");
     assert_string_equal(escaped("caf\xC3\xA9", 100), "caf\xC3\xA9");
     assert_string_equal(escaped("\xE2\x80\xA8", 100), "\xE2\x80\xA8");
     /* controls (an escape sequence, NUL-free C0, DEL, C1) -> '?' */
     assert_string_equal(escaped("x\x1b[31mred\x7f\r\n", 100), "x?[31mred???");
-    assert_string_equal(escaped("\xC2\x9B" "2J", 100), "?2J");
+    assert_string_equal(escaped("\xC2\x9B"
+                                "2J",
+                                100),
+                        "?2J");
     /* cut at a character boundary, "..." added, then escaped */
     assert_string_equal(escaped("abcdefghij", 8), "abcde...");
     assert_string_equal(escaped("ab\xC3\xA9\xC3\xA9\xC3\xA9", 8), "ab\xC3\xA9\xC3\xA9\xC3\xA9");
@@ -248,8 +255,8 @@ static void test_summary_tallies(void **state)
     struct summary *s = summary_new(2);
     assert_non_null(s);
     for (int i = 0; i < 5; i++) {
-        struct sw_event ev = transfer_event(i == 0 ? SW_OUTCOME_COMPLETED : SW_OUTCOME_FAILED,
-                                            NULL);
+        struct sw_event ev =
+            transfer_event(i == 0 ? SW_OUTCOME_COMPLETED : SW_OUTCOME_FAILED, NULL);
         ev.u.transfer.refer_to = "sip:x\x1b[2J@y";
         summary_emit(s, &ev);
     }
@@ -308,8 +315,8 @@ static void test_summary_without_stats(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escape_markup),      cmocka_unit_test(test_escape_bytes),
-        cmocka_unit_test(test_summary_safe_text),  cmocka_unit_test(test_ladder_arrows),
+        cmocka_unit_test(test_escape_markup),         cmocka_unit_test(test_escape_bytes),
+        cmocka_unit_test(test_summary_safe_text),     cmocka_unit_test(test_ladder_arrows),
         cmocka_unit_test(test_completed_not_flagged), cmocka_unit_test(test_caps),
         cmocka_unit_test(test_empty_ladder_and_scan), cmocka_unit_test(test_summary_tallies),
         cmocka_unit_test(test_summary_without_stats),
