@@ -36,6 +36,7 @@ struct capture_input {
     uint64_t records;          /* files: records read so far (pcap_cnt) */
     struct bpf_program prog;   /* files: the filter, applied per record */
     bool has_prog;
+    uint64_t size; /* regular files: bytes on disk (progress); 0 otherwise */
 };
 
 struct capture {
@@ -139,6 +140,8 @@ static int open_file(struct capture *c, struct capture_input *in, const char *pa
         snprintf(errbuf, SW_ERRBUF_SIZE, "%s: empty file, not a capture", path);
         return -1;
     }
+    if (S_ISREG(st.st_mode))
+        in->size = (uint64_t)st.st_size;
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         snprintf(errbuf, SW_ERRBUF_SIZE, "%s: %s", path, strerror(errno));
@@ -352,6 +355,29 @@ void capture_break(struct capture *c)
     c->broken = 1;
     for (size_t i = 0; i < c->n_in; i++)
         pcap_breakloop(c->in[i].h);
+}
+
+bool capture_progress(const struct capture *c, uint64_t *done, uint64_t *total)
+{
+    uint64_t d = 0, t = 0;
+    if (c->live)
+        return false;
+    for (size_t i = 0; i < c->n_in; i++) {
+        const struct capture_input *in = &c->in[i];
+        if (in->size == 0)
+            return false; /* stdin or a pipe: no total to compare with */
+        t += in->size;
+        if (i < c->cur) {
+            d += in->size;
+        } else if (i == c->cur) {
+            long pos = ftell(pcap_file(in->h));
+            if (pos > 0)
+                d += SW_MIN((uint64_t)pos, in->size);
+        }
+    }
+    *done = d;
+    *total = t;
+    return t > 0;
 }
 
 bool capture_is_live(const struct capture *c)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,10 +20,12 @@
 #include "sipwatch/heplisten.h"
 #include "sipwatch/metrics.h"
 #include "sipwatch/ladder.h"
+#include "sipwatch/htmlreport.h"
 #include "sipwatch/pipeline.h"
 #include "sipwatch/report.h"
 #include "sipwatch/sipframe.h"
 #include "sipwatch/sipmsg.h"
+#include "sipwatch/summary.h"
 
 #ifndef SIPWATCH_VERSION
 #define SIPWATCH_VERSION "0.1.0"
@@ -84,6 +87,10 @@ static void usage(FILE *f)
 "                            Suricata)\n"
 "      --events LIST         event types to write, comma-separated\n"
 "                            (transfer,user_not_found,scan,stats; default all)\n"
+"      --summary             print a readable summary at the end (on stderr when events\n"
+"                            go to stdout, else on stdout); default when stdout is a\n"
+"                            terminal and no -o is given\n"
+"      --report FILE.html    also write a self-contained HTML report of the run\n"
 "      --stats-interval SEC  also write a stats event every SEC seconds of capture\n"
 "                            time, 0-315360000 (default 0: only at the end; 300 live)\n"
 "      --write-timeout SEC   exit 1 once writing events has failed for SEC seconds,\n"
@@ -297,6 +304,53 @@ static sw_time wall_now(void)
     return (sw_time)tv.tv_sec * SW_USEC_PER_SEC + tv.tv_usec;
 }
 
+/* --summary, --report (numbered apart from the options above). */
+enum { OPT_SUMMARY = 0x200, OPT_REPORT };
+
+/* Every sink of the events: the NDJSON reporter, the HTML report and the
+ * summary (either may be NULL), in that order. */
+struct sinks {
+    struct extra_ctx *x; /* the reporter and the metrics file (emit_all) */
+    struct report *rep;
+    struct htmlreport *html;
+    struct summary *sum;
+    uint64_t events; /* not counting stats, for the progress line */
+};
+
+static void sinks_emit(void *ctx, const struct sw_event *ev)
+{
+    struct sinks *k = ctx;
+    if (k->x != NULL)
+        emit_all(k->x, ev);
+    else
+        report_emit(k->rep, ev);
+    if (k->html != NULL)
+        htmlreport_emit(k->html, ev);
+    if (k->sum != NULL)
+        summary_emit(k->sum, ev);
+    if (ev->type != SW_EVENT_STATS)
+        k->events++;
+}
+
+/* The progress line on a terminal's stderr, at most 4 times a second (wall
+ * clock): percent of the input files, packets, events. `done` erases it. */
+static void progress(struct capture *cap, uint64_t packets, uint64_t events, bool done)
+{
+    static sw_time last;
+    uint64_t at, total;
+    if (done) {
+        if (last != 0)
+            fputs("\r\033[K", stderr);
+        return;
+    }
+    sw_time now = wall_now();
+    if (now - last < SW_USEC_PER_SEC / 4 || !capture_progress(cap, &at, &total))
+        return;
+    last = now;
+    fprintf(stderr, "\r\033[Ksipwatch: %3d%%  %" PRIu64 " packets  %" PRIu64 " events",
+            (int)(total > 0 ? at * 100 / total : 0), packets, events);
+}
+
 enum {
     OPT_EVENTS = 256, OPT_NOTIFY_TIMEOUT, OPT_FINAL_TIMEOUT, OPT_TXN_TIMEOUT, OPT_MAX_TRANSFERS,
     OPT_SCAN_THRESHOLD, OPT_SCAN_WINDOW, OPT_HEP_PORT, OPT_MAX_MSG, OPT_NO_FAST_PATH,
@@ -353,6 +407,8 @@ int main(int argc, char **argv)
         { "max-msg-size", required_argument, NULL, OPT_MAX_MSG },
         { "no-fast-path", no_argument, NULL, OPT_NO_FAST_PATH },
         { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
+        { "summary", no_argument, NULL, OPT_SUMMARY },
+        { "report", required_argument, NULL, OPT_REPORT },
         { "snaplen", required_argument, NULL, OPT_SNAPLEN },
         { "buffer-mb", required_argument, NULL, OPT_BUFFER_MB },
         { "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
@@ -385,6 +441,8 @@ int main(int argc, char **argv)
     struct ladder_ctx lctx = { false };
     unsigned long v;
     int c;
+    bool want_summary = false;
+    struct htmlreport_config hcfg = { 0 };
 
     if (files == NULL || hep_listen == NULL)
         die("out of memory");
@@ -448,6 +506,8 @@ int main(int argc, char **argv)
             pcfg.max_msg = v;
             break;
         case OPT_NO_FAST_PATH: pcfg.sipmsg_flags |= SIPMSG_FULL; break;
+        case OPT_SUMMARY: want_summary = true; break;
+        case OPT_REPORT: hcfg.path = optarg; break;
         case OPT_STATS_INTERVAL:
             if (!parse_seconds(optarg, &pcfg.stats_interval))
                 bad_value("--stats-interval", optarg, RANGE_SECONDS_0);
@@ -546,8 +606,8 @@ int main(int argc, char **argv)
     char errbuf[SW_ERRBUF_SIZE] = "", warnbuf[SW_ERRBUF_SIZE] = "";
     struct heplisten *hl = NULL;
     if (n_hep_listen > 0) {
-        struct heplisten_config hcfg = { .max_conns = HEPLISTEN_DEFAULT_MAX_CONNS };
-        hl = heplisten_new(&hcfg, on_hep_record, NULL);
+        struct heplisten_config lcfg = { .max_conns = HEPLISTEN_DEFAULT_MAX_CONNS };
+        hl = heplisten_new(&lcfg, on_hep_record, NULL);
         if (hl == NULL)
             die("out of memory");
         for (size_t i = 0; i < n_hep_listen; i++) {
@@ -577,6 +637,19 @@ int main(int argc, char **argv)
         if (met == NULL)
             die(errbuf);
     }
+    bool events_to_stdout = rcfg.path == NULL || strcmp(rcfg.path, "-") == 0;
+    struct sinks sinks = { .rep = rep };
+    if (hcfg.path != NULL && (sinks.html = htmlreport_new(&hcfg, errbuf)) == NULL) {
+        report_free(rep);
+        capture_close(cap);
+        die(errbuf);
+    }
+    if (want_summary || (events_to_stdout && isatty(STDOUT_FILENO))) {
+        if ((sinks.sum = summary_new(0)) == NULL)
+            die("out of memory");
+    }
+    bool show_progress = !live && isatty(STDERR_FILENO);
+    sw_time first_ts = SW_TIME_NONE, last_ts = SW_TIME_NONE;
     if (user != NULL)
         drop_privileges(user);
     sw_hash_seed_init();
@@ -594,8 +667,9 @@ int main(int argc, char **argv)
     pcfg.run_info = run_info;
     pcfg.extra_ctx = &xctx;
     pcfg.in_iface = ccfg.iface;
+    sinks.x = &xctx;
     struct pipeline *pl = ladder ? pipeline_new(&pcfg, ladder_emit, &lctx, errbuf)
-                                 : pipeline_new(&pcfg, emit_all, &xctx, errbuf);
+                                 : pipeline_new(&pcfg, sinks_emit, &sinks, errbuf);
     if (pl == NULL)
         die(errbuf);
     xctx.pl = pl;
@@ -621,6 +695,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     int rc = 0;
+    uint64_t n_frames = 0;
     struct sw_frame fr;
     while (!g_stop) {
         if (hl != NULL) {
@@ -676,6 +751,11 @@ int main(int argc, char **argv)
             pipeline_set_origin(pl, fr.file, fr.number);
             pipeline_set_wire_len(pl, fr.wire_len);
             pipeline_frame(pl, fr.linktype, fr.data, fr.ts);
+            if (first_ts == SW_TIME_NONE)
+                first_ts = fr.ts;
+            last_ts = fr.ts;
+            if (show_progress && (++n_frames & 1023) == 0)
+                progress(cap, n_frames, sinks.events, false);
         } else if (cr == CAPTURE_IDLE) {
             pipeline_set_origin(pl, NULL, 0);
             /* A quiet link: let timers fire on the wall clock, which is what
@@ -691,6 +771,8 @@ int main(int argc, char **argv)
             break;
         }
     }
+    if (show_progress)
+        progress(cap, 0, 0, true);
     pipeline_finish(pl);
     pipeline_emit_stats(pl, true);
     pipeline_free(pl);
@@ -703,6 +785,20 @@ int main(int argc, char **argv)
         rc = 1;
     }
     report_free(rep);
+    if (sinks.html != NULL) {
+        htmlreport_input(sinks.html, n_files, ccfg.iface, first_ts, last_ts);
+        if (htmlreport_write(sinks.html) != 0) {
+            fprintf(stderr, "sipwatch: error writing report %s: %s\n", hcfg.path,
+                    strerror(errno));
+            rc = 1;
+        }
+        htmlreport_free(sinks.html);
+    }
+    if (sinks.sum != NULL) {
+        summary_input(sinks.sum, n_files, ccfg.iface, first_ts, last_ts);
+        summary_print(sinks.sum, events_to_stdout ? stderr : stdout);
+        summary_free(sinks.sum);
+    }
     metrics_free(met);
     heplisten_free(hl);
     capture_close(cap);

@@ -16,6 +16,7 @@ test_pkgs+=(prometheus)  # promtool check metrics (tests/cli/check_hep.py)
 test_pkgs+=(debhelper lintian fakeroot logrotate systemd)  # package test: dpkg-buildpackage, lintian, logrotate -d, systemd-analyze
 test_pkgs+=(kamailio sip-tester)  # HEP agent test: Kamailio siptrace -> --hep-listen, SIPp calls through it
 test_pkgs+=(tshark)  # evidence pcaps read back and compared (tests/evidence/check_evidence.py)
+test_pkgs+=(chromium chromium-driver python3-selenium)  # tests/cli/check_html.py: the HTML report in a browser
 if [ "${1:-}" = "--test" ]; then
   pkgs+=("${test_pkgs[@]}")
 fi

@@ -68,6 +68,10 @@ bool capture_is_live(const struct capture *c);
 /* An input is stdin and stdin is not a regular file (a pipe, FIFO, socket
  * or terminal): events should be written as soon as they are known. */
 bool capture_input_is_stream(const struct capture *c);
+/* Files: bytes read so far of all inputs and their total size on disk, for a
+ * progress display (the read position runs ahead of the frames handed out by
+ * stdio's buffer). False when live or when an input is not a regular file. */
+bool capture_progress(const struct capture *c, uint64_t *done, uint64_t *total);
 
 /* frames, bytes, and live: pcap_received, pcap_dropped, pcap_if_dropped. */
 void capture_counters(struct capture *c, struct sw_counters *out);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -109,6 +110,34 @@ static void test_files_in_order(void **state)
     capture_counters(c, &k);
     assert_string_equal(k.v[0].name, "frames");
     assert_int_equal(k.v[0].value, 5);
+    capture_close(c);
+}
+
+/* capture_progress: bytes of the regular files read so far against their
+ * total size; the whole of both at the end. */
+static void test_progress(void **state)
+{
+    (void)state;
+    char a[512], b[512];
+    strcpy(a, path_of("pa.pcap"));
+    strcpy(b, path_of("pb.pcap"));
+    write_pcap(a, 0xa1b2c3d4u, 1, 3, 0, 0);
+    write_pcap(b, 0xa1b2c3d4u, 1, 2, 0, 0);
+    struct stat sa, sb;
+    assert_int_equal(stat(a, &sa), 0);
+    assert_int_equal(stat(b, &sb), 0);
+    const char *files[] = { a, b };
+    struct capture_config cfg = { .files = files, .n_files = 2, .linktype_ok = only_ethernet };
+    char err[SW_ERRBUF_SIZE];
+    struct capture *c = capture_open(&cfg, err);
+    assert_non_null(c);
+    uint64_t done = 1, total = 0;
+    assert_true(capture_progress(c, &done, &total));
+    assert_int_equal(total, (uint64_t)(sa.st_size + sb.st_size));
+    assert_true(done <= (uint64_t)sa.st_size);
+    assert_int_equal(count_frames(c, NULL, NULL, NULL), 5);
+    assert_true(capture_progress(c, &done, &total));
+    assert_int_equal(done, total);
     capture_close(c);
 }
 
@@ -237,6 +266,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_files_in_order),
+        cmocka_unit_test(test_progress),
         cmocka_unit_test(test_nanosecond_file_gives_microseconds),
         cmocka_unit_test(test_linktype_refused),
         cmocka_unit_test(test_filter),
