@@ -343,30 +343,37 @@ static bool osip_wants(const uint8_t *l, size_t colon)
 }
 
 /* Copies into dst (room for raw.n bytes) the message libosip2 is given;
- * returns its length. head_len: start line + headers + blank line. */
+ * returns its length. head_len: start line + headers + blank line. A header
+ * (its line and continuation lines) is kept or dropped whole. */
 static size_t osip_reduce(struct sw_bytes raw, size_t head_len, uint8_t *dst)
 {
     const uint8_t *p = raw.p;
-    size_t pos = 0, out = 0;
+    size_t pos = 0, out = 0, hstart = 0;
     while (pos < head_len && (p[pos] == '\r' || p[pos] == '\n'))
         pos++;
     bool first = true, keep = true;
     while (pos < head_len) {
         const uint8_t *lf = memchr(p + pos, '\n', head_len - pos);
         size_t next = lf != NULL ? (size_t)(lf - p) + 1 : head_len;
-        size_t le = lf != NULL && next - 1 > pos && p[next - 2] == '\r' ? next - 2 : next - 1;
+        size_t le = next - 1; /* the LF, or the CR before it */
         if (lf == NULL)
             le = head_len;
+        else if (le > pos && p[le - 1] == '\r')
+            le--;
         const uint8_t *l = p + pos;
         size_t n = le - pos;
         if (first || n == 0) {
             keep = true; /* the start line; the blank line */
         } else if (!ascii_is_ws(l[0])) {
             const uint8_t *colon = memchr(l, ':', n);
+            hstart = pos;
             keep = colon == NULL || memchr(l, '\r', n) != NULL ||
                    osip_wants(l, (size_t)(colon - l));
-        } else if (memchr(l, '\r', n) != NULL) {
-            keep = true; /* a continuation libosip2 would cut: keep it whole */
+        } else if (!keep && memchr(l, '\r', n) != NULL) {
+            /* a continuation libosip2 would cut: its header goes whole */
+            memcpy(dst + out, p + hstart, pos - hstart);
+            out += pos - hstart;
+            keep = true;
         }
         if (keep) {
             memcpy(dst + out, p + pos, next - pos);
