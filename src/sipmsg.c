@@ -408,12 +408,21 @@ static bool full_parse(struct sw_bytes raw, size_t head_len, struct sip_msg *m)
         osip_message_free(om);
         return false;
     }
-    if (om->call_id != NULL) {
-        /* libosip2 splits the Call-ID at '@': rebuild the whole value */
-        char *s = NULL;
-        if (osip_call_id_to_str(om->call_id, &s) == 0 && s != NULL && s[0] != '\0')
+    if (om->call_id != NULL && om->call_id->number != NULL) {
+        /* libosip2 splits the Call-ID at '@': rebuild the whole value as
+         * osip_call_id_to_str() does (number, then '@' and host if any),
+         * without its allocation and sprintf; a value longer than the
+         * buffer is cut past the field's size, so put_str counts the cut */
+        char s[SIPMSG_MAX_CALLID + 2];
+        size_t k = 0;
+        const char *parts[3] = {om->call_id->number, om->call_id->host ? "@" : "",
+                                om->call_id->host ? om->call_id->host : ""};
+        for (size_t i = 0; i < 3; i++)
+            for (const char *c = parts[i]; *c != '\0' && k < sizeof s - 1; c++)
+                s[k++] = *c;
+        s[k] = '\0';
+        if (k > 0)
             put_str(m, m->call_id, sizeof m->call_id, s);
-        osip_free(s);
     }
     if (om->from != NULL) {
         osip_uri_into(m, om->from->url, m->from_uri);

@@ -784,6 +784,26 @@ static void test_truncation(void **state)
     assert_true(M.full_parse);
     assert_int_equal(M.truncated_fields, 2); /* from, from_uri */
     assert_string_equal(M.from_tag, "1");
+    /* libosip2's Call-ID, rebuilt from its two halves: cut once at the
+     * field's size, whole when it fits, '@' and host kept */
+    static const size_t idlen[] = {SIPMSG_MAX_CALLID - 1, SIPMSG_MAX_CALLID, 400};
+    for (size_t i = 0; i < sizeof idlen / sizeof idlen[0]; i++) {
+        char id[512];
+        memset(id, 'c', idlen[i]);
+        memcpy(id + idlen[i] - 6, "@h.com", 6);
+        id[idlen[i]] = '\0';
+        snprintf(buf, sizeof buf, "SIP/2.0 404 Not Found\r\nCall-ID:  %s \r\nCSeq: 1 INVITE\r\n\r\n",
+                 id);
+        assert_int_equal(parse(buf, 0), SIPMSG_OK);
+        assert_true(M.full_parse);
+        assert_int_equal(ST.osip_errors, 0);
+        id[SIPMSG_MAX_CALLID - 1] = '\0';
+        assert_string_equal(M.call_id, id);
+        assert_int_equal(M.truncated_fields, idlen[i] >= SIPMSG_MAX_CALLID);
+    }
+    assert_int_equal(parse("SIP/2.0 404 Not Found\r\nCall-ID: abc\r\nCSeq: 1 INVITE\r\n\r\n", 0),
+                     SIPMSG_OK);
+    assert_string_equal(M.call_id, "abc");
 }
 
 static void compare_fields(const char *name, const struct sip_msg *a, const struct sip_msg *b)
