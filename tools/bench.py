@@ -215,7 +215,15 @@ def main():
     st = subprocess.run([sw, "-r", f, "--events", "stats"] + extra, capture_output=True,
                         text=True).stdout.strip().splitlines()
     if st:
-        s = json.loads(st[-1])["stats"]
+        s = {}
+
+        def flat(d):  # the stats event nests its counters by stage
+            for k, v in d.items():
+                if isinstance(v, dict):
+                    flat(v)
+                else:
+                    s.setdefault(k, v)
+        flat(json.loads(st[-1])["stats"])
         print(f"sipwatch: {s.get('sip_messages', 0)} SIP messages, {s.get('sip_full_parse', 0)} "
               f"through libosip2, {s.get('sip_fast_path', 0)} scanner only")
     if a.json:
