@@ -106,6 +106,27 @@ static bool status_prefix_ok(const uint8_t *p, size_t n)
            (n == 11 || p[11] == ' ');
 }
 
+/* Is any byte of p[0..n) a control character, SP or DEL (<= 0x20, 0x7f)?
+ * Eight bytes a step: in each, a byte below 0x21 or equal to 0x7f (a zero
+ * after XOR 0x7f) sets its top bit in these exact "has less than" tests;
+ * bytes from 0x80 up set none. */
+static bool has_ctl_or_sp(const uint8_t *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, p + i, 8);
+        y = x ^ (0x7f * ones);
+        if ((((x - 0x21 * ones) & ~x) | ((y - ones) & ~y)) & high)
+            return true;
+    }
+    for (; i < n; i++)
+        if (p[i] <= ' ' || p[i] == 0x7f)
+            return true;
+    return false;
+}
+
 /* "METHOD SP Request-URI SP SIP/2.0": returns the method length, 0 if not. */
 static size_t request_line_method(const uint8_t *p, size_t n)
 {
@@ -116,9 +137,8 @@ static size_t request_line_method(const uint8_t *p, size_t n)
         m++;
     if (m == 0 || m + 1 >= n - 8 || p[m] != ' ')
         return 0;
-    for (size_t i = m + 1; i < n - 8; i++)
-        if (p[i] <= ' ' || p[i] == 0x7f)
-            return 0;
+    if (has_ctl_or_sp(p + m + 1, n - 8 - (m + 1)))
+        return 0;
     return m;
 }
 

@@ -300,14 +300,114 @@ static const osip_header_t *osip_header(const osip_message_t *om, const char *a,
     return NULL;
 }
 
+/*
+ * libosip2 parses every header it knows whole (Via, Contact, Allow, CSeq ...,
+ * a few allocations each) although we read only Call-ID, From, To, Refer-To
+ * and the body from it: it gets a copy of the message without the other
+ * header lines. Kept: the start line, those headers (long and compact names)
+ * with Content-Type and Content-Length (its body parse reads them), every
+ * line it would cut or name differently than our scanner (a CR before the
+ * line's end, or no ':'), continuation lines with their header, the blank
+ * line and the body as sent. What it parses is then parsed as before; a
+ * dropped header that libosip2 would have refused no longer refuses the
+ * whole message (the scanner keeps its own fields of it).
+ */
+static bool osip_wants(const uint8_t *l, size_t colon)
+{
+    size_t k = colon;
+    while (k > 0 && ascii_is_ws(l[k - 1]))
+        k--;
+    const char *want;
+    switch (k) { /* the header names kept, by length, long and compact forms */
+    case 1:
+        return memchr("iftrclIFTRCL", l[0], 12) != NULL;
+    case 2:
+        want = "to";
+        break;
+    case 4:
+        want = "from";
+        break;
+    case 7:
+        want = "call-id";
+        break;
+    case 8:
+        want = "refer-to";
+        break;
+    case 12:
+        want = "content-type";
+        break;
+    case 14:
+        want = "content-length";
+        break;
+    default:
+        return false;
+    }
+    return ascii_ieq(sw_bytes_make(l, k), want);
+}
+
+/* Copies into dst (room for raw.n bytes) the message libosip2 is given;
+ * returns its length. head_len: start line + headers + blank line. A header
+ * (its line and continuation lines) is kept or dropped whole. */
+static size_t osip_reduce(struct sw_bytes raw, size_t head_len, uint8_t *dst)
+{
+    const uint8_t *p = raw.p;
+    size_t pos = 0, out = 0, hstart = 0;
+    while (pos < head_len && (p[pos] == '\r' || p[pos] == '\n'))
+        pos++;
+    bool first = true, keep = true;
+    while (pos < head_len) {
+        const uint8_t *lf = memchr(p + pos, '\n', head_len - pos);
+        size_t next = lf != NULL ? (size_t)(lf - p) + 1 : head_len;
+        size_t le = next - 1; /* the LF, or the CR before it */
+        if (lf == NULL)
+            le = head_len;
+        else if (le > pos && p[le - 1] == '\r')
+            le--;
+        const uint8_t *l = p + pos;
+        size_t n = le - pos;
+        if (first || n == 0) {
+            keep = true; /* the start line; the blank line */
+        } else if (!ascii_is_ws(l[0])) {
+            const uint8_t *colon = memchr(l, ':', n);
+            hstart = pos;
+            keep = colon == NULL || memchr(l, '\r', n) != NULL ||
+                   osip_wants(l, (size_t)(colon - l));
+        } else if (!keep && memchr(l, '\r', n) != NULL) {
+            /* a continuation libosip2 would cut: its header goes whole */
+            memcpy(dst + out, p + hstart, pos - hstart);
+            out += pos - hstart;
+            keep = true;
+        }
+        if (keep) {
+            memcpy(dst + out, p + pos, next - pos);
+            out += next - pos;
+        }
+        first = false;
+        pos = next;
+    }
+    memcpy(dst + out, p + head_len, raw.n - head_len);
+    return out + raw.n - head_len;
+}
+
 /* Runs libosip2 and overrides the fields it is the authority for. Returns
  * false if it rejected the message. */
-static bool full_parse(struct sw_bytes raw, struct sip_msg *m)
+static bool full_parse(struct sw_bytes raw, size_t head_len, struct sip_msg *m)
 {
-    osip_message_t *om = NULL;
-    if (osip_message_init(&om) != 0)
+    uint8_t stackbuf[4096];
+    uint8_t *buf = raw.n <= sizeof stackbuf ? stackbuf : malloc(raw.n);
+    if (buf == NULL)
         return false;
-    if (osip_message_parse(om, (const char *)raw.p, raw.n) != 0) {
+    size_t n = osip_reduce(raw, SW_MIN(head_len, raw.n), buf);
+    osip_message_t *om = NULL;
+    if (osip_message_init(&om) != 0) {
+        if (buf != stackbuf)
+            free(buf);
+        return false;
+    }
+    int rc = osip_message_parse(om, (const char *)buf, n);
+    if (buf != stackbuf)
+        free(buf);
+    if (rc != 0) {
         osip_message_free(om);
         return false;
     }
@@ -370,7 +470,7 @@ static enum sipmsg_result parse(struct sw_bytes raw, unsigned flags, struct sip_
         st->full_parse++;
         out->full_parse = true;
         /* A message libosip2 is known to mishandle counts as refused. */
-        if (sipscan_osip_hazard(raw, &info) || !full_parse(raw, out))
+        if (sipscan_osip_hazard(raw, &info) || !full_parse(raw, info.head_len, out))
             st->osip_errors++;
     } else {
         st->fast_path++;

@@ -78,6 +78,29 @@ static void test_start_lines(void **state)
     assert_false(sipframe_is_start_line(S("")));
     const uint8_t rtp[] = {0x80, 0x00, 0x12, 0x34, 'S', 'I', 'P', '/', '2', '.', '0', ' ', '2'};
     assert_false(sipframe_is_start_line(sw_bytes_make(rtp, sizeof rtp)));
+    /* the Request-URI is checked eight bytes a step: one SP, control byte or
+     * DEL anywhere in it refuses the line; bytes from 0x80 up and the other
+     * printable ones do not */
+    static const uint8_t bad[] = {' ', '\t', 0x00, 0x01, 0x1f, 0x7f};
+    static const uint8_t fine[] = {0x21, 0x7e, 0x80, 0xa0, 0xff, '@'};
+    for (size_t len = 1; len <= 20; len++) {
+        for (size_t at = 0; at < len; at++) {
+            uint8_t l[64];
+            memcpy(l, "INVITE ", 7);
+            memset(l + 7, 'u', len);
+            memcpy(l + 7 + len, " SIP/2.0", 8);
+            struct sw_bytes line = sw_bytes_make(l, 7 + len + 8);
+            assert_true(sipframe_is_start_line(line));
+            for (size_t k = 0; k < sizeof bad; k++) {
+                l[7 + at] = bad[k];
+                assert_false(sipframe_is_start_line(line));
+            }
+            for (size_t k = 0; k < sizeof fine; k++) {
+                l[7 + at] = fine[k];
+                assert_true(sipframe_is_start_line(line));
+            }
+        }
+    }
 }
 
 static void test_next_without_content_length(void **state)

@@ -853,6 +853,26 @@ static void test_truncation(void **state)
     assert_true(M.full_parse);
     assert_int_equal(M.truncated_fields, 2); /* from, from_uri */
     assert_string_equal(M.from_tag, "1");
+    /* libosip2's Call-ID, rebuilt from its two halves: cut once at the
+     * field's size, whole when it fits, '@' and host kept */
+    static const size_t idlen[] = {SIPMSG_MAX_CALLID - 1, SIPMSG_MAX_CALLID, 400};
+    for (size_t i = 0; i < sizeof idlen / sizeof idlen[0]; i++) {
+        char id[512];
+        memset(id, 'c', idlen[i]);
+        memcpy(id + idlen[i] - 6, "@h.com", 6);
+        id[idlen[i]] = '\0';
+        snprintf(buf, sizeof buf, "SIP/2.0 404 Not Found\r\nCall-ID:  %s \r\nCSeq: 1 INVITE\r\n\r\n",
+                 id);
+        assert_int_equal(parse(buf, 0), SIPMSG_OK);
+        assert_true(M.full_parse);
+        assert_int_equal(ST.osip_errors, 0);
+        id[SIPMSG_MAX_CALLID - 1] = '\0';
+        assert_string_equal(M.call_id, id);
+        assert_int_equal(M.truncated_fields, idlen[i] >= SIPMSG_MAX_CALLID);
+    }
+    assert_int_equal(parse("SIP/2.0 404 Not Found\r\nCall-ID: abc\r\nCSeq: 1 INVITE\r\n\r\n", 0),
+                     SIPMSG_OK);
+    assert_string_equal(M.call_id, "abc");
 }
 
 static void compare_fields(const char *name, const struct sip_msg *a, const struct sip_msg *b)
@@ -998,6 +1018,59 @@ static void test_osip_uri_authority(void **state)
     assert_false(M.full_parse);
     assert_string_equal(M.to_uri, "sip:%41lice@h");
     assert_string_equal(M.request_uri, "sip:%41lice@h");
+}
+
+/* libosip2 is given only the header lines it is the authority for (and the
+ * body's): a header it would refuse elsewhere in the message no longer
+ * refuses the whole message; lines it would cut differently from the
+ * scanner (a CR inside) are still given, so it refuses what it refused. */
+static void test_osip_reduced(void **state)
+{
+    (void)state;
+    /* "Via: garbage" and a bad CSeq made libosip2 refuse the whole 404 */
+    static const char badvia[] = "SIP/2.0 404 Not Found\r\nVia: garbage\r\nCall-ID: e\r\n"
+                                 "CSeq: 1 INVITE\r\nf: <sip:a@b>;tag=1\r\n"
+                                 "t: <sip:%41lice@h>\r\n ;tag=9\r\nContact: <>>\r\n\r\n";
+    assert_int_equal(parse(badvia, 0), SIPMSG_OK);
+    assert_true(M.full_parse);
+    assert_int_equal(ST.osip_errors, 0);
+    assert_string_equal(M.to_uri, "sip:Alice@h"); /* libosip2's: compact, folded */
+    assert_string_equal(M.to_tag, "9");
+    assert_string_equal(M.branch, ""); /* the scanner's: no branch in that Via */
+    /* a CR inside a header libosip2 does not need: it would read a second
+     * From there and refuse the message, so it still gets that line */
+    static const char cr[] = "SIP/2.0 404 Not Found\r\nSubject: a\rFrom: <sip:x@y>\r\n"
+                             "Call-ID: e\r\nCSeq: 1 INVITE\r\nFrom: <sip:a@b>;tag=1\r\n"
+                             "To: <sip:%41lice@h>\r\n\r\n";
+    assert_int_equal(parse(cr, 0), SIPMSG_OK);
+    assert_int_equal(ST.osip_errors, 1);
+    assert_string_equal(M.to_uri, "sip:%41lice@h"); /* the scanner's */
+    /* a CR in a continuation line: its header goes whole (alone, the
+     * continuation would extend the start line, which libosip2 refuses) */
+    static const char crfold[] = "REFER sip:b@h SIP/2.0\r\nSubject: a\r\n b\rX-A: c\r\n"
+                                 "Call-ID: e\r\nCSeq: 1 REFER\r\nFrom: <sip:a@b>;tag=1\r\n"
+                                 "To: <sip:%41lice@h>\r\n\r\n";
+    assert_int_equal(parse(crfold, 0), SIPMSG_OK);
+    assert_int_equal(ST.osip_errors, 1);
+    assert_string_equal(M.to_uri, "sip:Alice@h");
+    /* a header line without a colon: refused as before */
+    static const char nocolon[] = "SIP/2.0 404 Not Found\r\nCall-ID: e\r\nCSeq: 1 INVITE\r\n"
+                                  "Bogus line\r\nTo: <sip:%41lice@h>\r\n\r\n";
+    assert_int_equal(parse(nocolon, 0), SIPMSG_OK);
+    assert_int_equal(ST.osip_errors, 2);
+    /* the body and its Content-Length/Content-Type go along: a cut body
+     * is refused, a whole one parsed */
+    static const char body[] = "NOTIFY sip:a@b SIP/2.0\r\nVia: x\r\nCall-ID: n\r\n"
+                               "CSeq: 3 NOTIFY\r\nEvent: refer\r\nc: message/sipfrag\r\n"
+                               "l: 16\r\n\r\nSIP/2.0 200 OK\r\n";
+    assert_int_equal(parse(body, 0), SIPMSG_OK);
+    assert_int_equal(ST.osip_errors, 2);
+    assert_int_equal(M.sipfrag_status, 200);
+    static const char cut[] = "NOTIFY sip:a@b SIP/2.0\r\nVia: x\r\nCall-ID: n\r\n"
+                              "CSeq: 3 NOTIFY\r\nEvent: refer\r\nc: message/sipfrag\r\n"
+                              "l: 40\r\n\r\nSIP/2.0 200 OK\r\n";
+    assert_int_equal(parse(cut, 0), SIPMSG_OK);
+    assert_int_equal(ST.osip_errors, 3);
 }
 
 static void test_fast_path_choice(void **state)
@@ -1158,6 +1231,7 @@ int main(void)
         cmocka_unit_test_setup(test_paths_agree, reset),
         cmocka_unit_test_setup(test_lazy, reset),
         cmocka_unit_test_setup(test_osip_uri_authority, reset),
+        cmocka_unit_test_setup(test_osip_reduced, reset),
         cmocka_unit_test_setup(test_fast_path_choice, reset),
         cmocka_unit_test_setup(test_stdout_clean, reset),
         cmocka_unit_test(test_uri_user_host),
