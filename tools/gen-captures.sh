@@ -218,6 +218,19 @@ case_xfer_rejected() {
   x xfer-rejected-603-udp xfer_uas_reject_603.xml xfer_uac_rejected.xml
   x xfer-rejected-407-then-completed-udp xfer_uas_auth.xml xfer_uac_auth.xml
 }
+# Did the transferor hear it? (issue 9): NOTIFYs refused by the transferor; challenged REFERs.
+case_xfer_notify_refused() {
+  # linphone's NOTIFYs carry no Contact; Twinkle answers each "400 Contact header missing".
+  x xfer-notify-refused-udp xfer_uas_nocontact.xml xfer_uac_notify_refused.xml u1 -key final_frag "200 OK"
+  x xfer-notify-refused-failed-udp xfer_uas_nocontact.xml xfer_uac_notify_refused.xml u1 \
+    -key final_frag "486 Busy Here"
+  x xfer-notify-ok-then-481-udp xfer_uas_ok_then_481.xml xfer_uac_notify_ok_then_481.xml u1 \
+    -key final_frag "200 OK"
+}
+case_xfer_auth() {
+  x xfer-auth-401-then-completed-udp xfer_uas_auth401.xml xfer_uac_auth401.xml
+  x xfer-auth-401-no-retry-udp xfer_uas_auth401_giveup.xml xfer_uac_auth401_giveup.xml
+}
 case_xfer_no_response() {
   # The UAC gives the call up after 3 retransmissions of the REFER (0, 0.5, 1.5, 3.5 s).
   UAC_MAY_FAIL=1 x xfer-no-response-udp xfer_uas_ignore.xml xfer_uac_noresponse.xml u1 \
