@@ -18,7 +18,8 @@
 # between runs.
 #
 # Usage: tools/gen-captures.sh [NAME ...]   (no NAME: every capture; NAME = a case below)
-# Needs: root (capture on lo), sipp 3.6, tcpdump, reordercap, editcap, mergecap, kamailio.
+# Needs: root (capture on lo), sipp 3.6, tcpdump, reordercap, editcap, mergecap, kamailio;
+#        xfer_linphone_twinkle (run only when named) also linphone-cli, twinkle-console, iproute2.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,8 +32,10 @@ UAS4=127.0.15.1 UAC4=127.0.15.2 PROXY4=127.0.15.10 SCAN4=127.0.15.66
 PORT=15060 UAS6_PORT=15070 UAC6_PORT=15072
 
 pids=()              # every process this script started; ended by PID only
+cap_ns=               # the network namespace case_xfer_linphone_twinkle made, while it exists
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "$cap_ns" ]; then ip netns del "$cap_ns" 2>/dev/null || true; fi
   if [ -z "${KEEP_WORK:-}" ]; then rm -rf "$work"; else echo "work dir kept: $work" >&2; fi
 }
 trap cleanup EXIT
@@ -218,6 +221,97 @@ case_xfer_rejected() {
   x xfer-rejected-603-udp xfer_uas_reject_603.xml xfer_uac_rejected.xml
   x xfer-rejected-407-then-completed-udp xfer_uas_auth.xml xfer_uac_auth.xml
 }
+# Did the transferor hear it? (issue 9): NOTIFYs refused by the transferor; challenged REFERs.
+case_xfer_notify_refused() {
+  # linphone's NOTIFYs carry no Contact; Twinkle answers each "400 Contact header missing".
+  x xfer-notify-refused-udp xfer_uas_nocontact.xml xfer_uac_notify_refused.xml u1 -key final_frag "200 OK"
+  x xfer-notify-refused-failed-udp xfer_uas_nocontact.xml xfer_uac_notify_refused.xml u1 \
+    -key final_frag "486 Busy Here"
+  x xfer-notify-ok-then-481-udp xfer_uas_ok_then_481.xml xfer_uac_notify_ok_then_481.xml u1 \
+    -key final_frag "200 OK"
+}
+case_xfer_auth() {
+  x xfer-auth-401-then-completed-udp xfer_uas_auth401.xml xfer_uac_auth401.xml
+  x xfer-auth-401-no-retry-udp xfer_uas_auth401_giveup.xml xfer_uac_auth401_giveup.xml
+}
+# Real user agents (run only when named: needs linphone-cli, twinkle-console and netns):
+# Twinkle 1.10 (twinkle-console) calls linphonec (liblinphone 5.1), which auto-answers; Twinkle blind-transfers it to a SIPp UAS (the target). linphone's
+# NOTIFYs carry no Contact and Twinkle answers each "400 Contact header missing", so Twinkle never
+# learns the transfer worked and keeps its held call until its user hangs up (BYE 4 s later).
+# Both agents bind 0.0.0.0 and pick their source address by route: they run in a network
+# namespace of this script's own whose loopback routes give 127.0.15.2 (Twinkle) and
+# 127.0.15.1 (linphone), as in the SIPp captures. Call-ID, tags and branches are the agents'
+# own (random): a re-run changes them.
+case_xfer_linphone_twinkle() {
+  local ns=sipwatch-cap$$ name=xfer-linphone-twinkle-udp d
+  cap_ns=$ns
+  for d in linphonec twinkle-console ip; do command -v $d > /dev/null || die "$name needs $d"; done
+  ip netns add $ns
+  ip -n $ns link set lo up
+  # source address by destination: to linphone from Twinkle's, to Twinkle and the target from linphone's
+  ip -n $ns route add local $UAS4/32 dev lo table local src $UAC4
+  ip -n $ns route add local $UAC4/32 dev lo table local src $UAS4
+  ip -n $ns route add local 127.0.15.3/32 dev lo table local src $UAS4
+  mkdir -p "$work/lp/.local/share/linphone" "$work/tw/.twinkle"
+  cat > "$work/lp/linphonerc" <<EOF2
+[sip]
+contact="Linphone 2001" <sip:2001@$UAS4>
+sip_tcp_port=-1
+sip_tls_port=-1
+use_ipv6=0
+[rtp]
+audio_rtp_port=15090
+[video]
+enabled=0
+capture=0
+display=0
+EOF2
+  cat > "$work/tw/.twinkle/twinkle.sys" <<EOF2
+dev_ringtone=alsa:null
+dev_speaker=alsa:null
+dev_mic=alsa:null
+sip_port=15062
+rtp_port=15084
+start_user_profile=tw
+EOF2
+  cat > "$work/tw/.twinkle/tw.cfg" <<EOF2
+user_name=1001
+user_domain=$UAC4
+user_display=Twinkle 1001
+register_at_startup=no
+pres_publish_startup=no
+allow_refer=yes
+ask_user_to_refer=no
+referrer_hold=yes
+EOF2
+  cur=$name
+  # started directly (ip netns exec execs tcpdump), so that $! is tcpdump itself
+  ip netns exec $ns tcpdump -i lo -n -s 0 -U --immediate-mode -w "$work/$cur.pcap" \
+    'udp and (port 15060 or port 15062 or port 15064)' 2> "$work/$cur.tcpdump" &
+  tdpid=$!; pids+=("$tdpid")
+  sleep 1
+  ( cd "$work" && exec ip netns exec $ns sipp -sn uas -i 127.0.15.3 -p 15064 -mp 15096 -m 1 -nd \
+      -nostdin -timeout 30s > "$work/$cur.target.log" 2>&1 ) &
+  pids+=($!)
+  # linphonec takes its SIP port from the "ports" command (liblinphone 5.1 ignores sip_port here)
+  { sleep 2; echo 'soundcard use files'; echo 'ports sip 15060'; sleep 18; echo quit; sleep 2; } |
+    HOME=$work/lp ip netns exec $ns linphonec -c "$work/lp/linphonerc" -a -d 6 -l "$work/$cur.linphone.log" \
+      > "$work/$cur.linphonec.out" 2>&1 &
+  pids+=($!)
+  { sleep 4; echo 'call sip:2001@127.0.15.1:15060'; sleep 3; echo 'transfer sip:3001@127.0.15.3:15064'
+    sleep 4; echo bye; sleep 2; echo quit; sleep 2; } |
+    HOME=$work/tw ip netns exec $ns twinkle-console tw.cfg > "$work/$cur.twinkle.out" 2>&1 &
+  pids+=($!)
+  sleep 18
+  kill -INT "$tdpid"; wait "$tdpid" || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 1
+  ip netns del $ns; cap_ns=
+  reordercap "$work/$cur.pcap" "$work/$cur.sorted.pcap" > /dev/null
+  cp "$work/$cur.sorted.pcap" "$out/transfer/$name.pcap"
+  printf '%-40s %3s packets\n' "transfer/$name.pcap" \
+    "$(capinfos -c -M "$out/transfer/$name.pcap" | awk '/Number of packets/ {print $NF}')" >&2
+}
 case_xfer_no_response() {
   # The UAC gives the call up after 3 retransmissions of the REFER (0, 0.5, 1.5, 3.5 s).
   UAC_MAY_FAIL=1 x xfer-no-response-udp xfer_uas_ignore.xml xfer_uac_noresponse.xml u1 \
@@ -330,7 +424,7 @@ case_sample() {
 }
 
 all_cases=$(declare -F | awk '$3 ~ /^case_/ {sub(/^case_/, "", $3); print $3}' |
-  grep -vx -e xfer_midstream -e invite_404_only_response -e sample)
+  grep -vx -e xfer_midstream -e invite_404_only_response -e sample -e xfer_linphone_twinkle)
 all_cases="$all_cases xfer_midstream invite_404_only_response sample"
 if [ $# -eq 0 ]; then set -- $all_cases; fi
 for c in "$@"; do

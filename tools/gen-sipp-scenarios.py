@@ -126,6 +126,11 @@ def uac_notify_200(delay=0):
     return recv("NOTIFY", ' crlf="true"') + (pause(delay) if delay else "") + reply("200 OK", UAC_UA)
 
 
+def uac_notify_answer(status):
+    """The phone answers a NOTIFY with any status (Twinkle: 400 Contact header missing)."""
+    return recv("NOTIFY", ' crlf="true"') + reply(status, UAC_UA)
+
+
 def uac_bye(cseq):
     bye = "\n".join([
         "BYE %s SIP/2.0" % TARGET, via("bye"), "Max-Forwards: 70", FROM_UAC,
@@ -164,11 +169,13 @@ def uas_call_setup():
             + pause(100) + send(ok) + recv("ACK", ' crlf="true"'))
 
 
-def uas_notify(cseq, frag, state, event="refer", retrans=True):
+def uas_notify(cseq, frag, state, event="refer", retrans=True, contact=True):
     lines = ["NOTIFY [$remote_contact] SIP/2.0", via("ntf%d" % cseq), "Max-Forwards: 70",
              "From: <sip:2001@[local_ip]:[local_port]>;tag=uas[call_number]b3f",
-             "To:[$remote_from]", "Call-ID: [call_id]", "CSeq: %d NOTIFY" % cseq, UAS_CONTACT,
-             "Event: " + event, "Subscription-State: " + state, UAS_UA,
+             "To:[$remote_from]", "Call-ID: [call_id]", "CSeq: %d NOTIFY" % cseq]
+    if contact:  # linphone leaves Contact out of its NOTIFYs
+        lines.append(UAS_CONTACT)
+    lines += ["Event: " + event, "Subscription-State: " + state, UAS_UA,
              "Content-Type: message/sipfrag;version=2.0", "Content-Length: [len]", "",
              "SIP/2.0 " + frag]
     return send("\n".join(lines), retrans=retrans)
@@ -239,6 +246,25 @@ scen("xfer_uac_auth", "REFER CSeq 2 challenged 407 (digest); REFER CSeq 3 with P
      uac_call_setup() + pause(300) + uac_refer(2) + recv("407", ' auth="true"')
      + uac_refer(3, auth=True) + recv("202")
      + uac_notify_200() + uac_notify_200() + pause(300) + uac_bye(4) + UAC_END)
+scen("xfer_uac_auth401", "REFER CSeq 2 challenged 401 (WWW-Authenticate digest); REFER CSeq 3 with\n"
+     "Authorization (user 1001, password xfer-s3cret)/202, two NOTIFY/200, BYE CSeq 4.",
+     uac_call_setup() + pause(300) + uac_refer(2) + recv("401", ' auth="true"')
+     + uac_refer(3, auth=True) + recv("202")
+     + uac_notify_200() + uac_notify_200() + pause(300) + uac_bye(4) + UAC_END)
+scen("xfer_uac_auth401_giveup", "REFER CSeq 2 challenged 401 and never re-sent (the phone has no\n"
+     "credentials for that realm): BYE CSeq 3 3 s after the 401.",
+     uac_call_setup() + pause(300) + uac_refer(2) + recv("401") + pause(3000) + uac_bye(3)
+     + UAC_END)
+scen("xfer_uac_notify_refused", "Twinkle's answer to NOTIFYs without Contact: REFER CSeq 2/202, each\n"
+     "NOTIFY answered 400 Contact header missing, BYE CSeq 3 300 ms after the last.",
+     uac_call_setup() + pause(300) + uac_refer(2) + recv("202")
+     + uac_notify_answer("400 Contact header missing")
+     + uac_notify_answer("400 Contact header missing") + pause(300) + uac_bye(3) + UAC_END)
+scen("xfer_uac_notify_ok_then_481", "REFER CSeq 2/202, first NOTIFY answered 200, the final one\n"
+     "481 Subscription does not exist; BYE CSeq 3 300 ms after it.",
+     uac_call_setup() + pause(300) + uac_refer(2) + recv("202")
+     + uac_notify_200() + uac_notify_answer("481 Subscription does not exist")
+     + pause(300) + uac_bye(3) + UAC_END)
 scen("xfer_uac_noresponse", "REFER CSeq 2 that is never answered: SIPp retransmits it (T1 500 ms,\n"
      "doubling; -max_non_invite_retrans in gen-captures.sh) and then gives the call up.",
      uac_call_setup() + pause(300) + uac_refer(2) + recv("202") + UAC_END)
@@ -309,6 +335,32 @@ scen("xfer_uas_auth", "Challenges the first REFER with 407 (Proxy-Authenticate d
      + recv("REFER") + uas_202() + pause(20)
      + uas_notify(101, "100 Trying", "active;expires=60") + recv("200") + pause(400)
      + uas_notify(102, "200 OK", "terminated;reason=noresource") + recv("200")
+     + uas_bye_200())
+WWW_AUTH = ('WWW-Authenticate: Digest realm="pbx.sipwatch.test", '
+            'nonce="7c1e4b9a2d8f4a61b5e3c0d2f9a8e7b4", algorithm=MD5, qop="auth"')
+scen("xfer_uas_auth401", "Challenges the first REFER with 401 (WWW-Authenticate digest), accepts the\n"
+     "re-sent REFER with 202, NOTIFY 100 Trying (active), NOTIFY 200 OK (terminated); BYE.",
+     uas_call_setup() + recv("REFER") + reply("401 Unauthorized", extra=[WWW_AUTH])
+     + recv("REFER") + uas_202() + pause(20)
+     + uas_notify(101, "100 Trying", "active;expires=60") + recv("200") + pause(400)
+     + uas_notify(102, "200 OK", "terminated;reason=noresource") + recv("200")
+     + uas_bye_200())
+scen("xfer_uas_auth401_giveup", "Challenges the REFER with 401; no retry comes; 200 to the BYE.",
+     uas_call_setup() + recv("REFER") + reply("401 Unauthorized", extra=[WWW_AUTH])
+     + uas_bye_200())
+scen("xfer_uas_nocontact", "linphone's NOTIFYs: 202, NOTIFY sipfrag 100 Trying (active) and NOTIFY\n"
+     "sipfrag [final_frag] (terminated), both without Contact; each answered 400 (Twinkle:\n"
+     "Contact header missing); 200 to the BYE.\n"
+     "Key final_frag: \"200 OK\", \"486 Busy Here\".",
+     uas_call_setup() + recv("REFER") + uas_202() + pause(20)
+     + uas_notify(101, "100 Trying", "active;expires=60", contact=False) + recv("400") + pause(400)
+     + uas_notify(102, "[final_frag]", "terminated;reason=noresource", contact=False)
+     + recv("400") + uas_bye_200())
+scen("xfer_uas_ok_then_481", "202, NOTIFY 100 Trying (active) answered 200, NOTIFY [final_frag]\n"
+     "(terminated) answered 481; 200 to the BYE.",
+     uas_call_setup() + recv("REFER") + uas_202() + pause(20)
+     + uas_notify(101, "100 Trying", "active;expires=60") + recv("200") + pause(400)
+     + uas_notify(102, "[final_frag]", "terminated;reason=noresource") + recv("481")
      + uas_bye_200())
 scen("xfer_uas_ignore", "Receives the REFER and never answers it (nor its retransmissions).",
      uas_call_setup() + recv("REFER") + '  <timewait milliseconds="8000"/>\n')
