@@ -1098,8 +1098,8 @@ int report_event(struct report *r, const struct sw_event *ev)
     for (r->fit = 0; r->fit < REPORT_FIT_LEVELS; r->fit++) {
         r->cut = false;
         n = dump_line(r, ev);
-        if (n <= REPORT_MAX_LINE || (r->fit > 0 && !r->cut))
-            break; /* fits, or nothing more to cut */
+        if (n <= REPORT_MAX_LINE)
+            break;
     }
     if (r->fit > 0 && n > 0)
         r->shortened++;

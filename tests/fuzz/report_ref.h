@@ -389,7 +389,7 @@ static char *ref_line(struct ref *r, const struct sw_event *ev, size_t *len)
         if (s == NULL)
             abort();
         n = strlen(s);
-        if (n + 1 <= REPORT_MAX_LINE || (r->fit > 0 && !r->cut))
+        if (n + 1 <= REPORT_MAX_LINE)
             break;
     }
     r->fit = 0;
