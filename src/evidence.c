@@ -897,15 +897,9 @@ void evidence_event(struct evidence *e, struct sw_event *ev)
         outcome = status;
     }
     sw_time ts = ev->ts;
-    time_t sec = (time_t)(ts / SW_USEC_PER_SEC);
-    long usec = (long)(ts % SW_USEC_PER_SEC);
-    if (usec < 0) {
-        usec += 1000000;
-        sec--;
-    }
     struct tm tm;
-    if (gmtime_r(&sec, &tm) == NULL)
-        memset(&tm, 0, sizeof tm);
+    long usec;
+    (void)sw_time_split(ts, &tm, &usec);
     /* names are reproducible: the hash is not seeded per run */
     XXH64_hash_t h = XXH3_64bits_withSeed(ev->call_id, strlen(ev->call_id),
                                           (uint64_t)ts ^ ((uint64_t)ev->type << 56) ^

@@ -49,15 +49,9 @@ static void put_time(char *buf, size_t cap, sw_time ts, bool date)
         snprintf(buf, cap, "-");
         return;
     }
-    time_t sec = (time_t)(ts / SW_USEC_PER_SEC);
-    long usec = (long)(ts % SW_USEC_PER_SEC);
-    if (usec < 0) {
-        usec += 1000000;
-        sec--;
-    }
     struct tm tm;
-    if (gmtime_r(&sec, &tm) == NULL)
-        memset(&tm, 0, sizeof tm);
+    long usec;
+    (void)sw_time_split(ts, &tm, &usec);
     if (date)
         snprintf(buf, cap, "%04d-%02d-%02d %02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);

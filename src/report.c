@@ -198,14 +198,9 @@ bool report_failed(const struct report *r)
 
 char *report_format_time(sw_time t, char buf[32])
 {
-    int64_t sec = t / SW_USEC_PER_SEC, us = t % SW_USEC_PER_SEC;
-    if (us < 0) { /* floor, so that times before 1970 read forwards */
-        us += SW_USEC_PER_SEC;
-        sec -= 1;
-    }
-    time_t tt = (time_t)sec;
     struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL) {
+    long us;
+    if (!sw_time_split(t, &tm, &us)) {
         snprintf(buf, 32, "invalid");
         return buf;
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "sipwatch/event.h"
 
@@ -116,4 +117,20 @@ static const char *const outcome_names[SW_OUTCOME__COUNT] = {
 const char *sw_outcome_name(enum sw_transfer_outcome o)
 {
     return (unsigned)o < SW_OUTCOME__COUNT ? outcome_names[o] : "unknown";
+}
+
+bool sw_time_split(sw_time t, struct tm *tm, long *usec)
+{
+    int64_t sec = t / SW_USEC_PER_SEC, us = t % SW_USEC_PER_SEC;
+    if (us < 0) {
+        us += SW_USEC_PER_SEC;
+        sec -= 1;
+    }
+    time_t tt = (time_t)sec;
+    *usec = (long)us;
+    if (gmtime_r(&tt, tm) == NULL) {
+        memset(tm, 0, sizeof *tm);
+        return false;
+    }
+    return true;
 }

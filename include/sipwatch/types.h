@@ -19,6 +19,12 @@ typedef int64_t sw_time;
 #define SW_USEC_PER_SEC INT64_C(1000000)
 #define SW_SEC(s) ((sw_time)(s) * SW_USEC_PER_SEC)
 
+/* Capture time as UTC calendar time and microseconds, floored so that
+ * times before 1970 read forwards. False (and *tm zeroed) when gmtime_r
+ * cannot represent it. */
+struct tm;
+bool sw_time_split(sw_time t, struct tm *tm, long *usec);
+
 /* A borrowed byte view; never stored beyond the call that received it. */
 struct sw_bytes {
     const uint8_t *p;
