@@ -102,9 +102,11 @@ static void stamp_emit(void *ctx, const struct sw_event *ev)
 {
     struct pipeline *p = ctx;
     struct sw_event e = *ev;
-    e.origin.pcap_filename = p->cur_file;
-    e.origin.pcap_cnt = p->cur_number;
-    e.origin.in_iface = p->cfg.in_iface;
+    if (!e.origin.fixed) {
+        e.origin.pcap_filename = p->cur_file;
+        e.origin.pcap_cnt = p->cur_number;
+        e.origin.in_iface = p->cfg.in_iface;
+    }
     /* A dialog's events name the agent that sent its messages, also when a
      * timer fires them; an event without a dialog (scan), the agent of the
      * message being handled. */
@@ -115,6 +117,16 @@ static void stamp_emit(void *ctx, const struct sw_event *ev)
     if (p->evid != NULL && e.type != SW_EVENT_STATS)
         evidence_event(p->evid, &e); /* emit -> evidence -> reporters */
     p->emit(p->emit_ctx, &e);
+}
+
+/* A held event's origin: the frame being handled now (see stamp_emit). */
+static void origin_hook(void *ctx, struct sw_event_origin *o)
+{
+    const struct pipeline *p = ctx;
+    o->pcap_filename = p->cur_file;
+    o->pcap_cnt = p->cur_number;
+    o->in_iface = p->cfg.in_iface;
+    o->fixed = true;
 }
 
 static void keep_hook(void *ctx, const char *call_id, enum tracker_keep level)
@@ -518,6 +530,8 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, sw_emit_fn *emi
     p->tcp = tcpstream_new(&p->cfg.tcp, on_stream, p);
     p->tracker = tracker_new(&p->cfg.tracker, stamp_emit, p);
     p->hep_dialogs = heporigin_new(HEPORIGIN_DEFAULT_MAX);
+    if (p->tracker != NULL)
+        tracker_set_origin_hook(p->tracker, origin_hook, p);
     if (cfg->evidence.dir != NULL) {
         p->evid = evidence_new(&cfg->evidence, errbuf);
         if (p->evid == NULL) {

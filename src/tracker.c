@@ -130,6 +130,12 @@ void tracker_set_keep_hook(struct tracker *t, tracker_keep_fn *fn, void *ctx)
     t->keep_ctx = ctx;
 }
 
+void tracker_set_origin_hook(struct tracker *t, tracker_origin_fn *fn, void *ctx)
+{
+    t->origin_fn = fn;
+    t->origin_ctx = ctx;
+}
+
 void tracker_free(struct tracker *t)
 {
     if (t == NULL)
@@ -171,7 +177,9 @@ static void tracker_dispatch(struct tracker *t, const struct sip_msg *m,
                              const struct sw_tuple *tuple, sw_time ts)
 {
     if (m->is_request) {
-        if (!is_method(m->method, "ACK") && !is_method(m->method, "CANCEL"))
+        if (is_method(m->method, "ACK"))
+            tracker_nf_ack(t, m, ts);
+        else if (!is_method(m->method, "CANCEL"))
             tracker_nf_request(t, m, tuple, ts);
         if (is_method(m->method, "REFER"))
             tracker_refer_request(t, m, tuple, ts);
@@ -194,6 +202,13 @@ void tracker_advance(struct tracker *t, sw_time now)
     if (t->now != SW_TIME_NONE && now <= t->now)
         return;
     t->now = now;
+    /* Deadlines in order across both: a not-found held for its ACK goes out
+     * after the transfers due before it, before those due after. */
+    sw_time due;
+    while ((due = tracker_nf_next_due(t)) != SW_TIME_NONE && due <= now) {
+        tracker_refer_advance(t, due);
+        tracker_nf_advance(t, due);
+    }
     tracker_refer_advance(t, now);
     tracker_nf_advance(t, now);
     tracker_ladder_advance(t, now);
@@ -233,6 +248,8 @@ void tracker_counters(const struct tracker *t, struct sw_counters *out)
     sw_counters_add(out, "transactions_expired", s->transactions_expired);
     sw_counters_add(out, "not_found_events", s->not_found_events);
     sw_counters_add(out, "not_found_duplicates", s->not_found_duplicates);
+    sw_counters_add(out, "not_found_held", t->n_held);
+    sw_counters_add(out, "not_found_held_peak", t->n_held_peak);
     sw_counters_add(out, "scan_events", s->scan_events);
     sw_counters_add(out, "scan_sources_evicted", s->scan_sources_evicted);
     sw_counters_add(out, "scan_bytes_held", t->scan_bytes);

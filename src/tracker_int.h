@@ -48,6 +48,7 @@ struct sum_key;
 struct scan_src;
 struct lcall;
 struct lsrc;
+struct nf_held;
 
 struct tracker {
     struct tracker_config cfg;
@@ -77,6 +78,12 @@ struct tracker {
     struct sum_key *sum_users, *sum_sources;
     size_t n_sum_users, n_sum_sources;
     uint64_t status_404, status_604;
+    struct nf_held *held;                  /* INVITE not-founds held for their ACK: hash, */
+    struct nf_held *held_first, *held_last; /* those waiting for it (by first 404), */
+    struct nf_held *hack_first, *hack_last; /* those acked (by last message) */
+    size_t n_held, n_held_peak;
+    tracker_origin_fn *origin_fn;
+    void *origin_ctx;
 
     /* scan windows (scan.c) */
     struct scan_src *scan_srcs, *scan_first, *scan_last; /* hash + LRU list */
@@ -126,7 +133,11 @@ void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struc
                          sw_time ts);
 /* A 1xx: an INVITE moves from Timer B to Timer C (see tracker_notfound.c). */
 void tracker_nf_provisional(struct tracker *t, const struct sip_msg *m, sw_time ts);
+/* An ACK: a held INVITE not-found of its transaction waits on. */
+void tracker_nf_ack(struct tracker *t, const struct sip_msg *m, sw_time ts);
 void tracker_nf_advance(struct tracker *t, sw_time now);
+/* When the first held not-found is due, or SW_TIME_NONE. */
+sw_time tracker_nf_next_due(const struct tracker *t);
 void tracker_nf_finish(struct tracker *t);
 void tracker_nf_free(struct tracker *t);
 void tracker_nf_summary(const struct tracker *t, struct sw_not_found_summary *nf);
@@ -142,6 +153,11 @@ void tracker_ladder_msg(struct tracker *t, const struct sip_msg *m, const struct
                         sw_time ts);
 void tracker_ladder_msg_done(struct tracker *t, const struct sip_msg *m);
 void tracker_ladder_emit(void *ctx, const struct sw_event *ev);
+/* A held event on call_id (on) or not any more (off): while held, its
+ * Call-ID records ACKs. */
+void tracker_ladder_hold(struct tracker *t, const char *call_id, bool on);
+/* A not-found hit (its event, emitted or held): a scan's ladder may list it. */
+void tracker_ladder_scan_hit(struct tracker *t, const struct sw_event *ev);
 void tracker_ladder_advance(struct tracker *t, sw_time now);
 void tracker_ladder_free(struct tracker *t);
 void tracker_ladder_counters(const struct tracker *t, struct sw_counters *out);

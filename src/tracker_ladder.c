@@ -3,8 +3,9 @@
  * the SIP messages of each Call-ID, in capture order, from which an event's
  * `messages` are picked when it is emitted (transfer: the REFER and its
  * responses, every NOTIFY and its response; user_not_found: the request, its
- * provisional responses and the 404/604 (its ACK comes after the event, so
- * ACKs are not recorded); scan: the transactions of the first hits of its
+ * provisional responses, the 404/604 and, for an INVITE, its ACK (the event
+ * waits for it, tracker_notfound.c; ACKs are recorded only for such a held
+ * event); scan: the transactions of the first hits of its
  * window, up to LADDER_SCAN_HITS, whose Call-IDs the keep hook is given with
  * TRACKER_KEEP_EVENT so that the evidence file holds them too). It also tells the keep hook (the evidence store)
  * which Call-IDs may still be flagged.
@@ -84,6 +85,7 @@ struct lcall {
     uint8_t n;
     bool dropped;              /* records not kept (per-call cap, memory) */
     bool pinned;               /* a REFER awaits its transfer event */
+    uint8_t held;              /* not-found events held for their ACK */
     size_t bytes;
     char call_id[];
 };
@@ -251,11 +253,14 @@ void tracker_ladder_msg(struct tracker *t, const struct sip_msg *m, const struct
 {
     t->lad_cur = m;
     t->lad_cur_call = NULL;
-    if (m->is_request && m->method[0] == 'A' && strcmp(m->method, "ACK") == 0)
-        return; /* an ACK follows its final response, after any event it could join */
+    bool ack = m->is_request && m->method[0] == 'A' && strcmp(m->method, "ACK") == 0;
+    if (ack && t->n_held == 0)
+        return; /* an ACK follows its final response: only a held event wants it */
     size_t idlen = tracker_len(m->call_id, SIPMSG_MAX_CALLID);
     struct lcall *c = NULL;
     HASH_FIND(hh, t->ladders, m->call_id, idlen, c);
+    if (ack && (c == NULL || c->held == 0))
+        return;
     if (c == NULL) {
         c = lcall_new(t, m->call_id, idlen);
         if (c == NULL)
@@ -310,8 +315,23 @@ void tracker_ladder_msg_done(struct tracker *t, const struct sip_msg *m)
     struct lcall *c = t->lad_cur_call;
     t->lad_cur = NULL;
     t->lad_cur_call = NULL;
-    if (c != NULL && !c->pinned && ends_call(m))
+    if (c != NULL && !c->pinned && c->held == 0 && ends_call(m))
         lcall_free(t, c, true);
+}
+
+void tracker_ladder_hold(struct tracker *t, const char *call_id, bool on)
+{
+    struct lcall *c = lcall_find(t, call_id);
+    if (c == NULL)
+        return;
+    if (on) {
+        if (c->held < UINT8_MAX)
+            c->held++;
+        return;
+    }
+    /* kept as any not-found's records: a scan may list them later */
+    if (c->held > 0)
+        c->held--;
 }
 
 void tracker_ladder_advance(struct tracker *t, sw_time now)
@@ -422,6 +442,12 @@ static void src_hit(struct tracker *t, const struct sw_event *ev, uint32_t cseq,
     s->n++;
 }
 
+void tracker_ladder_scan_hit(struct tracker *t, const struct sw_event *ev)
+{
+    src_hit(t, ev, ev->u.not_found.cseq,
+            ev->u.not_found.method != NULL ? ev->u.not_found.method : "");
+}
+
 void tracker_ladder_free(struct tracker *t)
 {
     while (t->lad_first != NULL)
@@ -520,9 +546,9 @@ void tracker_ladder_emit(void *ctx, const struct sw_event *ev)
     } else if (c != NULL) {
         uint32_t cseq = 0;
         const char *cm = "";
-        if (t->lad_cur != NULL) {
-            cseq = t->lad_cur->cseq;
-            cm = t->lad_cur->cseq_method;
+        if (ev->type == SW_EVENT_USER_NOT_FOUND) {
+            cseq = ev->u.not_found.cseq;
+            cm = ev->u.not_found.method != NULL ? ev->u.not_found.method : "";
         }
         sw_time since = SW_TIME_NONE;
         if (ev->type == SW_EVENT_TRANSFER && ev->u.transfer.refer_time != SW_TIME_NONE)
@@ -545,8 +571,6 @@ void tracker_ladder_emit(void *ctx, const struct sw_event *ev)
             keep(t, c->call_id, TRACKER_KEEP_NORMAL);
         }
     }
-    if (ev->type == SW_EVENT_USER_NOT_FOUND && t->lad_cur != NULL)
-        src_hit(t, ev, t->lad_cur->cseq, t->lad_cur->cseq_method);
     e.ladder.msgs = n > 0 ? t->lad_out : NULL;
     e.ladder.n = n;
     e.ladder.truncated = truncated;

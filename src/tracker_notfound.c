@@ -288,6 +288,219 @@ static const char *nonempty(const char *s)
     return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
+/* A user_not_found goes out here: at once for a non-INVITE request, after
+ * its ACK wait for an INVITE (nf_held below). */
+static void nf_emit(struct tracker *t, const struct sw_event *ev)
+{
+    t->emit(t->ctx, ev);
+    t->st.not_found_events++;
+    if (ev->u.not_found.status == 404)
+        t->status_404++;
+    else
+        t->status_604++;
+}
+
+/* A hit, when its 404 is seen (whether its event waits or not): the summary
+ * tables, the scan ladder's first hits and the scan window, which may emit a
+ * scan event now, before the held event of the hit that completed it. */
+static void nf_hit(struct tracker *t, const struct sw_event *ev)
+{
+    const struct sw_event_not_found *e = &ev->u.not_found;
+    const char *user = e->user != NULL ? e->user : "";
+    char user_key[2 * SIPMSG_MAX_FIELD + 2];
+    if (e->domain != NULL)
+        snprintf(user_key, sizeof user_key, "%s@%s", user, e->domain);
+    else
+        snprintf(user_key, sizeof user_key, "%s", user);
+    char ip[SW_ADDRSTRLEN];
+    sw_addr_str(&ev->tuple.src, ip);
+    sum_count(t, &t->sum_users, &t->n_sum_users, user_key);
+    sum_count(t, &t->sum_sources, &t->n_sum_sources, ip);
+    tracker_ladder_scan_hit(t, ev);
+    tracker_scan_hit(t, ev, user_key);
+}
+
+/*
+ * An INVITE's 404/604 is answered by an ACK (RFC 3261 17.1.1.3), which the
+ * event's ladder and evidence file should hold. The event waits, as a held
+ * copy: once the ACK is seen, until the transaction has been quiet (no 404
+ * copy, no ACK) for NF_ACK_QUIET, so that a proxy's other leg, which follows
+ * within milliseconds, joins it; without an ACK, NF_ACK_WAIT after the first
+ * 404 (the server retransmits it at 0.5, 1.5 and 3.5 s while no ACK comes,
+ * Timer G); never more than NF_HOLD_MAX in all. Its time and origin stay
+ * those of the first 404, so it is written up to NF_HOLD_MAX after events
+ * with later times (docs/not-found.md). Held events are
+ * bounded (max_transactions, the memory budget): over either, the one due
+ * first goes out early; none is lost.
+ */
+#define NF_ACK_QUIET (SW_USEC_PER_SEC / 2)
+#define NF_ACK_WAIT SW_SEC(4)
+#define NF_HOLD_MAX (NF_ACK_WAIT + NF_ACK_QUIET)
+
+struct nf_held {
+    UT_hash_handle hh;
+    struct nf_held *prev, *next; /* in the waiting list (by first 404) or the acked one (by last) */
+    sw_time last;
+    bool acked;
+    struct sw_event ev;          /* strings point into buf */
+    uint32_t cost;
+    uint16_t klen;
+    char buf[];                  /* key, then the event's strings */
+};
+
+static sw_time held_due(const struct nf_held *h)
+{
+    return h->acked ? h->last + NF_ACK_QUIET : h->ev.ts + NF_ACK_WAIT;
+}
+
+/* The held event due first (the heads of both lists are each list's first). */
+static struct nf_held *held_next(const struct tracker *t)
+{
+    struct nf_held *a = t->held_first, *b = t->hack_first;
+    if (a == NULL || (b != NULL && held_due(b) < held_due(a)))
+        return b;
+    return a;
+}
+
+static void held_unlink(struct tracker *t, struct nf_held *h)
+{
+    struct nf_held **first = h->acked ? &t->hack_first : &t->held_first;
+    struct nf_held **last = h->acked ? &t->hack_last : &t->held_last;
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        *first = h->next;
+    if (h->next != NULL)
+        h->next->prev = h->prev;
+    else
+        *last = h->prev;
+    h->prev = h->next = NULL;
+}
+
+/* Deadlines in each list are "a time that never goes back + a constant". */
+static void held_append(struct tracker *t, struct nf_held *h)
+{
+    struct nf_held **first = h->acked ? &t->hack_first : &t->held_first;
+    struct nf_held **last = h->acked ? &t->hack_last : &t->held_last;
+    h->prev = *last;
+    h->next = NULL;
+    if (*last != NULL)
+        (*last)->next = h;
+    else
+        *first = h;
+    *last = h;
+}
+
+/* Emits (when `emit`) and frees; the Call-ID's ladder is let go after. */
+static void held_release(struct tracker *t, struct nf_held *h, bool emit)
+{
+    HASH_DELETE(hh, t->held, h);
+    held_unlink(t, h);
+    t->n_held--;
+    if (emit)
+        nf_emit(t, &h->ev);
+    tracker_ladder_hold(t, h->ev.call_id, false);
+    sw_budget_release(t->cfg.budget, h->cost);
+    free(h);
+}
+
+static size_t str_size(const char *s)
+{
+    return s != NULL ? strlen(s) + 1 : 0; /* our own NUL-terminated copies */
+}
+
+static const char *held_str(char *buf, size_t *off, const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = buf + *off;
+    memcpy(d, s, n);
+    *off += n;
+    return d;
+}
+
+/* Holds a copy of ev (an INVITE's not-found) until its ACK wait ends; false
+ * when it cannot be held (then the caller emits it at once). */
+static bool held_add(struct tracker *t, const struct tracker_key *k, const struct sw_event *ev)
+{
+    const struct sw_event_not_found *e = &ev->u.not_found;
+    const char *strs[] = {ev->call_id, e->method, e->request_uri, e->user, e->domain, e->from,
+                          e->to, e->user_agent, e->server, e->reason, e->warning};
+    size_t size = k->n;
+    for (size_t i = 0; i < SW_ARRAY_LEN(strs); i++)
+        size += str_size(strs[i]);
+    size_t cost = sizeof(struct nf_held) + size + SW_BUDGET_ENTRY_OVERHEAD;
+    while (t->n_held > 0 &&
+           (t->n_held >= t->cfg.max_transactions || sw_budget_full(t->cfg.budget, cost)))
+        held_release(t, held_next(t), true); /* early, never lost */
+    struct nf_held *h = malloc(sizeof *h + size);
+    if (h == NULL) {
+        t->st.oom++;
+        return false;
+    }
+    memset(h, 0, sizeof *h);
+    memcpy(h->buf, k->b, k->n);
+    h->klen = (uint16_t)k->n;
+    h->ev = *ev;
+    size_t off = k->n;
+    struct sw_event_not_found *he = &h->ev.u.not_found;
+    h->ev.call_id = held_str(h->buf, &off, ev->call_id);
+    he->method = held_str(h->buf, &off, e->method);
+    he->request_uri = held_str(h->buf, &off, e->request_uri);
+    he->user = held_str(h->buf, &off, e->user);
+    he->domain = held_str(h->buf, &off, e->domain);
+    he->from = held_str(h->buf, &off, e->from);
+    he->to = held_str(h->buf, &off, e->to);
+    he->user_agent = held_str(h->buf, &off, e->user_agent);
+    he->server = held_str(h->buf, &off, e->server);
+    he->reason = held_str(h->buf, &off, e->reason);
+    he->warning = held_str(h->buf, &off, e->warning);
+    if (t->origin_fn != NULL)
+        t->origin_fn(t->origin_ctx, &h->ev.origin); /* the 404's frame, not the ACK's */
+    HASH_ADD_KEYPTR(hh, t->held, h->buf, h->klen, h);
+    if (h->hh.tbl == NULL) {
+        t->st.oom++;
+        free(h);
+        return false;
+    }
+    h->cost = (uint32_t)cost;
+    sw_budget_charge(t->cfg.budget, cost);
+    h->last = ev->ts;
+    held_append(t, h);
+    t->n_held++;
+    if (t->n_held > t->n_held_peak)
+        t->n_held_peak = t->n_held;
+    tracker_ladder_hold(t, h->ev.call_id, true);
+    return true;
+}
+
+/* A message of a held event's transaction (a 404 copy, an ACK): once its
+ * ACK was seen, the quiet wait starts again. */
+static void held_touch(struct tracker *t, const struct tracker_key *k, sw_time ts, bool ack)
+{
+    struct nf_held *h = NULL;
+    HASH_FIND(hh, t->held, k->b, k->n, h);
+    if (h == NULL || (!ack && !h->acked))
+        return;
+    if (h->acked && ts + NF_ACK_QUIET > h->ev.ts + NF_HOLD_MAX)
+        return; /* waited long enough: due as it is (an ACK comes before NF_ACK_WAIT) */
+    held_unlink(t, h);
+    h->acked = true;
+    h->last = ts;
+    held_append(t, h);
+}
+
+void tracker_nf_ack(struct tracker *t, const struct sip_msg *m, sw_time ts)
+{
+    if (t->held == NULL)
+        return;
+    struct tracker_key k;
+    tracker_key_make(&k, m->cseq, "INVITE", sizeof "INVITE", m->call_id, sizeof m->call_id,
+                     m->call_id_hash);
+    held_touch(t, &k, ts, true);
+}
+
 void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
                          sw_time ts)
 {
@@ -299,6 +512,8 @@ void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struc
     if (not_found && strcmp(m->cseq_method, "ACK") != 0 && strcmp(m->cseq_method, "CANCEL") != 0) {
         if (nfs_find(t, &k) != NULL) {
             t->st.not_found_duplicates++; /* retransmitted, or the other leg's copy */
+            if (t->held != NULL)
+                held_touch(t, &k, ts, false);
         } else {
             /* "sip:" URIs of SIPMSG_MAX_FIELD bytes: user and host fit. */
             char user[SIPMSG_MAX_FIELD], host[SIPMSG_MAX_FIELD];
@@ -322,6 +537,7 @@ void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struc
             ev.tuple = p != NULL ? p->tuple : sw_tuple_reverse(tuple);
             struct sw_event_not_found *e = &ev.u.not_found;
             e->method = p != NULL ? p->buf + p->o_method : nonempty(m->cseq_method);
+            e->cseq = m->cseq;
             e->request_uri = p != NULL ? nonempty(p->buf + p->o_ruri) : NULL;
             e->user = nonempty(user);
             e->domain = nonempty(host);
@@ -333,23 +549,10 @@ void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struc
             e->reason = nonempty(m->reason);
             e->warning = nonempty(m->warning);
             e->rtt = p != NULL ? ts - p->first_seen : SW_TIME_NONE;
-            t->emit(t->ctx, &ev);
-
-            t->st.not_found_events++;
-            if (m->status == 404)
-                t->status_404++;
-            else
-                t->status_604++;
-            char user_key[2 * SIPMSG_MAX_FIELD + 2];
-            if (host[0] != '\0')
-                snprintf(user_key, sizeof user_key, "%s@%s", user, host);
-            else
-                snprintf(user_key, sizeof user_key, "%s", user);
-            char ip[SW_ADDRSTRLEN];
-            sw_addr_str(&ev.tuple.src, ip);
-            sum_count(t, &t->sum_users, &t->n_sum_users, user_key);
-            sum_count(t, &t->sum_sources, &t->n_sum_sources, ip);
-            tracker_scan_hit(t, &ev, user_key);
+            nf_hit(t, &ev);
+            bool invite = strcmp(m->cseq_method, "INVITE") == 0;
+            if (!invite || !held_add(t, &k, &ev))
+                nf_emit(t, &ev);
             nfs_add(t, &k, ts);
         }
     }
@@ -357,8 +560,17 @@ void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struc
         txn_unlink_free(t, p);
 }
 
+sw_time tracker_nf_next_due(const struct tracker *t)
+{
+    const struct nf_held *h = held_next(t);
+    return h != NULL ? held_due(h) : SW_TIME_NONE;
+}
+
 void tracker_nf_advance(struct tracker *t, sw_time now)
 {
+    struct nf_held *h;
+    while ((h = held_next(t)) != NULL && held_due(h) <= now)
+        held_release(t, h, true);
     while (t->txn_first != NULL && t->txn_first->first_seen + t->cfg.transaction_timeout <= now) {
         txn_unlink_free(t, t->txn_first);
         t->st.transactions_expired++;
@@ -374,6 +586,9 @@ void tracker_nf_advance(struct tracker *t, sw_time now)
 
 void tracker_nf_finish(struct tracker *t)
 {
+    struct nf_held *h;
+    while ((h = held_next(t)) != NULL)
+        held_release(t, h, true); /* end of input: their wait is over */
     while (t->txn_first != NULL)
         txn_unlink_free(t, t->txn_first);
     while (t->prc_first != NULL)
@@ -393,6 +608,9 @@ static void sum_free(struct tracker *t, struct sum_key **table)
 
 void tracker_nf_free(struct tracker *t)
 {
+    struct nf_held *h;
+    while ((h = held_next(t)) != NULL)
+        held_release(t, h, false); /* freed without a finish: not emitted */
     tracker_nf_finish(t);
     while (t->nfs_head != NULL)
         nfs_pop(t);

@@ -89,6 +89,7 @@ struct sw_event_transfer {
 
 struct sw_event_not_found {
     const char *method;          /* request method (CSeq method if request unseen) */
+    uint32_t cseq;               /* CSeq number of the transaction (its ladder); not written */
     const char *request_uri;     /* NULL if the request was not captured */
     const char *user;            /* user part, URI parameters stripped */
     const char *domain;          /* host part */
@@ -181,7 +182,9 @@ struct sw_ladder {
 /* Where the event came from: the input and frame that made it known (for a
  * timer, the packet whose time passed its deadline; none at end of input or
  * on a quiet live link), and for HEP-carried messages the capture agent. The
- * pipeline and main fill it; producers leave it zero. */
+ * pipeline and main fill it; producers leave it zero, except for an event
+ * they held back (an INVITE's 404 waiting for its ACK): they take the origin
+ * of the frame that made it known (tracker_set_origin_hook) and set `fixed`. */
 struct sw_event_origin {
     const char *pcap_filename;   /* input file, NULL live ("-" for stdin) */
     uint64_t pcap_cnt;           /* 1-based frame number in that file; 0 unknown */
@@ -190,6 +193,7 @@ struct sw_event_origin {
     uint32_t hep_capture_id;
     struct sw_addr hep_agent;    /* address the HEP record came from */
     uint16_t hep_agent_port;
+    bool fixed;                  /* pcap_filename, pcap_cnt, in_iface already set */
 };
 
 /* The evidence file written for the event (evidence stage), or none. */

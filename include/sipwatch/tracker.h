@@ -88,6 +88,11 @@ enum tracker_keep {
 typedef void tracker_keep_fn(void *ctx, const char *call_id, enum tracker_keep level);
 void tracker_set_keep_hook(struct tracker *t, tracker_keep_fn *fn, void *ctx);
 
+/* Where a held event's origin comes from (event.h, sw_event_origin): the
+ * hook fills the origin of the frame being handled and sets `fixed`. */
+typedef void tracker_origin_fn(void *ctx, struct sw_event_origin *o);
+void tracker_set_origin_hook(struct tracker *t, tracker_origin_fn *fn, void *ctx);
+
 /* Fires every timer due at or before `now`. */
 void tracker_advance(struct tracker *t, sw_time now);
 

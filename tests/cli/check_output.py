@@ -129,8 +129,10 @@ def main():
     p.stdin.close()
     p.wait(20)
     th.join(5)
-    t.check("(cat sample.pcap; sleep 3) | sipwatch -r -: the 2 events known at t+0 arrive before "
-            "the input ends", early >= 2 and got and got[0][0] < 1.5,
+    # (the completed transfer; the 404 waits for its ACK and the quiet after
+    # it, which only the end of input or later packets close)
+    t.check("(cat sample.pcap; sleep 3) | sipwatch -r -: the event known at t+0 arrives before "
+            "the input ends", early >= 1 and got and got[0][0] < 1.5,
             f"{early} lines before the end; times {[round(x[0], 2) for x in got]}")
 
     # 2. file to file: batched, every write ends at a line end; mode 0640
@@ -254,7 +256,9 @@ def main():
     # 6. a small tmpfs: fills, frees
     mnt = os.path.join(d, "mnt")
     os.mkdir(mnt)
-    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt],
+    # 512 KiB: room, once freed, for the events still waiting for their
+    # ACK (about 333 of the flood's, 0.5 s of capture time) and 13 more
+    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mnt],
                        capture_output=True)
     if m.returncode != 0:
         t.skip("small tmpfs fills up", "mount not permitted: " + m.stderr.decode()[:80])
@@ -265,7 +269,7 @@ def main():
             r = subprocess.run([sw, "-r", fl_path, "-o", out], capture_output=True, timeout=60)
             err = r.stderr.decode(errors="replace").splitlines()
             evs, bad = parse_lines(open(out, "rb").read())
-            t.check("tmpfs of 64 KiB fills (replay): exit 1, no half line, stderr says it",
+            t.check("tmpfs of 512 KiB fills (replay): exit 1, no half line, stderr says it",
                     r.returncode == 1 and not bad and len(evs) > 10 and len(err) == 2
                     and "No space left on device" in err[0] and "lost" in err[1],
                     f"exit {r.returncode}, {len(evs)} lines, bad {bad[:2]}, stderr {err!r}")
@@ -274,7 +278,7 @@ def main():
             filler = os.path.join(mnt, "filler")
             with open(filler, "wb") as f:
                 try:
-                    f.write(b"x" * (64 * 1024 - 6000))
+                    f.write(b"x" * (512 * 1024 - 6000))
                 except OSError:
                     pass
             p = subprocess.Popen([sw, "-r", "-", "-o", out], stdin=subprocess.PIPE,

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""flood.py - a capture that makes N user_not_found events (one INVITE and its
-404 each, from N different sources so that they make no scan event), for the
+"""flood.py - a capture that makes N user_not_found events (one INVITE, its
+404 and the ACK each, from N different sources so that they make no scan event), for the
 delivery tests, plus optional scanner bursts whose scan events come near the
 8000-byte line cap.
 
@@ -34,11 +34,17 @@ def messages(i, long_ua=0, scanner=False):
            f"User-Agent: {ua}\r\nContent-Length: 0\r\n\r\n").encode()
     nf = ("SIP/2.0 404 Not Found\r\n" + head.replace("\r\nCall-ID", ";tag=t\r\nCall-ID", 1) +
           "Server: flood-pbx\r\nContent-Length: 0\r\n\r\n").encode()
-    return _udp(src, dst, 5060, 5060, inv), _udp(dst, src, 5060, 5060, nf)
+    ack = (f"ACK sip:{user}@192.0.2.1 SIP/2.0\r\n" +
+           head.replace("\r\nCall-ID", ";tag=t\r\nCall-ID", 1).replace("1 INVITE", "1 ACK") +
+           "Content-Length: 0\r\n\r\n").encode()
+    # the ACK lets the event out 0.5 s of capture time later (without, 4 s)
+    return (_udp(src, dst, 5060, 5060, inv), _udp(dst, src, 5060, 5060, nf),
+            _udp(src, dst, 5060, 5060, ack))
 
 
 def pcap_bytes(n, long_every=0, long_ua=0, scans=0):
-    """The whole capture: a pcap header and 2*n records, 0.5 ms apart; with
+    """The whole capture: a pcap header and 3*n records, 0.5 ms apart (so that
+    about 333 events wait for their ACK at any time); with
     scans > 0, every n // scans events a burst of 25 INVITEs to 1000-byte
     user names from one scanner (a scan event of about 8000 bytes)."""
     out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)]

@@ -14,7 +14,9 @@ and checks, for every event:
   - evidence_complete is true;
   - `messages` lists the messages tshark finds for the event (transfer: the
     REFER of refer_cseq and its responses, the NOTIFYs from the REFER on;
-    user_not_found: the messages of the 404's CSeq), up to the event; a scan's
+    REFER of refer_cseq and its responses, the NOTIFYs from the REFER on, up
+    to the event; user_not_found: every message of the 404's transaction,
+    its CSeq, with the ACK of an INVITE, which the event waits for); a scan's
     file holds its Call-ID's frames and its first hits' (the Call-IDs tshark
     finds in the file), and each of its messages is one tshark finds.
 One TAP line per capture. tshark is required (tools/bootstrap.sh --test).
@@ -235,11 +237,22 @@ def check_capture(sw, pcap, args, tmp):
                             f" tshark frames {want_nums[:12]} (times {ws[:6]})")
         # the ladder
         ts = iso_usec(ev["timestamp"])
-        tmsgs = [m for m in tshark_messages(rows, cid) if m[0] <= ts and wanted(ev, m)]
+        tmsgs = [m for m in tshark_messages(rows, cid)
+                 if (m[0] <= ts or ev["event_type"] == "user_not_found") and wanted(ev, m)]
         emsgs = [(iso_usec(m["ts"]), m["cseq"].split(" ")[0], m["cseq"].split(" ", 1)[1])
                  for m in ev["messages"]]
-        if ev["event_type"] != "transfer" and emsgs:
-            # the transaction of the 404: tshark's messages with its CSeq
+        if ev["event_type"] == "user_not_found":
+            # the transaction of the 404, whole: tshark's messages with its
+            # CSeq, the ACK of an INVITE included (the event waits for it)
+            x = ev["user_not_found"]
+            cm = x["method"]
+            seq = next((m[1] for m in emsgs if m[2] == cm), None)
+            tmsgs = [m for m in tmsgs if m[1] == seq and (m[2] == cm or
+                                                          (cm == "INVITE" and m[2] == "ACK"))]
+            if cm == "INVITE" and emsgs and not any(m[2] == "ACK" for m in emsgs) and \
+                    any(m[2] == "ACK" for m in tmsgs):
+                problems.append(f"{cid}: the INVITE's ACK is missing from messages")
+        elif ev["event_type"] == "scan" and emsgs:
             seq, cm = emsgs[-1][1], emsgs[-1][2]
             tmsgs = [m for m in tmsgs if m[1] == seq and (m[2] == cm or
                                                           (cm == "INVITE" and m[2] == "ACK"))]

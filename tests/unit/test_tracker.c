@@ -1112,6 +1112,96 @@ static struct sip_msg *invite(const char *cid, uint32_t cseq, const char *ruri)
     return &M;
 }
 
+/* An INVITE's not-found waits for its ACK (tracker_notfound.c): without
+ * one, 4 s after the 404; advancing the clock to `ts` lets it out. */
+static void flush_to(sw_time ts)
+{
+    tracker_advance(T, ts);
+}
+
+static struct sip_msg *ack(const char *cid, uint32_t cseq)
+{
+    req("ACK", cid, cseq);
+    SET(request_uri, "sip:1001@example.com");
+    M.to_tag[0] = '\0';
+    return &M;
+}
+
+/* The event waits for the ACK, then 0.5 s of quiet; its time stays the
+ * 404's. Without an ACK it goes out 4 s after the 404. */
+static void test_404_waits_for_ack(void **state)
+{
+    (void)state;
+    mk();
+    feed(invite("wa", 1, "sip:1001@example.com"), tup(1, 2), MS(0));
+    feed(resp(404, "Not Found", "wa", 1, "INVITE"), tup(2, 1), MS(100));
+    assert_int_equal(n_recs, 0);
+    assert_int_equal(ctr("not_found_held"), 1);
+    feed(ack("wa", 1), tup(1, 2), MS(101));
+    flush_to(MS(600));
+    assert_int_equal(n_recs, 0);
+    flush_to(MS(601));
+    assert_int_equal(n_recs, 1);
+    assert_int_equal(recs[0].ev.ts, MS(100));
+    assert_int_equal(nfe(0)->cseq, 1);
+    assert_int_equal(ctr("not_found_held"), 0);
+    assert_int_equal(ctr("not_found_held_peak"), 1);
+    assert_int_equal(ctr("not_found_events"), 1);
+    /* a 404 copy after the ACK (the other leg) waits on: quiet restarts */
+    feed(invite("wb", 1, "sip:1002@example.com"), tup(1, 2), SEC(10));
+    feed(resp(404, "Not Found", "wb", 1, "INVITE"), tup(2, 1), MS(10100));
+    feed(ack("wb", 1), tup(1, 2), MS(10101));
+    feed(resp(404, "Not Found", "wb", 1, "INVITE"), tup(3, 1), MS(10400));
+    flush_to(MS(10899));
+    assert_int_equal(n_recs, 1);
+    flush_to(MS(10900));
+    assert_int_equal(n_recs, 2);
+    /* no ACK at all: 4 s */
+    feed(invite("wc", 1, "sip:1003@example.com"), tup(1, 2), SEC(20));
+    feed(resp(404, "Not Found", "wc", 1, "INVITE"), tup(2, 1), MS(20100));
+    flush_to(MS(24099));
+    assert_int_equal(n_recs, 2);
+    flush_to(MS(24100));
+    assert_int_equal(n_recs, 3);
+    /* a non-INVITE has no ACK: at once */
+    req("OPTIONS", "wd", 1);
+    feed(&M, tup(1, 2), SEC(30));
+    feed(resp(404, "Not Found", "wd", 1, "OPTIONS"), tup(2, 1), MS(30001));
+    assert_int_equal(n_recs, 4);
+    /* the end of input lets a held one out */
+    feed(invite("we", 1, "sip:1004@example.com"), tup(1, 2), SEC(40));
+    feed(resp(404, "Not Found", "we", 1, "INVITE"), tup(2, 1), MS(40100));
+    assert_int_equal(n_recs, 4);
+    tracker_finish(T, MS(40200));
+    assert_int_equal(n_recs, 5);
+    assert_int_equal(recs[4].ev.ts, MS(40100));
+}
+
+/* Held events are bounded by max_transactions: over it, the one due first
+ * goes out early, none is lost. Events stay in time order but for held
+ * ones, written before transfers due after them. */
+static void test_404_held_bounded(void **state)
+{
+    (void)state;
+    struct tracker_config cfg;
+    tracker_config_default(&cfg);
+    cfg.max_transactions = 3;
+    mk_cfg(&cfg);
+    for (int i = 0; i < 5; i++) {
+        char cid[16];
+        snprintf(cid, sizeof cid, "hb%d", i);
+        feed(invite(cid, 1, "sip:1001@example.com"), tup(1, 2), MS(i * 10));
+        feed(resp(404, "Not Found", cid, 1, "INVITE"), tup(2, 1), MS(i * 10 + 5));
+    }
+    assert_int_equal(ctr("not_found_held"), 3);
+    assert_int_equal(n_recs, 2);
+    assert_string_equal(recs[0].ev.call_id, "hb0");
+    assert_string_equal(recs[1].ev.call_id, "hb1");
+    tracker_finish(T, MS(100));
+    assert_int_equal(n_recs, 5);
+    assert_int_equal(ctr("not_found_events"), 5);
+}
+
 static void test_404_after_100(void **state)
 {
     (void)state;
@@ -1124,6 +1214,7 @@ static void test_404_after_100(void **state)
     SET(user_agent, "ignored/1");
     SET(warning, "399 srv \"no such user\"");
     feed(&M, tup(3, 1), MS(200));
+    flush_to(SEC(5));
     assert_int_equal(n_recs, 1);
     const struct sw_event *ev = &recs[0].ev;
     assert_int_equal(ev->ts, MS(200));
@@ -1154,6 +1245,7 @@ static void test_604(void **state)
     resp(604, "Does Not Exist Anywhere", "nf2", 1, "INVITE");
     SET(user_agent, "UAS/3"); /* no Server: the response's User-Agent */
     feed(&M, tup(2, 1), MS(30));
+    flush_to(SEC(5));
     assert_int_equal(n_recs, 1);
     assert_int_equal(nfe(0)->status, 604);
     assert_string_equal(nfe(0)->user, "ghost");
@@ -1196,13 +1288,15 @@ static void test_404_retransmitted_once(void **state)
     feed(invite("rt", 1, "sip:1001@example.com"), tup(1, 2), MS(1400));
     feed(resp(404, "Not Found", "rt", 1, "INVITE"), tup(2, 1), MS(1500));
     feed(resp(404, "Not Found", "rt", 1, "INVITE"), tup(2, 1), MS(2500));
+    flush_to(MS(5000)); /* no ACK: 4 s after the first 404 */
     assert_int_equal(n_recs, 1);
     assert_int_equal(nfe(0)->rtt, 1000000); /* from the first copy */
     assert_int_equal(ctr("not_found_duplicates"), 2);
     assert_int_equal(ctr("transactions_active"), 0);
     /* a new CSeq is a new attempt */
-    feed(invite("rt", 2, "sip:1001@example.com"), tup(1, 2), MS(3000));
-    feed(resp(404, "Not Found", "rt", 2, "INVITE"), tup(2, 1), MS(3100));
+    feed(invite("rt", 2, "sip:1001@example.com"), tup(1, 2), MS(6000));
+    feed(resp(404, "Not Found", "rt", 2, "INVITE"), tup(2, 1), MS(6100));
+    flush_to(SEC(11));
     assert_int_equal(n_recs, 2);
 }
 
@@ -1216,6 +1310,7 @@ static void test_404_two_legs_once(void **state)
     feed(&M, tup(3, 2), MS(10));
     feed(resp(404, "Not Found", "lg", 1, "INVITE"), tup(2, 3), MS(100));
     feed(resp(404, "Not Found", "lg", 1, "INVITE"), tup(3, 1), MS(110));
+    flush_to(SEC(5));
     assert_int_equal(n_recs, 1);
     assert_tuple(&recs[0].ev, 1, 3);
     assert_int_equal(nfe(0)->rtt, 100000);
@@ -1272,6 +1367,7 @@ static void test_only_404_captured(void **state)
     SET(to, "<sip:2002@example.org>;tag=x");
     SET(to_uri, "sip:2002@example.org");
     feed(&M, tup(2, 1), SEC(5));
+    flush_to(SEC(10));
     assert_int_equal(n_recs, 1);
     const struct sw_event_not_found *e = nfe(0);
     assert_tuple(&recs[0].ev, 1, 2); /* the reverse of the 404's */
@@ -1297,6 +1393,7 @@ static void test_transaction_expiry(void **state)
     assert_int_equal(ctr("transactions_expired"), 1);
     /* the answer after the timeout: reported from the response alone */
     feed(resp(404, "Not Found", "exp", 1, "INVITE"), tup(2, 1), SEC(40));
+    flush_to(SEC(45));
     assert_int_equal(n_recs, 1);
     assert_null(nfe(0)->request_uri);
     assert_int_equal(nfe(0)->rtt, SW_TIME_NONE);
@@ -1314,6 +1411,7 @@ static void test_ringing_invite_keeps_its_request(void **state)
     tracker_advance(T, SEC(60));
     assert_int_equal(ctr("transactions_active"), 1);
     feed(resp(404, "Not Found", "ring", 1, "INVITE"), tup(2, 1), SEC(60));
+    flush_to(SEC(65));
     assert_int_equal(n_recs, 1);
     assert_string_equal(nfe(0)->request_uri, "sip:1002@example.com");
     assert_int_equal(nfe(0)->rtt, SW_SEC(60));
@@ -1377,6 +1475,8 @@ static void enumerate(int src, unsigned base, unsigned n, sw_time start, sw_time
         sw_time ts = start + (sw_time)i * step;
         feed(&M, tup(src, 2), ts);
         feed(resp(404, "Not Found", cid, 1, method), tup(2, src), ts + 10000);
+        if (i % 3 != 2)
+            feed(ack(cid, 1), tup(src, 2), ts + 10001); /* out 0.5 s later */
     }
 }
 
@@ -1385,13 +1485,20 @@ static void test_enumeration_30_users(void **state)
     (void)state;
     mk();
     enumerate(9, 100, 30, SEC(0), DUR_MS(500), "friendly-scanner");
+    flush_to(SEC(20));
     assert_int_equal(n_recs, 31);
-    for (size_t i = 0; i < 10; i++)
-        assert_int_equal(recs[i].ev.type, SW_EVENT_USER_NOT_FOUND);
-    const struct sw_event_scan *s = sce(10); /* right after the 10th user */
-    assert_int_equal(recs[10].ev.ts, MS(4510));
-    assert_string_equal(recs[10].ev.call_id, "scan-9-109");
-    assert_tuple(&recs[10].ev, 9, 2);
+    /* the scan goes out at the 10th user's 404 (an INVITE), before that
+     * user's own event, which waits for its ACK */
+    size_t k = 0;
+    while (k < n_recs && recs[k].ev.type != SW_EVENT_SCAN)
+        k++;
+    assert_int_equal(k, 9);
+    for (size_t i = 0; i < n_recs; i++)
+        assert_int_equal(recs[i].ev.type, i == k ? SW_EVENT_SCAN : SW_EVENT_USER_NOT_FOUND);
+    const struct sw_event_scan *s = sce(k);
+    assert_int_equal(recs[k].ev.ts, MS(4510));
+    assert_string_equal(recs[k].ev.call_id, "scan-9-109");
+    assert_tuple(&recs[k].ev, 9, 2);
     assert_string_equal(s->src_ip, "10.0.0.9");
     assert_int_equal(s->count, 10);
     assert_int_equal(s->distinct_users, 10);
@@ -1409,8 +1516,6 @@ static void test_enumeration_30_users(void **state)
     assert_int_equal(s->first_time, MS(10));
     assert_int_equal(s->last_time, MS(4510));
     assert_int_equal(s->window, SW_SEC(60));
-    for (size_t i = 11; i < 31; i++)
-        assert_int_equal(recs[i].ev.type, SW_EVENT_USER_NOT_FOUND);
     assert_int_equal(ctr("scan_events"), 1);
     assert_int_equal(ctr("not_found_events"), 30);
 }
@@ -1420,6 +1525,7 @@ static void test_slow_enumeration_no_scan(void **state)
     (void)state;
     mk();
     enumerate(9, 100, 12, SEC(0), SW_SEC(7), "slow");
+    flush_to(SEC(100));
     assert_int_equal(n_recs, 12);
     assert_int_equal(ctr("scan_events"), 0);
     /* one user asked for 15 times: many hits, one distinct user: no scan */
@@ -1429,9 +1535,11 @@ static void test_slow_enumeration_no_scan(void **state)
         feed(invite(cid, 1, "sip:4242@example.com"), tup(8, 2), SEC(200) + i);
         feed(resp(404, "Not Found", cid, 1, "INVITE"), tup(2, 8), SEC(200) + i + 1);
     }
+    flush_to(SEC(300));
     assert_int_equal(ctr("scan_events"), 0);
     /* 6 s apart: the 10th lands inside the window of the 1st */
     enumerate(7, 500, 10, SEC(1000), SW_SEC(6), "edge");
+    flush_to(SEC(1100));
     assert_int_equal(ctr("scan_events"), 1);
 }
 
@@ -1445,6 +1553,7 @@ static void test_scan_two_sources_and_rescan(void **state)
         if (i < 10)
             enumerate(8, 2000 + i, 1, MS(i * 1000 + 500), 0, "s8");
     }
+    flush_to(SEC(100));
     size_t scans = 0;
     size_t idx[4] = {0};
     for (size_t i = 0; i < n_recs; i++)
@@ -1478,13 +1587,16 @@ static void test_scan_caps(void **state)
     cfg.max_scan_users = 12;
     mk_cfg(&cfg);
     enumerate(9, 100, 20, SEC(0), DUR_MS(100), "capped");
+    flush_to(SEC(5));
     assert_int_equal(ctr("scan_events"), 1);
     assert_int_equal(ctr("scan_hits_dropped"), 8);
     enumerate(8, 100, 1, SEC(10), 0, "b");
     enumerate(7, 100, 1, SEC(11), 0, "c"); /* evicts 10.0.0.9, the least recent */
+    flush_to(MS(11600));
     assert_int_equal(ctr("scan_sources_evicted"), 1);
     /* 10.0.0.9 comes back with a fresh window: no memory of its last scan */
     enumerate(9, 300, 10, SEC(12), DUR_MS(100), "capped");
+    flush_to(SEC(20));
     assert_int_equal(ctr("scan_events"), 2);
     assert_int_equal(ctr("scan_sources_evicted"), 2);
 }
@@ -1508,6 +1620,7 @@ static void test_summary_top_ties(void **state)
         }
     }
     assert_int_equal(k, 16);
+    flush_to(SEC(30));
     struct sw_not_found_summary nf;
     struct sw_transfer_summary xs;
     tracker_summary(T, &nf, &xs);
@@ -1543,6 +1656,7 @@ static void test_summary_keys_bounded(void **state)
     mk_cfg(&cfg);
     enumerate(9, 100, 5, SEC(0), SW_SEC(1), "x");
     enumerate(8, 100, 1, SEC(10), 0, "x"); /* user 100 again: already counted */
+    flush_to(SEC(11));
     struct sw_not_found_summary nf;
     struct sw_transfer_summary xs;
     tracker_summary(T, &nf, &xs);
@@ -1556,6 +1670,7 @@ static void test_summary_keys_bounded(void **state)
     assert_int_equal(nf.top_sources[0].count, 5);
     /* a third source finds the table full */
     enumerate(7, 900, 1, SEC(11), 0, "x");
+    flush_to(SEC(12));
     assert_int_equal(ctr("summary_keys_dropped"), 5); /* user 900 and 10.0.0.7 */
 }
 
@@ -1698,6 +1813,8 @@ int main(void)
         TC(test_finish_truncated),
         TC(test_timer_order_and_stamps),
         TC(test_heap_many_transfers),
+        TC(test_404_waits_for_ack),
+        TC(test_404_held_bounded),
         TC(test_404_after_100),
         TC(test_604),
         TC(test_other_statuses_ignored),
