@@ -50,10 +50,12 @@
 /* allocator overhead charged with every allocation */
 #define FRAME_COST(n) (sizeof(struct ev_frame) + (n) + 16)
 #define CALL_COST(idlen, cap) (sizeof(struct ev_call) + (idlen) + 1 + (cap) * sizeof(void *) + 32)
-/* 2 x 128 KiB: with 32768 Call-IDs per generation and 3 probes, a Call-ID
- * never evicted is taken for an evicted one about once in 1400 (checked in
- * both generations). */
-#define BLOOM_BITS (1u << 20)
+/* 2 x 512 KiB: with 32768 Call-IDs per generation and 4 probes, a Call-ID
+ * never evicted is taken for an evicted one about once in 500 000 (checked
+ * in both generations; 2^20 bits and 3 probes made it once in 700, a few
+ * false "incomplete" files per load-mix replay). */
+#define BLOOM_BITS (1u << 22)
+#define BLOOM_PROBES 4u
 #define BLOOM_GENERATION 32768u /* insertions before the older filter is cleared */
 
 struct ev_frame {
@@ -314,12 +316,12 @@ static bool bloom_has(const struct evidence *e, uint64_t h)
     for (int g = 0; g < 2; g++) {
         const uint64_t *bits = e->bloom[g];
         unsigned i = 0;
-        for (; i < 3; i++) {
+        for (; i < BLOOM_PROBES; i++) {
             unsigned b = bloom_bit(h, i);
             if (!(bits[b / 64] >> (b % 64) & 1))
                 break;
         }
-        if (i == 3)
+        if (i == BLOOM_PROBES)
             return true;
     }
     return false;
@@ -333,7 +335,7 @@ static void bloom_add(struct evidence *e, uint64_t h)
         e->bloom_n = 1;
     }
     uint64_t *bits = e->bloom[e->bloom_cur];
-    for (unsigned i = 0; i < 3; i++) {
+    for (unsigned i = 0; i < BLOOM_PROBES; i++) {
         unsigned b = bloom_bit(h, i);
         bits[b / 64] |= UINT64_C(1) << (b % 64);
     }

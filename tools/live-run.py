@@ -4,7 +4,11 @@ load mix at its own rate, for N minutes; samples sipwatch's RSS.
 
     sudo python3 tools/live-run.py --sipwatch build/sipwatch [--minutes 10]
         [--pcap ~/.cache/sipwatch-bench/sip-long.pcap] [--iface lo]
-        [-- extra sipwatch options]
+        [--copies N] [-- extra sipwatch options]
+
+The capture is replayed once, as long as it lasts or for --minutes; make it
+long enough with --copies N (tools/loop-pcap.py: N copies back to back, each
+with Call-IDs of its own, so no dialog comes back as it would in a loop).
 
 Evidence is on (default budget) unless `--no-evidence`. Prints RSS at each
 minute, the peak, the memory the stats say is held (tables + evidence buffer)
@@ -44,6 +48,8 @@ def main():
     ap.add_argument("--iface", default="lo")
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--no-evidence", action="store_true")
+    ap.add_argument("--copies", type=int, default=1,
+                    help="replay N copies of the capture with distinct Call-IDs (loop-pcap.py)")
     ap.add_argument("--keep", help="keep the events and evidence in this directory")
     ap.add_argument("extra", nargs="*", help="more sipwatch options (after --)")
     a = ap.parse_args()
@@ -53,6 +59,12 @@ def main():
         sys.exit(f"live-run: {a.pcap} missing (make it: gen-load-pcap.sh long)")
     work = a.keep or tempfile.mkdtemp(prefix="sipwatch-live-")
     os.makedirs(work, exist_ok=True)
+    if a.copies > 1:
+        looped = os.path.join(work, "replay.pcap")
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                     "loop-pcap.py"), a.pcap, looped,
+                        str(a.copies)], check=True)
+        a.pcap = looped
     out = os.path.join(work, "events.ndjson")
     seconds = int(a.minutes * 60)
     cmd = [a.sipwatch, "-i", a.iface, "-o", out, "--stats-interval", "60"]
@@ -64,7 +76,7 @@ def main():
     if sw.poll() is not None:
         sys.exit("live-run: sipwatch exited: " + sw.stderr.read())
     base = rss_kib(sw.pid)
-    rp = subprocess.Popen(["tcpreplay", "-i", a.iface, "--loop", "0", f"--duration={seconds}",
+    rp = subprocess.Popen(["tcpreplay", "-i", a.iface, f"--duration={seconds}",
                            "--no-flow-stats", a.pcap],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     t0 = time.time()
@@ -120,6 +132,8 @@ def main():
     print(f"  kept in {work}" if a.keep else "")
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
+    elif a.copies > 1:
+        os.unlink(a.pcap)
     return 0
 
 
