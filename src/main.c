@@ -28,7 +28,7 @@
 #include "sipwatch/summary.h"
 
 #ifndef SIPWATCH_VERSION
-#define SIPWATCH_VERSION "0.1.0"
+#error "SIPWATCH_VERSION comes from meson.build (project version)"
 #endif
 
 static volatile sig_atomic_t g_stop, g_reopen;
