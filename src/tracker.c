@@ -205,7 +205,7 @@ void tracker_advance(struct tracker *t, sw_time now)
     /* Deadlines in order across both: a not-found held for its ACK goes out
      * after the transfers due before it, before those due after. */
     sw_time due;
-    while ((due = tracker_nf_next_due(t)) != SW_TIME_NONE && due <= now) {
+    while (t->n_held > 0 && (due = tracker_nf_next_due(t)) != SW_TIME_NONE && due <= now) {
         tracker_refer_advance(t, due);
         tracker_nf_advance(t, due);
     }
