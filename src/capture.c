@@ -89,6 +89,8 @@ static int check_linktype(struct capture *c, struct capture_input *in, char errb
 }
 
 /* read(2) on stdin for stdio, retried when a signal interrupts it. */
+#define CAPTURE_FILE_BUFFER (128u * 1024u)
+
 static ssize_t stdin_read(void *cookie, char *buf, size_t size)
 {
     struct capture *c = cookie;
@@ -147,6 +149,10 @@ static int open_file(struct capture *c, struct capture_input *in, const char *pa
         snprintf(errbuf, SW_ERRBUF_SIZE, "%s: %s", path, strerror(errno));
         return -1;
     }
+    /* libpcap reads a record with two freads: through stdio's default 4 KiB
+     * buffer that is a read(2) every few records; 128 KiB makes it one per
+     * ~200 (the buffer is freed by fclose, which pcap_close calls) */
+    (void)setvbuf(f, NULL, _IOFBF, CAPTURE_FILE_BUFFER);
     in->h = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, perr);
     if (in->h == NULL) {
         fclose(f);
