@@ -47,6 +47,7 @@ struct report_addr_cache {
     size_t len;
 };
 
+#define REPORT_EP_CACHE 8
 #define REPORT_CID_CACHE 256
 struct report_cid {
     struct sw_tuple tuple;
@@ -72,8 +73,9 @@ struct report {
     uint64_t suppressed, utf8_repaired, json_errors;
     uint64_t written[SW_EVENT__COUNT]; /* lines accepted by the output, per type */
     struct report_time_cache tcache[REPORT_TIME_CACHE];
-    json_t *jstr, *jreal; /* reused scalars that jansson encodes */
+    json_t *jreal; /* the reused real that jansson encodes (put_dur's rare cases) */
     struct report_addr_cache addr_cache[3]; /* src_ip, dest_ip, hep_agent */
+    struct report_addr_cache ep_cache[REPORT_EP_CACHE]; /* ladder endpoints */
     struct report_cid cid[REPORT_CID_CACHE];
     struct communityid *cidctx; /* NULL: community_id is null (counted in json_errors) */
     char *host;       /* owned copy of cfg.host */
@@ -93,18 +95,16 @@ static void output_config_of(const struct report_config *cfg, struct output_conf
     oc->notice_ctx = cfg->notice_ctx;
 }
 
-/* The reused scalars jansson encodes for us (line writer, below). */
+/* The reused real jansson encodes for us (line writer, below). */
 static bool scratch_init(struct report *r)
 {
-    r->jstr = json_string_nocheck("");
     r->jreal = json_real(0.0);
     r->cidctx = communityid_new();
-    return r->jstr != NULL && r->jreal != NULL && r->cidctx != NULL;
+    return r->jreal != NULL && r->cidctx != NULL;
 }
 
 static void scratch_free(struct report *r)
 {
-    json_decref(r->jstr);
     json_decref(r->jreal);
     communityid_free(r->cidctx);
 }
@@ -332,9 +332,8 @@ static const char *fit_cut(struct report *r, const char *v, size_t *len)
 /* An event string as valid UTF-8: s itself when it is ASCII (most header
  * bytes), else its repair in r->fix (counted); cut to the fitting level.
  * NULL, counted in json_errors, when the repair buffer cannot grow. */
-static const char *utf8_view(struct report *r, const char *s, size_t *len)
+static const char *utf8_viewn(struct report *r, const char *s, size_t n, size_t *len)
 {
-    size_t n = strlen(s);
     if (is_ascii(s, n)) {
         *len = n;
         return r->fit ? fit_cut(r, s, len) : s;
@@ -358,6 +357,11 @@ static const char *utf8_view(struct report *r, const char *s, size_t *len)
     if (r->fit == 0)
         r->utf8_repaired += bad; /* once per event, not per fitting attempt */
     return r->fit ? fit_cut(r, r->fix, len) : r->fix;
+}
+
+static const char *utf8_view(struct report *r, const char *s, size_t *len)
+{
+    return utf8_viewn(r, s, strlen(s), len);
 }
 
 /* report_format_time with the date and time of day kept per second (in a
@@ -395,12 +399,12 @@ static size_t format_time(struct report *r, sw_time t, char buf[32])
 
 /*
  * The line writer. Events are written key by key into r->line in the order
- * the schema gives. What needs JSON encoding is encoded by jansson: every
- * string that holds a byte JSON must escape ('"', '\\', control bytes) or a
- * non-ASCII character (after our UTF-8 repair), every real number, and the
- * stats event's object (built as a jansson tree: it is rare). What needs no
- * encoding is copied: keys (constants of ours), plain printable-ASCII strings
- * (most header values), integers, true/false/null. The bytes are those
+ * the schema gives. jansson encodes the stats event's object (built as a
+ * jansson tree: it is rare) and the real numbers outside the range put_dur
+ * writes itself. The writer copies what needs no encoding: keys (constants
+ * of ours), plain printable-ASCII strings (most header values), integers,
+ * true/false/null; it escapes the other strings (valid UTF-8 after our
+ * repair) the way jansson's dump does (put_escaped). The bytes are those
  * jansson's json_dumpb gives for the same event built as a tree with
  * JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15):
  * tests/fuzz/report_ref.h builds it that way and test_report / fuzz_report
@@ -492,6 +496,45 @@ static void lb_json(struct report *r, struct lbuf *b, const json_t *v)
     }
 }
 
+/* v[0..n), valid UTF-8 holding bytes to escape, as jansson's dump encodes
+ * a string without JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH: '"' and '\\'
+ * and the control characters below 0x20 escaped (\b \f \n \r \t, the
+ * others \u00XX in upper-case hex), every other byte (0x7F, UTF-8
+ * sequences) as it is. */
+static void put_escaped(struct lbuf *b, const char *v, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (n > (SIZE_MAX - 2) / 6 || !lb_room(b, 6 * n + 2))
+        return;
+    char *o = b->p + b->n;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = (uint8_t)v[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
+            break;
+        }
+    }
+    *o++ = '"';
+    b->n = (size_t)(o - b->p);
+}
+
 /* A valid UTF-8 string value v[0..n). */
 static void put_bytes(struct report *r, struct lbuf *b, const char *v, size_t n)
 {
@@ -504,12 +547,7 @@ static void put_bytes(struct report *r, struct lbuf *b, const char *v, size_t n)
         }
         return;
     }
-    if (json_string_setn_nocheck(r->jstr, v, n) != 0) {
-        r->json_errors++;
-        LB_LIT(b, "null");
-        return;
-    }
-    lb_json(r, b, r->jstr);
+    put_escaped(b, v, n);
 }
 
 /* A string from an event: NULL is null; repaired and cut (utf8_view). */
@@ -523,18 +561,35 @@ static void put_str(struct report *r, struct lbuf *b, const char *s)
         put_bytes(r, b, v, n);
 }
 
+/* put_str of s[0..n) (no NUL inside), its length known. */
+static void put_strn(struct report *r, struct lbuf *b, const char *s, size_t n)
+{
+    size_t k;
+    const char *v = utf8_viewn(r, s, n, &k);
+    if (v == NULL)
+        LB_LIT(b, "null");
+    else
+        put_bytes(r, b, v, k);
+}
+
+/* v as decimal into the end of tmp[0..24); returns where it starts. */
+static char *fmt_u64(char tmp[24], uint64_t u)
+{
+    char *p = tmp + 24;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    return p;
+}
+
 static void put_int(struct lbuf *b, int64_t v)
 {
     char tmp[24];
-    size_t k = sizeof tmp;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[--k] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
+    char *p = fmt_u64(tmp, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
     if (v < 0)
-        tmp[--k] = '-';
-    lb_put(b, tmp + k, sizeof tmp - k);
+        *--p = '-';
+    lb_put(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 static void put_count(struct lbuf *b, uint64_t v)
@@ -576,6 +631,35 @@ static void put_dur(struct report *r, struct lbuf *b, sw_time t)
         LB_LIT(b, "null");
         return;
     }
+    if (t >= 100 && t < INT64_C(1000000000000000)) {
+        /* What jansson writes for (double)t / 1e6 with precision 15 ("%.15g",
+         * then ".0" when there is no '.'): t has at most 15 digits, so the
+         * double prints back as the exact decimal, trailing zeros dropped,
+         * and from 0.0001 up it is not in exponent form. */
+        char tmp[24];
+        char *p = fmt_u64(tmp, (uint64_t)t / 1000000);
+        size_t k = (size_t)(tmp + sizeof tmp - p);
+        char out[32];
+        memcpy(out, p, k);
+        out[k++] = '.';
+        unsigned frac = (unsigned)((uint64_t)t % 1000000);
+        if (frac == 0) {
+            out[k++] = '0';
+        } else {
+            char d[6];
+            for (int i = 5; i >= 0; i--) {
+                d[i] = (char)('0' + frac % 10);
+                frac /= 10;
+            }
+            size_t nd = 6;
+            while (d[nd - 1] == '0')
+                nd--;
+            memcpy(out + k, d, nd);
+            k += nd;
+        }
+        lb_put(b, out, k);
+        return;
+    }
     json_real_set(r->jreal, (double)t / 1e6);
     lb_json(r, b, r->jreal);
 }
@@ -592,13 +676,36 @@ static void put_addr(struct report *r, struct lbuf *b, const struct sw_addr *a,
     put_bytes(r, b, c->text, c->len);
 }
 
-/* "192.0.2.1:5060", "[2001:db8::1]:5060". */
+/* "192.0.2.1:5060", "[2001:db8::1]:5060" (plain ASCII: written as it is).
+ * The address text comes from a small cache: a ladder has few endpoints. */
 static void put_endpoint(struct report *r, struct lbuf *b, const struct sw_addr *a, uint16_t port)
 {
-    char ip[SW_ADDRSTRLEN], buf[SW_ADDRSTRLEN + 10];
-    sw_addr_str(a, ip);
-    int n = snprintf(buf, sizeof buf, a->family == 6 ? "[%s]:%u" : "%s:%u", ip, (unsigned)port);
-    put_bytes(r, b, buf, n < 0 ? 0 : SW_MIN((size_t)n, sizeof buf - 1));
+    struct report_addr_cache *c =
+        &r->ep_cache[(a->a[3] ^ a->a[15] ^ a->family) % REPORT_EP_CACHE];
+    if (c->addr.family == 0 || memcmp(&c->addr, a, sizeof *a) != 0) {
+        sw_addr_str(a, c->text);
+        c->len = strlen(c->text);
+        c->addr = *a;
+    }
+    char tmp[24];
+    char *p = fmt_u64(tmp, port);
+    size_t k = (size_t)(tmp + sizeof tmp - p);
+    bool v6 = a->family == 6;
+    if (!lb_room(b, c->len + k + 5))
+        return;
+    char *o = b->p + b->n;
+    *o++ = '"';
+    if (v6)
+        *o++ = '[';
+    memcpy(o, c->text, c->len);
+    o += c->len;
+    if (v6)
+        *o++ = ']';
+    *o++ = ':';
+    memcpy(o, p, k);
+    o += k;
+    *o++ = '"';
+    b->n = (size_t)(o - b->p);
 }
 
 /* A list of strings, cut at the fitting level's cap (*cut set when it is). */
@@ -732,6 +839,28 @@ static void put_scan(struct report *r, struct lbuf *b, const struct sw_event_sca
 
 static const char *const copy_names[] = {"original", "retransmission", "other_leg"};
 
+static size_t strlen_or0(const char *s)
+{
+    return s != NULL ? strlen(s) : 0;
+}
+
+/* snprintf(dst, cap, "%s %s", a, c) with a's length known and NULL as "":
+ * the length written (cut at cap - 1). */
+static size_t join(char *dst, size_t cap, const char *a, size_t an, const char *c)
+{
+    size_t n = SW_MIN(an, cap - 1);
+    if (n > 0)
+        memcpy(dst, a, n);
+    if (n < cap - 1)
+        dst[n++] = ' ';
+    size_t cn = SW_MIN(strlen_or0(c), cap - 1 - n);
+    if (cn > 0)
+        memcpy(dst + n, c, cn);
+    n += cn;
+    dst[n] = '\0';
+    return n;
+}
+
 static void put_ladder(struct report *r, struct lbuf *b, const struct sw_ladder *l, bool *cut)
 {
     size_t n = SW_MIN(l->n, (size_t)SW_MAX_LADDER);
@@ -744,13 +873,19 @@ static void put_ladder(struct report *r, struct lbuf *b, const struct sw_ladder 
     for (size_t i = 0; i < n; i++) {
         const struct sw_ladder_msg *m = &l->msgs[i];
         char line[2 * 512 + 16], cseq[16 + 64];
-        if (m->is_request)
-            snprintf(line, sizeof line, "%s %s", m->method != NULL ? m->method : "",
-                     m->request_uri != NULL ? m->request_uri : "");
-        else
-            snprintf(line, sizeof line, "%d %s", m->status, m->reason != NULL ? m->reason : "");
-        snprintf(cseq, sizeof cseq, "%u %s", (unsigned)m->cseq,
-                 m->cseq_method != NULL ? m->cseq_method : "");
+        size_t line_n, cseq_n;
+        char tmp[24];
+        if (m->is_request) {
+            line_n = join(line, sizeof line, m->method, strlen_or0(m->method), m->request_uri);
+        } else {
+            char *p = fmt_u64(tmp, m->status < 0 ? (uint64_t)0 - (uint64_t)(int64_t)m->status
+                                                 : (uint64_t)m->status);
+            if (m->status < 0)
+                *--p = '-';
+            line_n = join(line, sizeof line, p, (size_t)(tmp + sizeof tmp - p), m->reason);
+        }
+        char *p = fmt_u64(tmp, (unsigned)m->cseq);
+        cseq_n = join(cseq, sizeof cseq, p, (size_t)(tmp + sizeof tmp - p), m->cseq_method);
         if (i > 0)
             LB_LIT(b, ",");
         LB_LIT(b, "{\"ts\":");
@@ -762,9 +897,9 @@ static void put_ladder(struct report *r, struct lbuf *b, const struct sw_ladder 
         KEY(b, "transport");
         put_str(r, b, sw_transport_name((enum sw_transport)m->tuple.transport));
         KEY(b, "line");
-        put_str(r, b, line);
+        put_strn(r, b, line, line_n);
         KEY(b, "cseq");
-        put_str(r, b, cseq);
+        put_strn(r, b, cseq, cseq_n);
         KEY(b, "copy");
         put_str(r, b, copy_names[(unsigned)m->copy < 3 ? (unsigned)m->copy : 0]);
         LB_LIT(b, "}");

@@ -43,13 +43,37 @@ const char *sw_transport_name(enum sw_transport t)
     return "unknown";
 }
 
+/* One byte as decimal without leading zeros (inet_ntop's "%u"); returns
+ * the position after it. */
+static char *put_octet(char *p, unsigned v)
+{
+    if (v >= 100) {
+        *p++ = (char)('0' + v / 100);
+        v %= 100;
+        *p++ = (char)('0' + v / 10);
+    } else if (v >= 10) {
+        *p++ = (char)('0' + v / 10);
+    }
+    *p++ = (char)('0' + v % 10);
+    return p;
+}
+
 char *sw_addr_str(const struct sw_addr *a, char buf[SW_ADDRSTRLEN])
 {
     buf[0] = '\0';
-    if (a->family == 4)
-        inet_ntop(AF_INET, a->a, buf, SW_ADDRSTRLEN);
-    else if (a->family == 6)
+    if (a->family == 4) {
+        /* what inet_ntop writes ("%u.%u.%u.%u"), without its sprintf: the
+         * reporter formats an address per ladder message */
+        char *p = buf;
+        for (int i = 0; i < 4; i++) {
+            if (i > 0)
+                *p++ = '.';
+            p = put_octet(p, a->a[i]);
+        }
+        *p = '\0';
+    } else if (a->family == 6) {
         inet_ntop(AF_INET6, a->a, buf, SW_ADDRSTRLEN);
+    }
     return buf;
 }
 

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include <cmocka.h>
 
@@ -100,6 +101,14 @@ static void test_addr_str(void **state)
     a.family = 4;
     a.a[0] = 192; a.a[1] = 0; a.a[2] = 2; a.a[3] = 1;
     assert_string_equal(sw_addr_str(&a, buf), "192.0.2.1");
+    /* IPv4 is formatted by hand: the same text as inet_ntop, every octet */
+    for (unsigned v = 0; v < 256; v++) {
+        char ref[SW_ADDRSTRLEN];
+        a.a[0] = (uint8_t)v; a.a[1] = (uint8_t)(255 - v); a.a[2] = (uint8_t)(v / 3);
+        a.a[3] = (uint8_t)(v * 7);
+        assert_non_null(inet_ntop(AF_INET, a.a, ref, sizeof ref));
+        assert_string_equal(sw_addr_str(&a, buf), ref);
+    }
     a.family = 6;
     memset(a.a, 0, 16);
     a.a[0] = 0x20; a.a[1] = 0x01; a.a[2] = 0x0d; a.a[3] = 0xb8; a.a[15] = 1;

@@ -939,6 +939,34 @@ static void test_matches_jansson(void **state)
             break;
         }
         }
+        /* a ladder: endpoints of both families (and none), any strings */
+        struct sw_ladder_msg lad[4];
+        if (ev.type != SW_EVENT_STATS && rnd() % 2 == 0) {
+            ev.ladder.n = rnd() % 5;
+            ev.ladder.msgs = lad;
+            for (size_t i = 0; i < ev.ladder.n; i++) {
+                struct sw_ladder_msg *m = &lad[i];
+                memset(m, 0, sizeof *m);
+                m->ts = rnd_time();
+                m->tuple.src.family = (uint8_t)(rnd() % 3 == 0 ? 6 : rnd() % 5 == 0 ? 0 : 4);
+                m->tuple.dst.family = (uint8_t)(rnd() % 3 == 0 ? 6 : 4);
+                for (size_t j = 0; j < 16; j++) {
+                    m->tuple.src.a[j] = (uint8_t)(rnd() % 4 == 0 ? 0 : rnd());
+                    m->tuple.dst.a[j] = (uint8_t)(rnd() % 4 == 0 ? 0 : rnd());
+                }
+                m->tuple.sport = (uint16_t)rnd();
+                m->tuple.dport = (uint16_t)(rnd() >> (rnd() % 64));
+                m->tuple.transport = (uint8_t)(rnd() % 9);
+                m->is_request = rnd() & 1;
+                m->method = rnd_str();
+                m->request_uri = rnd_str();
+                m->status = (int)(rnd() % 3 == 0 ? (int64_t)rnd() : (int64_t)(rnd() % 700));
+                m->reason = rnd_str();
+                m->cseq = (uint32_t)(rnd() >> (rnd() % 64));
+                m->cseq_method = rnd_str();
+                m->copy = (enum sw_msg_copy)(rnd() % 3);
+            }
+        }
         seq_check(&ev, &ref, round);
     }
     struct sw_counters rc;
@@ -946,6 +974,37 @@ static void test_matches_jansson(void **state)
     assert_int_equal(counter(&rc, "events_written"), round);
     assert_int_equal(counter(&rc, "utf8_repaired"), ref.utf8_repaired);
     assert_int_equal(counter(&rc, "json_errors"), ref.json_errors);
+}
+
+/* Durations (rtt_s, wait_s, window_s) are written without jansson in the
+ * usual range: every digit count, trailing zeros, the edges of that range
+ * (100 us and 10^15 us) and beyond are jansson's text, byte for byte. */
+static void test_durations_match_jansson(void **state)
+{
+    (void)state;
+    struct ref ref = {0};
+    seq_open();
+    int k = 0;
+    sw_time p10 = 1;
+    for (int d = 0; d <= 17; d++, p10 *= 10) {
+        const sw_time around[] = {p10 - 1, p10, p10 + 1, 2 * p10, 5 * p10 + 3, 9 * p10 + p10 / 2,
+                                  -p10, 123456789 % (p10 * 10) + p10};
+        for (size_t i = 0; i < sizeof around / sizeof around[0]; i++) {
+            struct sw_event ev;
+            not_found_event(&ev);
+            ev.u.not_found.rtt = around[i];
+            seq_check(&ev, &ref, k++);
+        }
+    }
+    for (int i = 0; i < 20000; i++) {
+        struct sw_event ev;
+        not_found_event(&ev);
+        ev.u.not_found.rtt = (sw_time)(rnd() >> (rnd() % 64));
+        seq_check(&ev, &ref, k++);
+    }
+    struct sw_counters rc;
+    seq_close(&rc);
+    assert_int_equal(counter(&rc, "events_written"), k);
 }
 
 /* Events longer than REPORT_MAX_LINE are cut to fit, with markers; the
@@ -1041,6 +1100,7 @@ int main(void)
         cmocka_unit_test(test_format_time),
         cmocka_unit_test(test_reuse_sequence),
         cmocka_unit_test(test_matches_jansson),
+        cmocka_unit_test(test_durations_match_jansson),
         cmocka_unit_test(test_long_events_fit),
     };
     int rc = cmocka_run_group_tests_name("report", tests, NULL, NULL);
