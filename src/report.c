@@ -853,7 +853,8 @@ static size_t join(char *dst, size_t cap, const char *a, size_t an, const char *
         memcpy(dst, a, n);
     if (n < cap - 1)
         dst[n++] = ' ';
-    size_t cn = SW_MIN(strlen_or0(c), cap - 1 - n);
+    size_t cn = strlen_or0(c);
+    cn = SW_MIN(cn, cap - 1 - n);
     if (cn > 0)
         memcpy(dst + n, c, cn);
     n += cn;

@@ -411,14 +411,29 @@ static bool full_parse(struct sw_bytes raw, size_t head_len, struct sip_msg *m)
         osip_message_free(om);
         return false;
     }
-    if (om->call_id != NULL) {
-        /* libosip2 splits the Call-ID at '@': rebuild the whole value */
-        char *s = NULL;
-        if (osip_call_id_to_str(om->call_id, &s) == 0 && s != NULL && s[0] != '\0') {
-            put_str(m, m->call_id, sizeof m->call_id, s);
-            m->call_id_hash = sipmsg_key_hash(sw_bytes_make(s, strlen(s)), sizeof m->call_id);
+    if (om->call_id != NULL && om->call_id->number != NULL) {
+        /* libosip2 splits the Call-ID at '@': rebuild the whole value as
+         * osip_call_id_to_str() does (the number, then '@' and the host if
+         * there is one), without its allocation and sprintf */
+        const char *num = om->call_id->number, *host = om->call_id->host;
+        size_t nn = strlen(num), hn = host != NULL ? strlen(host) : 0;
+        size_t k = nn + (host != NULL ? 1 + hn : 0);
+        char stack[1024];
+        char *s = k < sizeof stack ? stack : malloc(k + 1);
+        if (s != NULL) {
+            memcpy(s, num, nn);
+            if (host != NULL) {
+                s[nn] = '@';
+                memcpy(s + nn + 1, host, hn);
+            }
+            s[k] = '\0';
+            if (k > 0) {
+                put_str(m, m->call_id, sizeof m->call_id, s);
+                m->call_id_hash = sipmsg_key_hash(sw_bytes_make(s, k), sizeof m->call_id);
+            }
+            if (s != stack)
+                free(s);
         }
-        osip_free(s);
     }
     if (om->from != NULL) {
         osip_uri_into(m, om->from->url, m->from_uri);
@@ -461,7 +476,7 @@ static enum sipmsg_result parse(struct sw_bytes raw, unsigned flags, struct sip_
         st->requests++;
     else
         st->responses++;
-    bool full = (flags & SIPMSG_FULL) || sipscan_feeds_event(out);
+    bool full = (flags & SIPMSG_FULL) || info.feeds_event;
     if (full && out->header_lines > SIPMSG_MAX_HEADER_LINES) {
         /* libosip2's header lists are quadratic: the scanner's fields stand */
         st->header_floods++;

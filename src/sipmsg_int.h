@@ -27,6 +27,7 @@ struct sipscan_info {
     struct sw_bytes body;  /* cut to Content-Length when that is shorter */
     struct sw_bytes ctype; /* Content-Type value, {NULL,0} if absent */
     unsigned n_ctype;      /* Content-Type headers seen */
+    bool feeds_event;      /* sipscan_feeds_event() of the result (valid on SIPSCAN_OK) */
 };
 
 /* Fills every field of *m (see sipmsg.c for what holds after a parse) from

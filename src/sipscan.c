@@ -930,11 +930,11 @@ static void msg_reset(struct sip_msg *m)
 bool sipscan_feeds_event(const struct sip_msg *m)
 {
     if (m->is_request) {
-        if (strcmp(m->method, "REFER") == 0)
+        if (SIPMSG_IS(m->method, "REFER"))
             return true;
-        return strcmp(m->method, "NOTIFY") == 0 && strcmp(m->event, "refer") == 0;
+        return SIPMSG_IS(m->method, "NOTIFY") && SIPMSG_IS(m->event, "refer");
     }
-    return m->status == 404 || m->status == 604 || strcmp(m->cseq_method, "REFER") == 0;
+    return m->status == 404 || m->status == 604 || SIPMSG_IS(m->cseq_method, "REFER");
 }
 
 enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg *m,
@@ -955,6 +955,7 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
     info->body = empty_view;
     info->ctype = empty_view;
     info->n_ctype = 0;
+    info->feeds_event = false;
     if (raw.n == 0 || raw.p == NULL)
         return SIPSCAN_INVALID;
 
@@ -1021,7 +1022,8 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
     process(&s, H_CALLID);
     process(&s, H_CSEQ);
     process(&s, H_EVENT);
-    bool all = !lazy || sipscan_feeds_event(m);
+    info->feeds_event = sipscan_feeds_event(m);
+    bool all = !lazy || info->feeds_event;
     /* libosip2 stops at a NUL in the headers yet returns success; a NUL has
      * no business there, and our copies would be cut at it. */
     enum sipscan_result r = SIPSCAN_OK;

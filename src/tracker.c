@@ -65,13 +65,16 @@ void tracker_key_make(struct tracker_key *k, uint32_t num, const char *text1, si
     k->b[2] = (uint8_t)(num >> 8);
     k->b[3] = (uint8_t)num;
     k->n = 4;
+    /* (SW_MIN evaluates its arguments twice: the lengths are taken first) */
     if (text1 != NULL) {
-        size_t n = SW_MIN(tracker_len(text1, cap1), (size_t)SIPMSG_MAX_TOKEN - 1);
+        size_t n = tracker_len(text1, cap1);
+        n = SW_MIN(n, (size_t)SIPMSG_MAX_TOKEN - 1);
         memcpy(k->b + k->n, text1, n);
         k->n += n;
         k->b[k->n++] = '\0'; /* separator: "AB"+"C" must differ from "A"+"BC" */
     }
-    size_t n = SW_MIN(tracker_len(text2, cap2), (size_t)SIPMSG_MAX_CALLID - 1);
+    size_t n = tracker_len(text2, cap2);
+    n = SW_MIN(n, (size_t)SIPMSG_MAX_CALLID - 1);
     memcpy(k->b + k->n, text2, n);
     k->n += n;
     k->b[k->n++] = '\0'; /* text2 reads as a C string from the key */
@@ -147,10 +150,8 @@ void tracker_free(struct tracker *t)
     free(t);
 }
 
-static bool is_method(const char *m, const char *name)
-{
-    return strcmp(m, name) == 0; /* RFC 3261 §7.1: methods are case-sensitive */
-}
+/* RFC 3261 §7.1: methods are case-sensitive. m is a sip_msg field. */
+#define is_method(m, name) SIPMSG_IS((m), name)
 
 static void tracker_dispatch(struct tracker *t, const struct sip_msg *m,
                              const struct sw_tuple *tuple, sw_time ts);

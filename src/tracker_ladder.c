@@ -182,7 +182,8 @@ static struct lcall *lcall_new(struct tracker *t, const char *call_id, size_t n)
 
 static size_t put_text(char *dst, const char *s, size_t cap, size_t max)
 {
-    size_t n = SW_MIN(tracker_len(s, cap), max);
+    size_t n = tracker_len(s, cap); /* once: SW_MIN evaluates twice */
+    n = SW_MIN(n, max);
     memcpy(dst, s, n);
     dst[n] = '\0';
     return n + 1;

@@ -507,7 +507,8 @@ static bool tag_eq_str(const char *a, size_t acap, const char *b, size_t bcap)
 static void copy_tag(char *dst, size_t cap, const char *src, size_t src_cap, uint64_t *dst_hash,
                      uint64_t src_hash)
 {
-    size_t n = SW_MIN(tracker_len(src, src_cap), cap - 1);
+    size_t n = tracker_len(src, src_cap);
+    n = SW_MIN(n, cap - 1);
     memcpy(dst, src, n);
     dst[n] = '\0';
     *dst_hash = src_hash;
@@ -871,7 +872,7 @@ static void notify_seen_add(struct xcall *c, const struct sip_msg *m, uint64_t x
 
 void tracker_refer_notify(struct tracker *t, const struct sip_msg *m, sw_time ts)
 {
-    if (strcmp(m->event, "refer") != 0)
+    if (!SIPMSG_IS(m->event, "refer"))
         return; /* presence, dialog, message-summary, ...: not ours */
     struct xcall *c = call_find(t, m->call_id, m->call_id_hash);
     const struct notify_seen *seen = c != NULL ? notify_seen_find(c, m) : NULL;

@@ -21,6 +21,8 @@
 #ifndef SIPWATCH_SIPMSG_H
 #define SIPWATCH_SIPMSG_H
 
+#include <string.h>
+
 #include "sipwatch/types.h"
 
 #define SIPMSG_MAX_TOKEN 64    /* methods, tags, branch, event package */
@@ -93,6 +95,12 @@ struct sip_msg {
     bool full_parse;                    /* libosip2 parsed this message */
     unsigned truncated_fields;          /* fields cut to their buffer size */
 };
+
+/* Is the NUL-terminated field f (a struct sip_msg array, longer than the
+ * literal) exactly the string literal `lit`? One fixed-size memcmp (its NUL
+ * included), which the compiler inlines: methods and event packages are
+ * compared per message. */
+#define SIPMSG_IS(f, lit) (memcmp((f), (lit), sizeof(lit)) == 0)
 
 enum sipmsg_result {
     SIPMSG_OK = 0,
