@@ -550,26 +550,35 @@ static void put_bytes(struct report *r, struct lbuf *b, const char *v, size_t n)
     put_escaped(b, v, n);
 }
 
-/* A string from an event: NULL is null; repaired and cut (utf8_view). */
-static void put_str(struct report *r, struct lbuf *b, const char *s)
-{
-    size_t n;
-    const char *v = s != NULL ? utf8_view(r, s, &n) : NULL;
-    if (v == NULL)
-        LB_LIT(b, "null");
-    else
-        put_bytes(r, b, v, n);
-}
-
 /* put_str of s[0..n) (no NUL inside), its length known. */
 static void put_strn(struct report *r, struct lbuf *b, const char *s, size_t n)
 {
+    if (r->fit == 0 && is_plain(s, n)) {
+        /* plain printable ASCII, nothing cut: its own encoding (what
+         * utf8_viewn and put_bytes would conclude, in one pass) */
+        if (lb_room(b, n + 2)) {
+            b->p[b->n++] = '"';
+            memcpy(b->p + b->n, s, n);
+            b->n += n;
+            b->p[b->n++] = '"';
+        }
+        return;
+    }
     size_t k;
     const char *v = utf8_viewn(r, s, n, &k);
     if (v == NULL)
         LB_LIT(b, "null");
     else
         put_bytes(r, b, v, k);
+}
+
+/* A string from an event: NULL is null; repaired and cut (utf8_view). */
+static void put_str(struct report *r, struct lbuf *b, const char *s)
+{
+    if (s == NULL)
+        LB_LIT(b, "null");
+    else
+        put_strn(r, b, s, strlen(s));
 }
 
 /* v as decimal into the end of tmp[0..24); returns where it starts. */

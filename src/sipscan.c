@@ -524,13 +524,18 @@ void sipscan_refer_to(struct sip_msg *m, struct sw_bytes v)
 /* "SIP/2.0 NNN Reason" (reason may be empty); status 100..699. */
 static bool status_line(struct sw_bytes line, int *status, struct sw_bytes *reason)
 {
-    if (!ascii_istarts(line, "SIP/"))
-        return false;
-    size_t i = 4;
-    while (i < line.n && !ascii_is_ws(line.p[i]))
-        i++;
-    while (i < line.n && ascii_is_ws(line.p[i]))
-        i++;
+    size_t i;
+    if (line.n >= 9 && memcmp(line.p, "SIP/2.0 ", 8) == 0 && !ascii_is_ws(line.p[8])) {
+        i = 8; /* the usual form: where the loops below would stop */
+    } else {
+        if (!ascii_istarts(line, "SIP/"))
+            return false;
+        i = 4;
+        while (i < line.n && !ascii_is_ws(line.p[i]))
+            i++;
+        while (i < line.n && ascii_is_ws(line.p[i]))
+            i++;
+    }
     if (line.n - i < 3 || !ascii_is_digit(line.p[i]) || !ascii_is_digit(line.p[i + 1]) ||
         !ascii_is_digit(line.p[i + 2]))
         return false;
@@ -654,9 +659,15 @@ static void on_cseq(struct scan *s, struct sw_bytes v, bool ml)
     while (i < v.n && is_lws(v.p[i]))
         i++;
     ds = i;
-    while (i < v.n && ascii_is_digit(v.p[i]))
+    /* the number read as it is scanned; once past CSEQ_MAX it stays there
+     * (no overflow, whatever the digit count), and is refused */
+    while (i < v.n && ascii_is_digit(v.p[i])) {
+        n = n * 10 + (uint64_t)(v.p[i] - '0');
+        if (n > CSEQ_MAX)
+            n = CSEQ_MAX + 1;
         i++;
-    if (!ascii_parse_uint(sub(v, ds, i), CSEQ_MAX, &n))
+    }
+    if (i == ds || n > CSEQ_MAX)
         return;
     if (i >= v.n || !is_lws(v.p[i]))
         return;
@@ -866,14 +877,17 @@ static bool start_line(struct sip_msg *m, struct sw_bytes line)
     }
     /* Method SP Request-URI SP SIP-Version (RFC 3261 §7.1) */
     size_t i = 0;
-    while (i < line.n && ascii_is_token(line.p[i]))
+    while (i < line.n && tok_table[line.p[i]])
         i++;
     if (i == 0 || i >= line.n || line.p[i] != ' ')
         return false;
     struct sw_bytes meth = sub(line, 0, i);
     size_t us = ++i;
-    while (i < line.n && !ascii_is_ws(line.p[i]))
-        i++;
+    /* the URI ends at the first SP or HTAB: memchr for each, not a byte loop */
+    const uint8_t *sp = memchr(line.p + us, ' ', line.n - us);
+    size_t ue = sp != NULL ? (size_t)(sp - line.p) : line.n;
+    const uint8_t *ht = ue > us ? memchr(line.p + us, '\t', ue - us) : NULL;
+    i = ht != NULL ? (size_t)(ht - line.p) : ue;
     if (i == us || i >= line.n)
         return false;
     struct sw_bytes uri = sub(line, us, i);

@@ -94,11 +94,13 @@ static inline bool ascii_parse_uint(struct sw_bytes v, uint64_t max, uint64_t *o
 {
     size_t i = 0, digits = 0;
     uint64_t n = 0;
+    /* n * 10 + d <= max, without a division per digit */
+    const uint64_t lim = max / 10, last = max % 10;
     while (i < v.n && ascii_is_ws(v.p[i]))
         i++;
     for (; i < v.n && ascii_is_digit(v.p[i]); i++, digits++) {
         uint64_t d = (uint64_t)(v.p[i] - '0');
-        if (n > (max - d) / 10)
+        if (n > lim || (n == lim && d > last))
             return false;
         n = n * 10 + d;
     }
