@@ -34,12 +34,6 @@ void tracker_config_default(struct tracker_config *cfg)
     cfg->max_ladder_bytes = TRACKER_DEFAULT_MAX_LADDER_BYTES;
 }
 
-size_t tracker_len(const char *s, size_t cap)
-{
-    const char *e = memchr(s, '\0', cap);
-    return e != NULL ? (size_t)(e - s) : cap;
-}
-
 char *tracker_strdup(struct tracker *t, const char *s, size_t cap)
 {
     if (s == NULL)

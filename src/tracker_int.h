@@ -110,8 +110,13 @@ struct tracker {
 /* tracker.c */
 void tracker_key_make(struct tracker_key *k, uint32_t num, const char *text1, size_t cap1,
                       const char *text2, size_t cap2, uint64_t hash2);
-/* Bounded length of one of our own NUL-terminated sip_msg fields. */
-size_t tracker_len(const char *s, size_t cap);
+/* Bounded length of one of our own NUL-terminated sip_msg fields (inline:
+ * a few per message and per table lookup). */
+static inline size_t tracker_len(const char *s, size_t cap)
+{
+    const char *e = memchr(s, '\0', cap);
+    return e != NULL ? (size_t)(e - s) : cap;
+}
 /* malloc'd copy, NULL for "" (or on OOM, counted). */
 char *tracker_strdup(struct tracker *t, const char *s, size_t cap);
 
