@@ -180,15 +180,6 @@ static struct lcall *lcall_new(struct tracker *t, const char *call_id, size_t n)
     return c;
 }
 
-static size_t put_text(char *dst, const char *s, size_t cap, size_t max)
-{
-    size_t n = tracker_len(s, cap); /* once: SW_MIN evaluates twice */
-    n = SW_MIN(n, max);
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-    return n + 1;
-}
-
 static bool same_way(const struct sw_tuple *a, const struct sw_tuple *b)
 {
     return memcmp(&a->src, &b->src, sizeof a->src) == 0 &&
@@ -207,19 +198,32 @@ static bool same_msg(const struct lrec *r, const struct lrec *q)
 
 static struct lrec *rec_make(const struct sip_msg *m, const struct sw_tuple *tuple, sw_time ts)
 {
-    char text[SIPMSG_MAX_TOKEN * 2 + LADDER_MAX_URI + LADDER_MAX_REASON + 4];
-    size_t n = put_text(text, m->cseq_method, sizeof m->cseq_method, SIPMSG_MAX_TOKEN - 1);
-    size_t o_line = n, o_uri = 0;
+    /* the lengths first, then the text straight into the record */
+    size_t l_cm = tracker_len(m->cseq_method, sizeof m->cseq_method), l_a, l_b = 0;
+    l_cm = SW_MIN(l_cm, (size_t)SIPMSG_MAX_TOKEN - 1);
     if (m->is_request) {
-        n += put_text(text + n, m->method, sizeof m->method, SIPMSG_MAX_TOKEN - 1);
-        o_uri = n;
-        n += put_text(text + n, m->request_uri, sizeof m->request_uri, LADDER_MAX_URI);
+        l_a = tracker_len(m->method, sizeof m->method);
+        l_a = SW_MIN(l_a, (size_t)SIPMSG_MAX_TOKEN - 1);
+        l_b = tracker_len(m->request_uri, sizeof m->request_uri);
+        l_b = SW_MIN(l_b, (size_t)LADDER_MAX_URI);
     } else {
-        n += put_text(text + n, m->reason, sizeof m->reason, LADDER_MAX_REASON);
+        l_a = tracker_len(m->reason, sizeof m->reason);
+        l_a = SW_MIN(l_a, (size_t)LADDER_MAX_REASON);
     }
+    size_t o_line = l_cm + 1, o_uri = m->is_request ? o_line + l_a + 1 : 0;
+    size_t n = o_line + l_a + 1 + (m->is_request ? l_b + 1 : 0);
     struct lrec *r = malloc(sizeof *r + n);
     if (r == NULL)
         return NULL;
+    char *text = r->text;
+    memcpy(text, m->cseq_method, l_cm);
+    text[l_cm] = '\0';
+    memcpy(text + o_line, m->is_request ? m->method : m->reason, l_a);
+    text[o_line + l_a] = '\0';
+    if (m->is_request) {
+        memcpy(text + o_uri, m->request_uri, l_b);
+        text[o_uri + l_b] = '\0';
+    }
     r->ts = ts;
     r->tuple = *tuple;
     r->cseq = m->cseq;
@@ -229,7 +233,6 @@ static struct lrec *rec_make(const struct sip_msg *m, const struct sw_tuple *tup
     r->o_line = (uint16_t)o_line;
     r->o_uri = (uint16_t)o_uri;
     r->n_text = (uint16_t)n;
-    memcpy(r->text, text, n);
     return r;
 }
 
