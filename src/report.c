@@ -417,7 +417,18 @@ struct lbuf {
     bool oom;
 };
 
-static bool lb_room(struct lbuf *b, size_t more)
+static bool lb_grow(struct lbuf *b, size_t more);
+
+/* Inline: most calls have room, and LB_LIT's constant length then makes
+ * lb_put's memcpy a few moves. */
+static inline bool lb_room(struct lbuf *b, size_t more)
+{
+    if (b->n + more <= b->cap && !b->oom)
+        return true;
+    return lb_grow(b, more);
+}
+
+static bool lb_grow(struct lbuf *b, size_t more)
 {
     if (b->oom)
         return false;
@@ -436,7 +447,7 @@ static bool lb_room(struct lbuf *b, size_t more)
     return true;
 }
 
-static void lb_put(struct lbuf *b, const char *s, size_t n)
+static inline void lb_put(struct lbuf *b, const char *s, size_t n)
 {
     if (lb_room(b, n)) {
         memcpy(b->p + b->n, s, n);
