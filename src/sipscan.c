@@ -60,7 +60,7 @@ struct scan {
 
 static inline bool is_lws(uint8_t c)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+    return ascii_is_lws(c);
 }
 
 static inline struct sw_bytes sub(struct sw_bytes b, size_t from, size_t to)

@@ -75,14 +75,20 @@ static inline bool ascii_starts(struct sw_bytes b, const char *s)
     return b.n >= n && memcmp(b.p, s, n) == 0;
 }
 
+/* SP, HTAB, CR or LF: one compare and one bit test. */
+static inline bool ascii_is_lws(uint8_t c)
+{
+    return c <= ' ' && ((UINT64_C(0x100002600) >> c) & 1) != 0;
+}
+
 /* Strips SP/HTAB (and CR/LF) from both ends. */
 static inline struct sw_bytes ascii_trim(struct sw_bytes b)
 {
-    while (b.n > 0 && (ascii_is_ws(b.p[0]) || b.p[0] == '\r' || b.p[0] == '\n')) {
+    while (b.n > 0 && ascii_is_lws(b.p[0])) {
         b.p++;
         b.n--;
     }
-    while (b.n > 0 && (ascii_is_ws(b.p[b.n - 1]) || b.p[b.n - 1] == '\r' || b.p[b.n - 1] == '\n'))
+    while (b.n > 0 && ascii_is_lws(b.p[b.n - 1]))
         b.n--;
     return b;
 }
