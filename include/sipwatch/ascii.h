@@ -100,15 +100,14 @@ static inline bool ascii_parse_uint(struct sw_bytes v, uint64_t max, uint64_t *o
 {
     size_t i = 0, digits = 0;
     uint64_t n = 0;
-    /* n * 10 + d <= max, without a division per digit */
-    const uint64_t lim = max / 10, last = max % 10;
     while (i < v.n && ascii_is_ws(v.p[i]))
         i++;
     for (; i < v.n && ascii_is_digit(v.p[i]); i++, digits++) {
-        uint64_t d = (uint64_t)(v.p[i] - '0');
-        if (n > lim || (n == lim && d > last))
+        /* the value only grows with each digit: past max (or past 2^64)
+         * once is past it for good; no division */
+        if (__builtin_mul_overflow(n, 10, &n) ||
+            __builtin_add_overflow(n, (uint64_t)(v.p[i] - '0'), &n) || n > max)
             return false;
-        n = n * 10 + d;
     }
     while (i < v.n && ascii_is_ws(v.p[i]))
         i++;
