@@ -55,6 +55,7 @@ struct capture_input {
     size_t lo, hi, bufsz;  /* unread bytes buf[lo..hi) */
     uint64_t off;          /* file offset of buf[lo]: the next record */
     struct pcap_pkthdr hdr;
+    char *stdio_buf;       /* the FILE's buffer (setvbuf), freed after pcap_close */
 };
 
 /* Small enough to stay in the L2 cache between the read and the parse
@@ -291,8 +292,11 @@ static int open_file(struct capture *c, struct capture_input *in, const char *pa
     }
     /* libpcap reads a record with two freads: through stdio's default 4 KiB
      * buffer that is a read(2) every few records; 128 KiB makes it one per
-     * ~200 (the buffer is freed by fclose, which pcap_close calls) */
-    (void)setvbuf(f, NULL, _IOFBF, CAPTURE_FILE_BUFFER);
+     * ~200. glibc ignores the size unless it is given the buffer: ours,
+     * freed after pcap_close() (fclose) in capture_close(); the first 16
+     * files get one (all inputs are open at once). */
+    if (c->n_in < 16 && (in->stdio_buf = malloc(CAPTURE_FILE_BUFFER)) != NULL)
+        (void)setvbuf(f, in->stdio_buf, _IOFBF, CAPTURE_FILE_BUFFER);
     in->h = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, perr);
     if (in->h != NULL && S_ISREG(st.st_mode))
         fast_check(in);
@@ -398,6 +402,7 @@ void capture_close(struct capture *c)
         if (c->in[i].has_prog)
             pcap_freecode(&c->in[i].prog);
         free(c->in[i].buf);
+        free(c->in[i].stdio_buf); /* after pcap_close: its FILE used it */
     }
     free(c->in);
     free(c);
