@@ -12,16 +12,6 @@
  * Signals: stdin is read through a stdio cookie whose read() is retried on
  * EINTR (libpcap's fread cannot resume a record once a read failed), unless
  * capture_break() was called (SIGTERM: stop reading now).
- *
- * Classic pcap files (version 2.4, written in our byte order, a link type
- * we decode) are read here, 128 KiB at a time, rather than with libpcap's two
- * freads of each record through a 4 KiB stdio buffer, which cost about as
- * much as the rest of reading. libpcap still opens them (header checks,
- * link type, snapshot length, filters) and takes over at the record where
- * anything is not plain: a record cut short by the end of the file, one
- * longer than the snapshot length, a read error. It then reads from that
- * record on (fseek to it), so those cases behave and are worded exactly as
- * before.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* fopencookie */
@@ -34,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,20 +37,8 @@ struct capture_input {
     struct bpf_program prog;   /* files: the filter, applied per record */
     bool has_prog;
     uint64_t size; /* regular files: bytes on disk (progress); 0 otherwise */
-    /* the fast reader (see the file comment); fast false: libpcap reads */
-    bool fast, nano;
-    uint32_t snapshot;
-    uint8_t *buf;          /* bufsz bytes once the first record is read */
-    size_t lo, hi, bufsz;  /* unread bytes buf[lo..hi) */
-    uint64_t off;          /* file offset of buf[lo]: the next record */
-    struct pcap_pkthdr hdr;
     char *stdio_buf;       /* the FILE's buffer (setvbuf), freed after pcap_close */
 };
-
-/* Small enough to stay in the L2 cache between the read and the parse
- * (measured: 1 MiB was slower than libpcap's path on the long mix); grown
- * for a record that does not fit. */
-#define FAST_BUF ((size_t)128 << 10)
 
 struct capture {
     struct capture_config cfg;
@@ -131,123 +108,6 @@ static FILE *stdin_stream(struct capture *c)
     return fopencookie(c, "rb", io);
 }
 
-/* Link types whose largest record libpcap allows is its usual 262144 bytes
- * and whose headers it never rewrites for a file in our byte order. */
-static bool fast_linktype(int dlt)
-{
-    switch (dlt) {
-    case DLT_NULL:
-    case DLT_EN10MB:
-    case DLT_RAW:
-    case DLT_LOOP:
-    case DLT_LINUX_SLL:
-#ifdef DLT_LINUX_SLL2
-    case DLT_LINUX_SLL2:
-#endif
-#ifdef DLT_IPV4
-    case DLT_IPV4:
-    case DLT_IPV6:
-#endif
-        return true;
-    default:
-        return false;
-    }
-}
-
-/* Does the file qualify for the fast reader (its 24-byte header, read with
- * pread: libpcap's stream is left where it is)? */
-static void fast_check(struct capture_input *in)
-{
-    FILE *f = pcap_file(in->h);
-    int snap = pcap_snapshot(in->h);
-    uint8_t h[24];
-    if (f == NULL || snap <= 0 || pcap_major_version(in->h) != 2 ||
-        pcap_minor_version(in->h) != 4 || !fast_linktype(pcap_datalink(in->h)) ||
-        pread(fileno(f), h, sizeof h, 0) != (ssize_t)sizeof h)
-        return;
-    uint32_t magic;
-    memcpy(&magic, h, 4);
-    if (magic != 0xa1b2c3d4u && magic != 0xa1b23c4du)
-        return; /* byte-swapped, pcapng, or another variant: libpcap */
-    in->fast = true;
-    in->nano = magic == 0xa1b23c4du;
-    in->snapshot = (uint32_t)snap;
-    in->off = sizeof h;
-}
-
-/* libpcap reads this input from its next record on. */
-static void fast_stop(struct capture_input *in)
-{
-    in->fast = false;
-    free(in->buf);
-    in->buf = NULL;
-    FILE *f = pcap_file(in->h);
-    if (f != NULL)
-        (void)fseeko(f, (off_t)in->off, SEEK_SET);
-}
-
-/* The next plain record of a fast input, or NULL: then fast_stop() was
- * called and libpcap goes on from that record. */
-static const uint8_t *fast_next(struct capture_input *in)
-{
-    if (in->buf == NULL) {
-        in->buf = malloc(FAST_BUF);
-        if (in->buf == NULL) {
-            fast_stop(in);
-            return NULL;
-        }
-        in->bufsz = FAST_BUF;
-        in->lo = in->hi = 0;
-    }
-    size_t need = 16;
-    for (int pass = 0; pass < 2; pass++) {
-        size_t have = in->hi - in->lo;
-        if (have >= 16) {
-            const uint8_t *r = in->buf + in->lo;
-            uint32_t v[4];
-            memcpy(v, r, sizeof v);
-            if (v[2] > in->snapshot)
-                break; /* libpcap cuts it, or refuses it */
-            need = 16 + (size_t)v[2];
-            if (have >= need) {
-                /* as libpcap fills the header: signed 32-bit fields, a
-                 * nanosecond fraction divided down to microseconds */
-                in->hdr.ts.tv_sec = (int32_t)v[0];
-                in->hdr.ts.tv_usec = in->nano ? (int32_t)v[1] / 1000 : (int32_t)v[1];
-                in->hdr.caplen = v[2];
-                in->hdr.len = v[3];
-                in->lo += 16 + (size_t)v[2];
-                in->off += 16 + (uint64_t)v[2];
-                return r + 16;
-            }
-        }
-        if (pass == 1)
-            break;
-        /* refill: the partial record to the front, then read */
-        memmove(in->buf, in->buf + in->lo, have);
-        in->lo = 0;
-        in->hi = have;
-        if (need > in->bufsz) {
-            /* a record longer than the buffer (at most 16 + snapshot) */
-            uint8_t *nb = realloc(in->buf, need);
-            if (nb == NULL)
-                break;
-            in->buf = nb;
-            in->bufsz = need;
-        }
-        FILE *f = pcap_file(in->h);
-        ssize_t n;
-        do {
-            n = pread(fileno(f), in->buf + in->hi, in->bufsz - in->hi, (off_t)(in->off + have));
-        } while (n < 0 && errno == EINTR);
-        if (n <= 0)
-            break; /* the end, or an error: libpcap says which */
-        in->hi += (size_t)n;
-    }
-    fast_stop(in);
-    return NULL;
-}
-
 static int open_file(struct capture *c, struct capture_input *in, const char *path,
                      char errbuf[SW_ERRBUF_SIZE])
 {
@@ -298,8 +158,6 @@ static int open_file(struct capture *c, struct capture_input *in, const char *pa
     if (c->n_in < 16 && (in->stdio_buf = malloc(CAPTURE_FILE_BUFFER)) != NULL)
         (void)setvbuf(f, in->stdio_buf, _IOFBF, CAPTURE_FILE_BUFFER);
     in->h = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, perr);
-    if (in->h != NULL && S_ISREG(st.st_mode))
-        fast_check(in);
     if (in->h == NULL) {
         fclose(f);
         if (strstr(perr, "unknown file format") != NULL || strstr(perr, "truncated dump file") != NULL)
@@ -401,7 +259,6 @@ void capture_close(struct capture *c)
             pcap_close(c->in[i].h);
         if (c->in[i].has_prog)
             pcap_freecode(&c->in[i].prog);
-        free(c->in[i].buf);
         free(c->in[i].stdio_buf); /* after pcap_close: its FILE used it */
     }
     free(c->in);
@@ -452,13 +309,7 @@ enum capture_result capture_next(struct capture *c, struct sw_frame *f, char err
         struct capture_input *in = &c->in[c->cur];
         struct pcap_pkthdr *hdr;
         const u_char *data;
-        int rc;
-        if (in->fast && !c->broken && (data = fast_next(in)) != NULL) {
-            hdr = &in->hdr;
-            rc = 1;
-        } else {
-            rc = pcap_next_ex(in->h, &hdr, &data);
-        }
+        int rc = pcap_next_ex(in->h, &hdr, &data);
         if (rc == 1 && !c->live) {
             in->records++;
             if (in->has_prog && pcap_offline_filter(&in->prog, hdr, data) == 0)
@@ -529,8 +380,6 @@ bool capture_progress(const struct capture *c, uint64_t *done, uint64_t *total)
         t += in->size;
         if (i < c->cur) {
             d += in->size;
-        } else if (i == c->cur && in->fast) {
-            d += SW_MIN(in->off, in->size);
         } else if (i == c->cur) {
             long pos = ftell(pcap_file(in->h));
             if (pos > 0)
