@@ -8,9 +8,9 @@
  * scanner): REFER requests, NOTIFY requests of the `refer` event package,
  * responses whose CSeq method is REFER, and 404/604 responses; SIPMSG_FULL
  * sends every message there. For those, libosip2 is the authority for what it
- * parses well - Call-ID, From/To URIs and tags, Refer-To (as it splits the
- * header), bodies including multipart - and overrides the scanner's field
- * when it produced a value. When libosip2 rejects a message the scanner
+ * parses well and the tracker reads - Call-ID, From/To tags, a 404/604's To
+ * URI, Refer-To (as it splits the header), bodies including multipart - and
+ * overrides the scanner's field when it produced a value. When libosip2 rejects a message the scanner
  * accepted, the scanner's fields stand (counted in osip_errors): an event is
  * never lost to libosip2's strictness. Messages libosip2 5.3 is known to
  * mishandle (a MIME part with two Content-Type headers leaks memory in it,
@@ -24,8 +24,9 @@
  * After SIPMSG_INVALID the fields are defined but not meaningful.
  *
  * Differences kept on purpose: request_uri is always the scanner's (as sent);
- * libosip2 rebuilds From/To URIs and decodes escapes of unreserved characters
- * ("%41lice" -> "Alice"), equivalent per RFC 3261 §19.1.4.
+ * libosip2 rebuilds a 404/604's To URI and decodes escapes of unreserved
+ * characters ("%41lice" -> "Alice"), equivalent per RFC 3261 §19.1.4; other
+ * URIs (From, a request's To) are the scanner's, as sent.
  *
  * A message is refused (SIPMSG_INVALID, sip_parse_errors) when its start line
  * is not a request or status line, it has no Call-ID, or no CSeq of a number
@@ -435,12 +436,15 @@ static bool full_parse(struct sw_bytes raw, size_t head_len, struct sip_msg *m)
                 free(s);
         }
     }
-    if (om->from != NULL) {
-        osip_uri_into(m, om->from->url, m->from_uri);
+    /* The tags match dialogs; of the URIs the tracker reads only a 404/604's
+     * To (the user that does not exist, when the request was not seen or
+     * named no user): libosip2's text of the others would cost a rebuild
+     * (osip_uri_to_str, ~2k instructions) for nothing; the scanner's stand. */
+    if (om->from != NULL)
         osip_tag_into(m, om->from, m->from_tag, &m->from_tag_hash);
-    }
     if (om->to != NULL) {
-        osip_uri_into(m, om->to->url, m->to_uri);
+        if (!m->is_request && (m->status == 404 || m->status == 604))
+            osip_uri_into(m, om->to->url, m->to_uri);
         osip_tag_into(m, om->to, m->to_tag, &m->to_tag_hash);
     }
     /* Refer-To comes back as an unknown header, under its short name when
