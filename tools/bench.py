@@ -16,7 +16,9 @@ slow spell of the machine hits every row alike):
 
 For each row: the median, best and worst wall time, the spread
 ((worst - best) / median), the median of its per-round ratio to the read loop,
-and its peak RSS (GNU time's %M, largest of all runs). Then a check:
+the median CPU time (user + system, all threads: what it costs the machine,
+as opposed to how long it takes) and its peak RSS (GNU time's %M, largest of
+all runs). Then a check:
 the events (all but the stats event) of sipwatch with and without
 --no-fast-path must be byte-identical; the exit status is 1 when they are not.
 
@@ -60,7 +62,8 @@ def default_capture():
 
 
 def run_once(cmd, tmpdir_needed):
-    """Wall seconds and peak RSS (KiB) of one run; output discarded."""
+    """Wall seconds, CPU seconds (user + system) and peak RSS (KiB) of one
+    run; output discarded."""
     tmp = tempfile.mkdtemp(prefix="sipwatch-bench.") if tmpdir_needed else None
     argv = [a.replace("{tmp}", tmp) for a in cmd] if tmp else cmd
     # Peak RSS through /usr/bin/time: Linux carries a process's high-water
@@ -69,7 +72,7 @@ def run_once(cmd, tmpdir_needed):
     with tempfile.NamedTemporaryFile("r") as rf:
         try:
             s = time.perf_counter()
-            p = subprocess.run([TIME, "-q", "-f", "%M", "-o", rf.name] + argv,
+            p = subprocess.run([TIME, "-q", "-f", "%U %S %M", "-o", rf.name] + argv,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             e = time.perf_counter() - s
         finally:
@@ -77,14 +80,15 @@ def run_once(cmd, tmpdir_needed):
                 shutil.rmtree(tmp, ignore_errors=True)
         if p.returncode != 0:
             sys.exit(f"bench: {' '.join(argv)} exited {p.returncode}")
-        return e, int(rf.read().split()[-1])
+        u, sy, rss = rf.read().split()[-3:]
+        return e, float(u) + float(sy), int(rss)
 
 
 class Row:
     def __init__(self, name, cmd, runs):
         self.name, self.cmd, self.runs = name, cmd, runs
         self.tmp = any("{tmp}" in a for a in cmd)
-        self.times, self.rss, self.ratios = [], 0, []
+        self.times, self.cpu, self.rss, self.ratios = [], [], 0, []
 
 
 def stats_line(r, base):
@@ -178,8 +182,9 @@ def main():
         for r in rows:
             if i >= r.runs:
                 continue
-            t, rss = run_once(r.cmd, r.tmp)
+            t, cpu, rss = run_once(r.cmd, r.tmp)
             r.times.append(t)
+            r.cpu.append(cpu)
             r.rss = max(r.rss, rss)
             if r is base:
                 bt = t
@@ -191,15 +196,17 @@ def main():
     print(f"file {f}: {pkts} packets, {nbytes / 1e6:.0f} MB; {a.runs} runs, wall seconds; "
           "x loop = median of the per-round ratios to the read loop")
     print(f"{'what':28} {'median':>8} {'best':>8} {'worst':>8} {'spread':>7} {'x loop':>7} "
-          f"{'Mpkt/s':>7} {'RSS MiB':>8}")
+          f"{'Mpkt/s':>7} {'CPU s':>7} {'RSS MiB':>8}")
     res = {}
     for r in rows:
         med, lo, hi, spread, ratio = stats_line(r, base)
         if r is base:
             ratio = 1.0
+        cpu = statistics.median(r.cpu)
         print(f"{r.name:28} {med:8.3f} {lo:8.3f} {hi:8.3f} {spread:6.0f}% {ratio:7.2f} "
-              f"{pkts / med / 1e6:7.2f} {r.rss / 1024:8.1f}")
+              f"{pkts / med / 1e6:7.2f} {cpu:7.2f} {r.rss / 1024:8.1f}")
         res[r.name] = {"cmd": r.cmd, "times": r.times, "median": med, "best": lo, "worst": hi,
+                       "cpu": r.cpu, "cpu_median": cpu,
                        "spread_pct": spread, "ratio_to_loop": ratio, "ratios": r.ratios,
                        "peak_rss_kib": r.rss}
     sw_med = res["sipwatch"]["median"]
