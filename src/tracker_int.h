@@ -50,6 +50,9 @@ struct lcall;
 struct lsrc;
 struct nf_held;
 
+/* Size classes (16 bytes each) of the ladder's spare slots (tracker_ladder.c). */
+#define TRACKER_LAD_CLASSES 64
+
 struct tracker {
     struct tracker_config cfg;
     sw_emit_fn *emit;
@@ -104,6 +107,8 @@ struct tracker {
     struct lcall *lad_cur_call;    /* its Call-ID's records, or NULL */
     struct lsrc *lsrcs, *lsrc_first, *lsrc_last; /* first not-found hits per source */
     size_t n_lsrcs;
+    void *lad_spare[TRACKER_LAD_CLASSES]; /* freed records and Call-ID entries, by size class */
+    size_t lad_spare_bytes;
     struct sw_ladder_msg lad_out[SW_MAX_LADDER];
 };
 
