@@ -74,6 +74,7 @@ void tracker_key_make(struct tracker_key *k, uint32_t num, const char *text1, si
     k->b[k->n++] = '\0'; /* text2 reads as a C string from the key */
     memcpy(k->b + k->n, &hash2, sizeof hash2); /* the whole value, whatever its length */
     k->n += sizeof hash2;
+    HASH_VALUE(k->b, k->n, k->hashv);
 }
 
 /* Zero or nonsensical limits would make a table unable to hold even the

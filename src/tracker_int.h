@@ -26,6 +26,8 @@
 struct tracker_key {
     uint8_t b[TRACKER_KEY_MAX];
     size_t n;
+    unsigned hashv; /* HASH_VALUE of b[0..n): each table finds and adds by it
+                     * (HASH_*_BYHASHVALUE), a key is hashed once */
 };
 
 struct tracker_stats {

@@ -216,7 +216,8 @@ static struct lcall *lcall_find(struct tracker *t, const char *call_id)
     return c;
 }
 
-static struct lcall *lcall_new(struct tracker *t, const char *call_id, size_t n)
+/* hashv: HASH_VALUE of call_id[0..n) */
+static struct lcall *lcall_new(struct tracker *t, const char *call_id, size_t n, unsigned hashv)
 {
     struct lcall *c = slot_get(t, sizeof *c + n + 1);
     if (c == NULL) {
@@ -226,7 +227,7 @@ static struct lcall *lcall_new(struct tracker *t, const char *call_id, size_t n)
     memset(c, 0, sizeof *c);
     memcpy(c->call_id, call_id, n);
     c->call_id[n] = '\0';
-    HASH_ADD_KEYPTR(hh, t->ladders, c->call_id, n, c);
+    HASH_ADD_KEYPTR_BYHASHVALUE(hh, t->ladders, c->call_id, n, hashv, c);
     if (c->hh.tbl == NULL) {
         t->st.oom++;
         slot_put(t, c, sizeof *c + n + 1);
@@ -322,12 +323,14 @@ void tracker_ladder_msg(struct tracker *t, const struct sip_msg *m, const struct
     if (ack && t->n_held == 0)
         return; /* an ACK follows its final response: only a held event wants it */
     size_t idlen = tracker_len(m->call_id, SIPMSG_MAX_CALLID);
+    unsigned hashv;
+    HASH_VALUE(m->call_id, idlen, hashv); /* once: the find, then the add */
     struct lcall *c = NULL;
-    HASH_FIND(hh, t->ladders, m->call_id, idlen, c);
+    HASH_FIND_BYHASHVALUE(hh, t->ladders, m->call_id, idlen, hashv, c);
     if (ack && (c == NULL || c->held == 0))
         return;
     if (c == NULL) {
-        c = lcall_new(t, m->call_id, idlen);
+        c = lcall_new(t, m->call_id, idlen, hashv);
         if (c == NULL)
             return;
         keep(t, c->call_id, TRACKER_KEEP_NORMAL);
