@@ -252,9 +252,13 @@ static bool same_msg(const struct lrec *r, const struct lrec *q)
 {
     if (r->is_request != q->is_request || r->cseq != q->cseq || r->status != q->status)
         return false;
-    if (strcmp(r->text, q->text) != 0) /* CSeq method */
+    /* the texts by their lengths (NULs included): the CSeq method, then a
+     * request's method */
+    if (r->o_line != q->o_line || memcmp(r->text, q->text, r->o_line) != 0)
         return false;
-    return !r->is_request || strcmp(r->text + r->o_line, q->text + q->o_line) == 0;
+    return !r->is_request || (r->o_uri - r->o_line == q->o_uri - q->o_line &&
+                              memcmp(r->text + r->o_line, q->text + q->o_line,
+                                     (size_t)(r->o_uri - r->o_line)) == 0);
 }
 
 static struct lrec *rec_make(struct tracker *t, const struct sip_msg *m,
@@ -303,15 +307,15 @@ static bool ends_call(const struct sip_msg *m)
 {
     if (m->is_request || m->status < 200 || m->status == 404 || m->status == 604)
         return false;
-    const char *cm = m->cseq_method;
-    if (strcmp(cm, "BYE") == 0)
+    const char *cm = m->cseq_method; /* a sip_msg field: SIPMSG_IS applies */
+    if (SIPMSG_IS(cm, "BYE"))
         return true;
-    if (strcmp(cm, "INVITE") == 0)
+    if (SIPMSG_IS(cm, "INVITE"))
         return m->status >= 300; /* a failed call; 2xx: the dialog goes on */
     /* requests that are sent out of dialog (the transfer follower watches
      * REFER, NOTIFY and SUBSCRIBE dialogs) */
-    return strcmp(cm, "OPTIONS") == 0 || strcmp(cm, "REGISTER") == 0 ||
-           strcmp(cm, "MESSAGE") == 0 || strcmp(cm, "PUBLISH") == 0;
+    return SIPMSG_IS(cm, "OPTIONS") || SIPMSG_IS(cm, "REGISTER") || SIPMSG_IS(cm, "MESSAGE") ||
+           SIPMSG_IS(cm, "PUBLISH");
 }
 
 void tracker_ladder_msg(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
@@ -319,7 +323,7 @@ void tracker_ladder_msg(struct tracker *t, const struct sip_msg *m, const struct
 {
     t->lad_cur = m;
     t->lad_cur_call = NULL;
-    bool ack = m->is_request && m->method[0] == 'A' && strcmp(m->method, "ACK") == 0;
+    bool ack = m->is_request && SIPMSG_IS(m->method, "ACK");
     if (ack && t->n_held == 0)
         return; /* an ACK follows its final response: only a held event wants it */
     size_t idlen = tracker_len(m->call_id, SIPMSG_MAX_CALLID);
@@ -341,7 +345,7 @@ void tracker_ladder_msg(struct tracker *t, const struct sip_msg *m, const struct
         lru_unlink(t, c);
         lru_append(t, c);
     }
-    if (!c->pinned && m->is_request && strcmp(m->method, "REFER") == 0) {
+    if (!c->pinned && m->is_request && SIPMSG_IS(m->method, "REFER")) {
         c->pinned = true;
         keep(t, c->call_id, TRACKER_KEEP_PIN);
     }

@@ -228,7 +228,7 @@ void tracker_nf_request(struct tracker *t, const struct sip_msg *m, const struct
 
 void tracker_nf_provisional(struct tracker *t, const struct sip_msg *m, sw_time ts)
 {
-    if (strcmp(m->cseq_method, "INVITE") != 0)
+    if (!SIPMSG_IS(m->cseq_method, "INVITE"))
         return; /* non-INVITE transactions keep Timer F whatever 1xx they get */
     struct tracker_key k;
     key_for(&k, m, m->cseq_method, sizeof m->cseq_method);
@@ -509,7 +509,7 @@ void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struc
     struct nf_txn *p = NULL;
     HASH_FIND_BYHASHVALUE(hh, t->txns, k.b, k.n, k.hashv, p);
     bool not_found = m->status == 404 || m->status == 604;
-    if (not_found && strcmp(m->cseq_method, "ACK") != 0 && strcmp(m->cseq_method, "CANCEL") != 0) {
+    if (not_found && !SIPMSG_IS(m->cseq_method, "ACK") && !SIPMSG_IS(m->cseq_method, "CANCEL")) {
         if (nfs_find(t, &k) != NULL) {
             t->st.not_found_duplicates++; /* retransmitted, or the other leg's copy */
             if (t->held != NULL)
@@ -550,7 +550,7 @@ void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struc
             e->warning = nonempty(m->warning);
             e->rtt = p != NULL ? ts - p->first_seen : SW_TIME_NONE;
             nf_hit(t, &ev);
-            bool invite = strcmp(m->cseq_method, "INVITE") == 0;
+            bool invite = SIPMSG_IS(m->cseq_method, "INVITE");
             if (!invite || !held_add(t, &k, &ev))
                 nf_emit(t, &ev);
             nfs_add(t, &k, ts);
