@@ -1047,14 +1047,16 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
         r = SIPSCAN_INVALID;
     if (r != SIPSCAN_OK && lazy)
         return r; /* nobody reads the other fields */
-    static const enum hdr rest[] = {H_VIA,         H_FROM,    H_TO,        H_UA,
-                                    H_SERVER,      H_WARNING, H_REFER_TO,  H_REFERRED_BY,
-                                    H_REFER_SUB,   H_SUBSTATE};
-    for (size_t i = 0; i < SW_ARRAY_LEN(rest); i++) {
+    /* The other headers, those seen only, in enum order: lowest bit first. */
+    const uint32_t rest = 1u << H_VIA | 1u << H_FROM | 1u << H_TO | 1u << H_UA |
+                          1u << H_SERVER | 1u << H_WARNING | 1u << H_REFER_TO |
+                          1u << H_REFERRED_BY | 1u << H_REFER_SUB | 1u << H_SUBSTATE;
+    for (uint32_t todo = s.seen & rest; todo != 0; todo &= todo - 1) {
+        enum hdr id = (enum hdr)__builtin_ctz(todo);
         if (all)
-            process(&s, rest[i]);
+            process(&s, id);
         else
-            process_lazy(&s, rest[i]);
+            process_lazy(&s, id);
     }
     if (r != SIPSCAN_OK)
         return r;
