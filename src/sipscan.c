@@ -56,6 +56,10 @@ struct scan {
     bool cseq_ok;
     bool has_clen;
     uint64_t clen;
+    /* the framer's reading of the last Content-Length line (set when
+     * classify() names one): a number up to frame_max, clen_framed */
+    bool clen_framed_ok;
+    uint64_t clen_framed;
 };
 
 static inline bool is_lws(uint8_t c)
@@ -750,8 +754,16 @@ static inline void record(struct scan *s, enum hdr id, struct sw_bytes v, bool f
     s->v[id] = v;
     if (folded)
         s->folded |= bit;
-    if (id == H_CLEN)
-        s->has_clen = parse_u32(v, UINT64_MAX / 2, &s->clen);
+    if (id == H_CLEN) {
+        /* Digits between SP/HTAB, as the framer read them on this line, read
+         * the same trimmed; a folded value is longer than that line. */
+        if (!folded && s->clen_framed_ok && s->clen_framed <= UINT64_MAX / 2) {
+            s->has_clen = true;
+            s->clen = s->clen_framed;
+        } else {
+            s->has_clen = parse_u32(v, UINT64_MAX / 2, &s->clen);
+        }
+    }
 }
 
 /* Fills the fields of one recorded header. */
@@ -958,8 +970,8 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
     s.m = m;
     s.info = info;
     s.seen = s.folded = 0;
-    s.cseq_ok = s.has_clen = false;
-    s.clen = 0;
+    s.cseq_ok = s.has_clen = s.clen_framed_ok = false;
+    s.clen = s.clen_framed = 0;
     if (!tok_ready)
         tok_init();
     msg_reset(m);
@@ -1017,9 +1029,10 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
         /* Framing a datagram: the framer's Content-Length rules (every
          * instance, the unfolded line, only lines ended by LF). Its header
          * lines are exactly the lines classify() names H_CLEN (same name
-         * test, same token table); sipframe_cl_line() tests the name again. */
-        if (cur == H_CLEN && info->frame_max != 0 && lf != NULL)
-            sipframe_cl_line(&cl, sub(raw, pos, le), info->frame_max);
+         * test, same token table): sipframe_cl_value() takes the value. */
+        if (cur == H_CLEN)
+            s.clen_framed_ok = info->frame_max != 0 && lf != NULL &&
+                               sipframe_cl_value(&cl, val, info->frame_max, &s.clen_framed);
         pos = next;
     }
     record(&s, cur, val, folded);
