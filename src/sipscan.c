@@ -287,8 +287,10 @@ static enum hdr classify(const uint8_t *l, size_t n, size_t avail, struct sw_byt
 }
 
 /* Bounded copy of a trimmed value; `multiline` when the value may hold the
- * line breaks of a folded header (which become SP, see sipscan_put). */
-static void put_view(struct sip_msg *m, char *dst, size_t cap, struct sw_bytes v, bool multiline)
+ * line breaks of a folded header (which become SP, see sipscan_put). Inline:
+ * a dozen copies per message, most of a few bytes, their caps constants. */
+static inline void put_view(struct sip_msg *m, char *dst, size_t cap, struct sw_bytes v,
+                            bool multiline)
 {
     v = ascii_trim(v);
     size_t n = v.n < cap - 1 ? v.n : cap - 1;
