@@ -769,7 +769,7 @@ static inline void record(struct scan *s, enum hdr id, struct sw_bytes v, bool f
 }
 
 /* Fills the fields of one recorded header. */
-static void process(struct scan *s, enum hdr id)
+static inline void process(struct scan *s, enum hdr id)
 {
     struct sip_msg *m = s->m;
     if (!(s->seen & (1u << id)))
