@@ -528,7 +528,7 @@ void sipscan_refer_to(struct sip_msg *m, struct sw_bytes v)
 }
 
 /* "SIP/2.0 NNN Reason" (reason may be empty); status 100..699. */
-static bool status_line(struct sw_bytes line, int *status, struct sw_bytes *reason)
+static inline bool status_line(struct sw_bytes line, int *status, struct sw_bytes *reason)
 {
     size_t i;
     if (line.n >= 9 && memcmp(line.p, "SIP/2.0 ", 8) == 0 && !ascii_is_ws(line.p[8])) {
@@ -555,7 +555,7 @@ static bool status_line(struct sw_bytes line, int *status, struct sw_bytes *reas
 }
 
 /* One line of `b` starting at `pos`: the view without CR LF, *next after LF. */
-static struct sw_bytes line_at(struct sw_bytes b, size_t pos, size_t *next)
+static inline struct sw_bytes line_at(struct sw_bytes b, size_t pos, size_t *next)
 {
     const uint8_t *lf = memchr(b.p + pos, '\n', b.n - pos);
     size_t le = lf != NULL ? (size_t)(lf - b.p) : b.n;
