@@ -43,7 +43,7 @@ static void lcall_free_fwd(struct tracker *t, struct lcall *c);
 /* Before charging n bytes: the least recently active Call-IDs (not `keep`)
  * lose their ladders while the budget could not take them, so that the
  * budget's peak stays within its cap. */
-static void lad_make_room(struct tracker *t, size_t n, const struct lcall *keep)
+static inline void lad_make_room(struct tracker *t, size_t n, const struct lcall *keep)
 {
     while (sw_budget_full(t->cfg.budget, n) && t->lad_first != NULL && t->lad_first != keep) {
         t->lad_evicted++;
