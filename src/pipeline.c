@@ -682,8 +682,7 @@ void pipeline_frame(struct pipeline *p, int linktype, struct sw_bytes frame, sw_
         p->msg_ids_complete = true;
     }
     p->wire_len = 0;
-    struct decode_packet pkt;
-    memset(&pkt, 0, sizeof pkt);
+    struct decode_packet pkt; /* cleared by decode_frame */
     enum decode_result r = decode_frame(p->decode, linktype, frame, p->now, &pkt);
     handle_decoded(p, r, &pkt);
 }

@@ -306,7 +306,12 @@ static void header_line(struct sipframe_cl *s, const uint8_t *p, size_t n, size_
         i++;
     if (i >= n || p[i] != ':')
         return;
-    struct sw_bytes v = sw_bytes_make(p + i + 1, n - i - 1);
+    uint64_t cl;
+    (void)sipframe_cl_value(s, sw_bytes_make(p + i + 1, n - i - 1), max, &cl);
+}
+
+bool sipframe_cl_value(struct sipframe_cl *s, struct sw_bytes v, size_t max, uint64_t *value)
+{
     uint64_t cl = 0;
     bool big = false;
     if (!ascii_parse_uint(v, max, &cl)) {
@@ -316,7 +321,7 @@ static void header_line(struct sipframe_cl *s, const uint8_t *p, size_t n, size_
             digits = digits && ascii_is_digit(t.p[k]);
         if (!digits) {
             s->bad = true; /* "abc", "-1", "5 5", "" */
-            return;
+            return false;
         }
         big = true;
     }
@@ -325,6 +330,8 @@ static void header_line(struct sipframe_cl *s, const uint8_t *p, size_t n, size_
     s->have = true;
     s->big = big;
     s->value = cl;
+    *value = cl;
+    return !big;
 }
 
 void sipframe_cl_line(struct sipframe_cl *cl, struct sw_bytes line, size_t max_msg)

@@ -56,6 +56,10 @@ struct scan {
     bool cseq_ok;
     bool has_clen;
     uint64_t clen;
+    /* the framer's reading of the last Content-Length line (set when
+     * classify() names one): a number up to frame_max, clen_framed */
+    bool clen_framed_ok;
+    uint64_t clen_framed;
 };
 
 static inline bool is_lws(uint8_t c)
@@ -283,8 +287,10 @@ static enum hdr classify(const uint8_t *l, size_t n, size_t avail, struct sw_byt
 }
 
 /* Bounded copy of a trimmed value; `multiline` when the value may hold the
- * line breaks of a folded header (which become SP, see sipscan_put). */
-static void put_view(struct sip_msg *m, char *dst, size_t cap, struct sw_bytes v, bool multiline)
+ * line breaks of a folded header (which become SP, see sipscan_put). Inline:
+ * a dozen copies per message, most of a few bytes, their caps constants. */
+static inline void put_view(struct sip_msg *m, char *dst, size_t cap, struct sw_bytes v,
+                            bool multiline)
 {
     v = ascii_trim(v);
     size_t n = v.n < cap - 1 ? v.n : cap - 1;
@@ -522,7 +528,7 @@ void sipscan_refer_to(struct sip_msg *m, struct sw_bytes v)
 }
 
 /* "SIP/2.0 NNN Reason" (reason may be empty); status 100..699. */
-static bool status_line(struct sw_bytes line, int *status, struct sw_bytes *reason)
+static inline bool status_line(struct sw_bytes line, int *status, struct sw_bytes *reason)
 {
     size_t i;
     if (line.n >= 9 && memcmp(line.p, "SIP/2.0 ", 8) == 0 && !ascii_is_ws(line.p[8])) {
@@ -549,7 +555,7 @@ static bool status_line(struct sw_bytes line, int *status, struct sw_bytes *reas
 }
 
 /* One line of `b` starting at `pos`: the view without CR LF, *next after LF. */
-static struct sw_bytes line_at(struct sw_bytes b, size_t pos, size_t *next)
+static inline struct sw_bytes line_at(struct sw_bytes b, size_t pos, size_t *next)
 {
     const uint8_t *lf = memchr(b.p + pos, '\n', b.n - pos);
     size_t le = lf != NULL ? (size_t)(lf - b.p) : b.n;
@@ -750,12 +756,20 @@ static inline void record(struct scan *s, enum hdr id, struct sw_bytes v, bool f
     s->v[id] = v;
     if (folded)
         s->folded |= bit;
-    if (id == H_CLEN)
-        s->has_clen = parse_u32(v, UINT64_MAX / 2, &s->clen);
+    if (id == H_CLEN) {
+        /* Digits between SP/HTAB, as the framer read them on this line, read
+         * the same trimmed; a folded value is longer than that line. */
+        if (!folded && s->clen_framed_ok && s->clen_framed <= UINT64_MAX / 2) {
+            s->has_clen = true;
+            s->clen = s->clen_framed;
+        } else {
+            s->has_clen = parse_u32(v, UINT64_MAX / 2, &s->clen);
+        }
+    }
 }
 
 /* Fills the fields of one recorded header. */
-static void process(struct scan *s, enum hdr id)
+static inline void process(struct scan *s, enum hdr id)
 {
     struct sip_msg *m = s->m;
     if (!(s->seen & (1u << id)))
@@ -958,8 +972,8 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
     s.m = m;
     s.info = info;
     s.seen = s.folded = 0;
-    s.cseq_ok = s.has_clen = false;
-    s.clen = 0;
+    s.cseq_ok = s.has_clen = s.clen_framed_ok = false;
+    s.clen = s.clen_framed = 0;
     if (!tok_ready)
         tok_init();
     msg_reset(m);
@@ -1017,9 +1031,10 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
         /* Framing a datagram: the framer's Content-Length rules (every
          * instance, the unfolded line, only lines ended by LF). Its header
          * lines are exactly the lines classify() names H_CLEN (same name
-         * test, same token table); sipframe_cl_line() tests the name again. */
-        if (cur == H_CLEN && info->frame_max != 0 && lf != NULL)
-            sipframe_cl_line(&cl, sub(raw, pos, le), info->frame_max);
+         * test, same token table): sipframe_cl_value() takes the value. */
+        if (cur == H_CLEN)
+            s.clen_framed_ok = info->frame_max != 0 && lf != NULL &&
+                               sipframe_cl_value(&cl, val, info->frame_max, &s.clen_framed);
         pos = next;
     }
     record(&s, cur, val, folded);
@@ -1047,14 +1062,16 @@ enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg
         r = SIPSCAN_INVALID;
     if (r != SIPSCAN_OK && lazy)
         return r; /* nobody reads the other fields */
-    static const enum hdr rest[] = {H_VIA,         H_FROM,    H_TO,        H_UA,
-                                    H_SERVER,      H_WARNING, H_REFER_TO,  H_REFERRED_BY,
-                                    H_REFER_SUB,   H_SUBSTATE};
-    for (size_t i = 0; i < SW_ARRAY_LEN(rest); i++) {
+    /* The other headers, those seen only, in enum order: lowest bit first. */
+    const uint32_t rest = 1u << H_VIA | 1u << H_FROM | 1u << H_TO | 1u << H_UA |
+                          1u << H_SERVER | 1u << H_WARNING | 1u << H_REFER_TO |
+                          1u << H_REFERRED_BY | 1u << H_REFER_SUB | 1u << H_SUBSTATE;
+    for (uint32_t todo = s.seen & rest; todo != 0; todo &= todo - 1) {
+        enum hdr id = (enum hdr)__builtin_ctz(todo);
         if (all)
-            process(&s, rest[i]);
+            process(&s, id);
         else
-            process_lazy(&s, rest[i]);
+            process_lazy(&s, id);
     }
     if (r != SIPSCAN_OK)
         return r;

@@ -51,31 +51,6 @@ char *tracker_strdup(struct tracker *t, const char *s, size_t cap)
     return d;
 }
 
-void tracker_key_make(struct tracker_key *k, uint32_t num, const char *text1, size_t cap1,
-                      const char *text2, size_t cap2, uint64_t hash2)
-{
-    k->b[0] = (uint8_t)(num >> 24);
-    k->b[1] = (uint8_t)(num >> 16);
-    k->b[2] = (uint8_t)(num >> 8);
-    k->b[3] = (uint8_t)num;
-    k->n = 4;
-    /* (SW_MIN evaluates its arguments twice: the lengths are taken first) */
-    if (text1 != NULL) {
-        size_t n = tracker_len(text1, cap1);
-        n = SW_MIN(n, (size_t)SIPMSG_MAX_TOKEN - 1);
-        memcpy(k->b + k->n, text1, n);
-        k->n += n;
-        k->b[k->n++] = '\0'; /* separator: "AB"+"C" must differ from "A"+"BC" */
-    }
-    size_t n = tracker_len(text2, cap2);
-    n = SW_MIN(n, (size_t)SIPMSG_MAX_CALLID - 1);
-    memcpy(k->b + k->n, text2, n);
-    k->n += n;
-    k->b[k->n++] = '\0'; /* text2 reads as a C string from the key */
-    memcpy(k->b + k->n, &hash2, sizeof hash2); /* the whole value, whatever its length */
-    k->n += sizeof hash2;
-}
-
 /* Zero or nonsensical limits would make a table unable to hold even the
  * entry being added; one entry is the smallest cap that still works. */
 static void config_sanitize(struct tracker_config *c)

@@ -26,6 +26,8 @@
 struct tracker_key {
     uint8_t b[TRACKER_KEY_MAX];
     size_t n;
+    unsigned hashv; /* HASH_VALUE of b[0..n): each table finds and adds by it
+                     * (HASH_*_BYHASHVALUE), a key is hashed once */
 };
 
 struct tracker_stats {
@@ -49,6 +51,9 @@ struct scan_src;
 struct lcall;
 struct lsrc;
 struct nf_held;
+
+/* Size classes (16 bytes each) of the ladder's spare slots (tracker_ladder.c). */
+#define TRACKER_LAD_CLASSES 64
 
 struct tracker {
     struct tracker_config cfg;
@@ -104,18 +109,45 @@ struct tracker {
     struct lcall *lad_cur_call;    /* its Call-ID's records, or NULL */
     struct lsrc *lsrcs, *lsrc_first, *lsrc_last; /* first not-found hits per source */
     size_t n_lsrcs;
+    void *lad_spare[TRACKER_LAD_CLASSES]; /* freed records and Call-ID entries, by size class */
+    size_t lad_spare_bytes;
     struct sw_ladder_msg lad_out[SW_MAX_LADDER];
 };
 
 /* tracker.c */
-void tracker_key_make(struct tracker_key *k, uint32_t num, const char *text1, size_t cap1,
-                      const char *text2, size_t cap2, uint64_t hash2);
 /* Bounded length of one of our own NUL-terminated sip_msg fields (inline:
  * a few per message and per table lookup). */
 static inline size_t tracker_len(const char *s, size_t cap)
 {
     const char *e = memchr(s, '\0', cap);
     return e != NULL ? (size_t)(e - s) : cap;
+}
+/* A key: num, text1 (unless NULL), text2, hash2 (see struct tracker_key).
+ * Inline: one or two per message, from the not-found and transfer files. */
+static inline void tracker_key_make(struct tracker_key *k, uint32_t num, const char *text1,
+                                    size_t cap1, const char *text2, size_t cap2, uint64_t hash2)
+{
+    k->b[0] = (uint8_t)(num >> 24);
+    k->b[1] = (uint8_t)(num >> 16);
+    k->b[2] = (uint8_t)(num >> 8);
+    k->b[3] = (uint8_t)num;
+    k->n = 4;
+    /* (SW_MIN evaluates its arguments twice: the lengths are taken first) */
+    if (text1 != NULL) {
+        size_t n = tracker_len(text1, cap1);
+        n = SW_MIN(n, (size_t)SIPMSG_MAX_TOKEN - 1);
+        memcpy(k->b + k->n, text1, n);
+        k->n += n;
+        k->b[k->n++] = '\0'; /* separator: "AB"+"C" must differ from "A"+"BC" */
+    }
+    size_t n = tracker_len(text2, cap2);
+    n = SW_MIN(n, (size_t)SIPMSG_MAX_CALLID - 1);
+    memcpy(k->b + k->n, text2, n);
+    k->n += n;
+    k->b[k->n++] = '\0'; /* text2 reads as a C string from the key */
+    memcpy(k->b + k->n, &hash2, sizeof hash2); /* the whole value, whatever its length */
+    k->n += sizeof hash2;
+    HASH_VALUE(k->b, k->n, k->hashv);
 }
 /* malloc'd copy, NULL for "" (or on OOM, counted). */
 char *tracker_strdup(struct tracker *t, const char *s, size_t cap);

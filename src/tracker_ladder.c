@@ -10,9 +10,10 @@
  * TRACKER_KEEP_EVENT so that the evidence file holds them too). It also tells the keep hook (the evidence store)
  * which Call-IDs may still be flagged.
  *
- * Memory: one allocation per message record (tuple, times, CSeq and the start
+ * Memory: one slot per message record (tuple, times, CSeq and the start
  * line cut to LADDER_MAX_URI / LADDER_MAX_REASON bytes), at most
- * LADDER_MAX_PER_CALL per Call-ID; every byte is charged to
+ * LADDER_MAX_PER_CALL per Call-ID, and one per Call-ID (slots: see
+ * slot_get); every byte is charged to
  * cfg.max_ladder_bytes, over which the least recently active Call-IDs are
  * dropped (counted). A Call-ID's records go when it can no longer be flagged:
  * a BYE or an out-of-dialog request answered with a final that makes no
@@ -42,7 +43,7 @@ static void lcall_free_fwd(struct tracker *t, struct lcall *c);
 /* Before charging n bytes: the least recently active Call-IDs (not `keep`)
  * lose their ladders while the budget could not take them, so that the
  * budget's peak stays within its cap. */
-static void lad_make_room(struct tracker *t, size_t n, const struct lcall *keep)
+static inline void lad_make_room(struct tracker *t, size_t n, const struct lcall *keep)
 {
     while (sw_budget_full(t->cfg.budget, n) && t->lad_first != NULL && t->lad_first != keep) {
         t->lad_evicted++;
@@ -106,6 +107,62 @@ struct lsrc {
 };
 #define LSRC_COST (sizeof(struct lsrc) + 16)
 
+/*
+ * Slots: a record is made for every message and freed with its Call-ID a few
+ * seconds later, an entry for every Call-ID; malloc and free cost more than
+ * the rest of the recording. A freed slot goes to the spare list of its size
+ * class (16 bytes each), from which the next slot of that class is taken.
+ * Slots are allocated at their class's size, so that a spare fits any
+ * request of its class (malloc rounds to 16 bytes anyway: the charges above
+ * stay the real sizes). Spares are bounded (LADDER_SPARE_MAX bytes, past
+ * which a slot is freed) and not charged: what malloc's own free lists would
+ * keep.
+ */
+#define LADDER_SPARE_MAX ((size_t)256 << 10)
+#define SLOT_CLASS(size) (((size) + 15) / 16)
+
+struct spare {
+    struct spare *next;
+};
+
+static void *slot_get(struct tracker *t, size_t size)
+{
+    size_t c = SLOT_CLASS(size);
+    if (c < TRACKER_LAD_CLASSES && t->lad_spare[c] != NULL) {
+        struct spare *s = t->lad_spare[c];
+        t->lad_spare[c] = s->next;
+        t->lad_spare_bytes -= c * 16;
+        return s;
+    }
+    return malloc(c * 16);
+}
+
+/* p: a slot_get(size) */
+static void slot_put(struct tracker *t, void *p, size_t size)
+{
+    size_t c = SLOT_CLASS(size);
+    if (c >= TRACKER_LAD_CLASSES || t->lad_spare_bytes + c * 16 > LADDER_SPARE_MAX) {
+        free(p);
+        return;
+    }
+    struct spare *s = p;
+    s->next = t->lad_spare[c];
+    t->lad_spare[c] = s;
+    t->lad_spare_bytes += c * 16;
+}
+
+static void slots_free(struct tracker *t)
+{
+    for (size_t c = 0; c < TRACKER_LAD_CLASSES; c++) {
+        while (t->lad_spare[c] != NULL) {
+            struct spare *s = t->lad_spare[c];
+            t->lad_spare[c] = s->next;
+            free(s);
+        }
+    }
+    t->lad_spare_bytes = 0;
+}
+
 static void lru_unlink(struct tracker *t, struct lcall *c)
 {
     if (c->prev != NULL)
@@ -139,15 +196,16 @@ static void keep(struct tracker *t, const char *call_id, enum tracker_keep level
 /* Drops a Call-ID's records; `release`: tell the keep hook it is done with. */
 static void lcall_free(struct tracker *t, struct lcall *c, bool release)
 {
+    size_t size = sizeof *c + c->hh.keylen + 1; /* keylen: the Call-ID's length */
     if (release)
         keep(t, c->call_id, TRACKER_KEEP_RELEASE);
     HASH_DEL(t->ladders, c);
     lru_unlink(t, c);
     for (unsigned i = 0; i < c->n; i++)
-        free(c->recs[i]);
+        slot_put(t, c->recs[i], sizeof *c->recs[i] + c->recs[i]->n_text);
     lad_sub(t, c->bytes);
     t->n_ladders--;
-    free(c);
+    slot_put(t, c, size);
 }
 
 static struct lcall *lcall_find(struct tracker *t, const char *call_id)
@@ -158,18 +216,21 @@ static struct lcall *lcall_find(struct tracker *t, const char *call_id)
     return c;
 }
 
-static struct lcall *lcall_new(struct tracker *t, const char *call_id, size_t n)
+/* hashv: HASH_VALUE of call_id[0..n) */
+static struct lcall *lcall_new(struct tracker *t, const char *call_id, size_t n, unsigned hashv)
 {
-    struct lcall *c = calloc(1, sizeof *c + n + 1);
+    struct lcall *c = slot_get(t, sizeof *c + n + 1);
     if (c == NULL) {
         t->st.oom++;
         return NULL;
     }
+    memset(c, 0, sizeof *c);
     memcpy(c->call_id, call_id, n);
-    HASH_ADD_KEYPTR(hh, t->ladders, c->call_id, n, c);
+    c->call_id[n] = '\0';
+    HASH_ADD_KEYPTR_BYHASHVALUE(hh, t->ladders, c->call_id, n, hashv, c);
     if (c->hh.tbl == NULL) {
         t->st.oom++;
-        free(c);
+        slot_put(t, c, sizeof *c + n + 1);
         return NULL;
     }
     c->bytes = LCALL_COST(n);
@@ -191,12 +252,17 @@ static bool same_msg(const struct lrec *r, const struct lrec *q)
 {
     if (r->is_request != q->is_request || r->cseq != q->cseq || r->status != q->status)
         return false;
-    if (strcmp(r->text, q->text) != 0) /* CSeq method */
+    /* the texts by their lengths (NULs included): the CSeq method, then a
+     * request's method */
+    if (r->o_line != q->o_line || memcmp(r->text, q->text, r->o_line) != 0)
         return false;
-    return !r->is_request || strcmp(r->text + r->o_line, q->text + q->o_line) == 0;
+    return !r->is_request || (r->o_uri - r->o_line == q->o_uri - q->o_line &&
+                              memcmp(r->text + r->o_line, q->text + q->o_line,
+                                     (size_t)(r->o_uri - r->o_line)) == 0);
 }
 
-static struct lrec *rec_make(const struct sip_msg *m, const struct sw_tuple *tuple, sw_time ts)
+static struct lrec *rec_make(struct tracker *t, const struct sip_msg *m,
+                             const struct sw_tuple *tuple, sw_time ts)
 {
     /* the lengths first, then the text straight into the record */
     size_t l_cm = tracker_len(m->cseq_method, sizeof m->cseq_method), l_a, l_b = 0;
@@ -212,7 +278,7 @@ static struct lrec *rec_make(const struct sip_msg *m, const struct sw_tuple *tup
     }
     size_t o_line = l_cm + 1, o_uri = m->is_request ? o_line + l_a + 1 : 0;
     size_t n = o_line + l_a + 1 + (m->is_request ? l_b + 1 : 0);
-    struct lrec *r = malloc(sizeof *r + n);
+    struct lrec *r = slot_get(t, sizeof *r + n);
     if (r == NULL)
         return NULL;
     char *text = r->text;
@@ -241,15 +307,15 @@ static bool ends_call(const struct sip_msg *m)
 {
     if (m->is_request || m->status < 200 || m->status == 404 || m->status == 604)
         return false;
-    const char *cm = m->cseq_method;
-    if (strcmp(cm, "BYE") == 0)
+    const char *cm = m->cseq_method; /* a sip_msg field: SIPMSG_IS applies */
+    if (SIPMSG_IS(cm, "BYE"))
         return true;
-    if (strcmp(cm, "INVITE") == 0)
+    if (SIPMSG_IS(cm, "INVITE"))
         return m->status >= 300; /* a failed call; 2xx: the dialog goes on */
     /* requests that are sent out of dialog (the transfer follower watches
      * REFER, NOTIFY and SUBSCRIBE dialogs) */
-    return strcmp(cm, "OPTIONS") == 0 || strcmp(cm, "REGISTER") == 0 ||
-           strcmp(cm, "MESSAGE") == 0 || strcmp(cm, "PUBLISH") == 0;
+    return SIPMSG_IS(cm, "OPTIONS") || SIPMSG_IS(cm, "REGISTER") || SIPMSG_IS(cm, "MESSAGE") ||
+           SIPMSG_IS(cm, "PUBLISH");
 }
 
 void tracker_ladder_msg(struct tracker *t, const struct sip_msg *m, const struct sw_tuple *tuple,
@@ -257,16 +323,18 @@ void tracker_ladder_msg(struct tracker *t, const struct sip_msg *m, const struct
 {
     t->lad_cur = m;
     t->lad_cur_call = NULL;
-    bool ack = m->is_request && m->method[0] == 'A' && strcmp(m->method, "ACK") == 0;
+    bool ack = m->is_request && SIPMSG_IS(m->method, "ACK");
     if (ack && t->n_held == 0)
         return; /* an ACK follows its final response: only a held event wants it */
     size_t idlen = tracker_len(m->call_id, SIPMSG_MAX_CALLID);
+    unsigned hashv;
+    HASH_VALUE(m->call_id, idlen, hashv); /* once: the find, then the add */
     struct lcall *c = NULL;
-    HASH_FIND(hh, t->ladders, m->call_id, idlen, c);
+    HASH_FIND_BYHASHVALUE(hh, t->ladders, m->call_id, idlen, hashv, c);
     if (ack && (c == NULL || c->held == 0))
         return;
     if (c == NULL) {
-        c = lcall_new(t, m->call_id, idlen);
+        c = lcall_new(t, m->call_id, idlen, hashv);
         if (c == NULL)
             return;
         keep(t, c->call_id, TRACKER_KEEP_NORMAL);
@@ -277,7 +345,7 @@ void tracker_ladder_msg(struct tracker *t, const struct sip_msg *m, const struct
         lru_unlink(t, c);
         lru_append(t, c);
     }
-    if (!c->pinned && m->is_request && strcmp(m->method, "REFER") == 0) {
+    if (!c->pinned && m->is_request && SIPMSG_IS(m->method, "REFER")) {
         c->pinned = true;
         keep(t, c->call_id, TRACKER_KEEP_PIN);
     }
@@ -285,7 +353,7 @@ void tracker_ladder_msg(struct tracker *t, const struct sip_msg *m, const struct
         c->dropped = true;
         t->lad_msgs_dropped++;
     } else {
-        struct lrec *r = rec_make(m, tuple, ts);
+        struct lrec *r = rec_make(t, m, tuple, ts);
         if (r == NULL) {
             t->st.oom++;
             c->dropped = true;
@@ -458,6 +526,7 @@ void tracker_ladder_free(struct tracker *t)
         lcall_free(t, t->lad_first, false);
     while (t->lsrc_first != NULL)
         src_free(t, t->lsrc_first);
+    slots_free(t);
 }
 
 static void to_msg(const struct lrec *r, struct sw_ladder_msg *o)

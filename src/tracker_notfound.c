@@ -108,7 +108,7 @@ static void txn_evict_oldest(struct tracker *t)
 static struct nf_settled *nfs_find(struct tracker *t, const struct tracker_key *k)
 {
     struct nf_settled *s = NULL;
-    HASH_FIND(hh, t->nfs_hash, k->b, k->n, s);
+    HASH_FIND_BYHASHVALUE(hh, t->nfs_hash, k->b, k->n, k->hashv, s);
     return s;
 }
 
@@ -146,7 +146,7 @@ static void nfs_add(struct tracker *t, const struct tracker_key *k, sw_time ts)
     memcpy(s->key, k->b, k->n);
     s->klen = (uint16_t)k->n;
     s->expires = ts + t->cfg.linger;
-    HASH_ADD_KEYPTR(hh, t->nfs_hash, s->key, s->klen, s);
+    HASH_ADD_KEYPTR_BYHASHVALUE(hh, t->nfs_hash, s->key, s->klen, k->hashv, s);
     if (s->hh.tbl == NULL) {
         t->st.oom++;
         sw_budget_release(t->cfg.budget, cost);
@@ -175,7 +175,7 @@ void tracker_nf_request(struct tracker *t, const struct sip_msg *m, const struct
     struct tracker_key k;
     key_for(&k, m, m->method, sizeof m->method);
     struct nf_txn *p = NULL;
-    HASH_FIND(hh, t->txns, k.b, k.n, p);
+    HASH_FIND_BYHASHVALUE(hh, t->txns, k.b, k.n, k.hashv, p);
     if (p != NULL)
         return; /* retransmission or a proxy's other leg: the first copy wins */
     if (nfs_find(t, &k) != NULL)
@@ -215,7 +215,7 @@ void tracker_nf_request(struct tracker *t, const struct sip_msg *m, const struct
     put_str(p->buf, off, m->user_agent, sizeof m->user_agent);
     p->first_seen = ts;
     p->tuple = *tuple;
-    HASH_ADD_KEYPTR(hh, t->txns, p->buf, p->klen, p);
+    HASH_ADD_KEYPTR_BYHASHVALUE(hh, t->txns, p->buf, p->klen, k.hashv, p);
     if (p->hh.tbl == NULL) {
         t->st.oom++;
         sw_budget_release(t->cfg.budget, p->cost);
@@ -228,12 +228,12 @@ void tracker_nf_request(struct tracker *t, const struct sip_msg *m, const struct
 
 void tracker_nf_provisional(struct tracker *t, const struct sip_msg *m, sw_time ts)
 {
-    if (strcmp(m->cseq_method, "INVITE") != 0)
+    if (!SIPMSG_IS(m->cseq_method, "INVITE"))
         return; /* non-INVITE transactions keep Timer F whatever 1xx they get */
     struct tracker_key k;
     key_for(&k, m, m->cseq_method, sizeof m->cseq_method);
     struct nf_txn *p = NULL;
-    HASH_FIND(hh, t->txns, k.b, k.n, p);
+    HASH_FIND_BYHASHVALUE(hh, t->txns, k.b, k.n, k.hashv, p);
     if (p == NULL)
         return;
     /* to the tail of the proceeding list: its deadlines stay in order since
@@ -458,7 +458,7 @@ static bool held_add(struct tracker *t, const struct tracker_key *k, const struc
     he->warning = held_str(h->buf, &off, e->warning);
     if (t->origin_fn != NULL)
         t->origin_fn(t->origin_ctx, &h->ev.origin); /* the 404's frame, not the ACK's */
-    HASH_ADD_KEYPTR(hh, t->held, h->buf, h->klen, h);
+    HASH_ADD_KEYPTR_BYHASHVALUE(hh, t->held, h->buf, h->klen, k->hashv, h);
     if (h->hh.tbl == NULL) {
         t->st.oom++;
         free(h);
@@ -480,7 +480,7 @@ static bool held_add(struct tracker *t, const struct tracker_key *k, const struc
 static void held_touch(struct tracker *t, const struct tracker_key *k, sw_time ts, bool ack)
 {
     struct nf_held *h = NULL;
-    HASH_FIND(hh, t->held, k->b, k->n, h);
+    HASH_FIND_BYHASHVALUE(hh, t->held, k->b, k->n, k->hashv, h);
     if (h == NULL || (!ack && !h->acked))
         return;
     if (h->acked && ts + NF_ACK_QUIET > h->ev.ts + NF_HOLD_MAX)
@@ -507,9 +507,9 @@ void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struc
     struct tracker_key k;
     key_for(&k, m, m->cseq_method, sizeof m->cseq_method);
     struct nf_txn *p = NULL;
-    HASH_FIND(hh, t->txns, k.b, k.n, p);
+    HASH_FIND_BYHASHVALUE(hh, t->txns, k.b, k.n, k.hashv, p);
     bool not_found = m->status == 404 || m->status == 604;
-    if (not_found && strcmp(m->cseq_method, "ACK") != 0 && strcmp(m->cseq_method, "CANCEL") != 0) {
+    if (not_found && !SIPMSG_IS(m->cseq_method, "ACK") && !SIPMSG_IS(m->cseq_method, "CANCEL")) {
         if (nfs_find(t, &k) != NULL) {
             t->st.not_found_duplicates++; /* retransmitted, or the other leg's copy */
             if (t->held != NULL)
@@ -550,7 +550,7 @@ void tracker_nf_response(struct tracker *t, const struct sip_msg *m, const struc
             e->warning = nonempty(m->warning);
             e->rtt = p != NULL ? ts - p->first_seen : SW_TIME_NONE;
             nf_hit(t, &ev);
-            bool invite = strcmp(m->cseq_method, "INVITE") == 0;
+            bool invite = SIPMSG_IS(m->cseq_method, "INVITE");
             if (!invite || !held_add(t, &k, &ev))
                 nf_emit(t, &ev);
             nfs_add(t, &k, ts);

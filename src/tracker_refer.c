@@ -199,7 +199,7 @@ static bool heap_put(struct tracker *t, struct xfer *x, sw_time due, enum xfer_t
 static struct xsettled *settled_find(struct tracker *t, const struct tracker_key *k)
 {
     struct xsettled *s = NULL;
-    HASH_FIND(hh, t->xs_hash, k->b, k->n, s);
+    HASH_FIND_BYHASHVALUE(hh, t->xs_hash, k->b, k->n, k->hashv, s);
     return s;
 }
 
@@ -261,7 +261,7 @@ static void settled_add(struct tracker *t, const struct xfer *x, sw_time ts)
     s->expires = ts + t->cfg.linger;
     if (t->xs_tail != NULL && s->expires < t->xs_tail->expires)
         s->expires = t->xs_tail->expires;
-    HASH_ADD_KEYPTR(hh, t->xs_hash, s->key, s->klen, s);
+    HASH_ADD_KEYPTR_BYHASHVALUE(hh, t->xs_hash, s->key, s->klen, x->hh.hashv, s); /* x's key */
     if (s->hh.tbl == NULL) {
         t->st.oom++;
         sw_budget_release(t->cfg.budget, XSETTLED_COST(s->klen));
@@ -284,7 +284,7 @@ static void settled_add(struct tracker *t, const struct xfer *x, sw_time ts)
 static struct xfer *xfer_find(struct tracker *t, const struct tracker_key *k)
 {
     struct xfer *x = NULL;
-    HASH_FIND(hh, t->xfers, k->b, k->n, x);
+    HASH_FIND_BYHASHVALUE(hh, t->xfers, k->b, k->n, k->hashv, x);
     return x;
 }
 
@@ -551,7 +551,7 @@ static struct xfer *xfer_create(struct tracker *t, const struct tracker_key *k, 
     sw_budget_charge(t->cfg.budget, XFER_COST(k->n));
     memcpy(x->key, k->b, k->n);
     x->klen = k->n;
-    HASH_ADD_KEYPTR(hh, t->xfers, x->key, x->klen, x);
+    HASH_ADD_KEYPTR_BYHASHVALUE(hh, t->xfers, x->key, x->klen, k->hashv, x);
     if (x->hh.tbl == NULL) {
         t->st.oom++;
         sw_budget_release(t->cfg.budget, XFER_COST(x->klen));

@@ -83,7 +83,8 @@ void decode_free(struct decode *d);
 bool decode_linktype_supported(int linktype);
 
 /* Decodes one frame of DLT `linktype`, captured at `ts`. `frame` is borrowed;
- * pkt points into it (or into d's HEP buffer). */
+ * pkt points into it (or into d's HEP buffer). *pkt is cleared first: every
+ * field is defined whatever the result. */
 enum decode_result decode_frame(struct decode *d, int linktype, struct sw_bytes frame,
                                 sw_time ts, struct decode_packet *pkt);
 

@@ -77,10 +77,11 @@ void sipframe_datagram(struct sw_bytes dgram, size_t max_msg, enum sw_transport 
  * Framing by the consumer (datagrams only, an additive fast path): a
  * datagram that starts with a plain start line is handed whole to a consumer
  * that walks its header lines anyway (sipmsg's scanner); the consumer calls
- * sipframe_cl_line() on every header line the framer would read (each line
- * ended by LF after the start line, up to the empty line, CR stripped) and
- * sipframe_cut() at the end, so the message is cut exactly where
- * sipframe_datagram() cuts it, and reports that cut back.
+ * sipframe_cl_line() (or sipframe_cl_value(), see there) on every header
+ * line the framer would read (each line ended by LF after the start line, up
+ * to the empty line, CR stripped) and sipframe_cut() at the end, so the
+ * message is cut exactly where sipframe_datagram() cuts it, and reports that
+ * cut back.
  */
 struct sipframe_cl {
     bool have, bad, big; /* a Content-Length / `l` was seen; unusable; over max_msg */
@@ -89,6 +90,12 @@ struct sipframe_cl {
 
 /* Content-Length state after one header line (without CR/LF; not the empty one). */
 void sipframe_cl_line(struct sipframe_cl *cl, struct sw_bytes line, size_t max_msg);
+/* The same for a line the consumer knows is a Content-Length / `l` header
+ * (sipframe_cl_line's name test, which it then need not repeat): v is what
+ * follows its ':'. True when v is a decimal number up to max_msg between
+ * optional SP/HTAB (then *value, as ascii_parse_uint reads it). */
+bool sipframe_cl_value(struct sipframe_cl *cl, struct sw_bytes v, size_t max_msg,
+                       uint64_t *value);
 
 #define SIPFRAME_CUT_TRUNCATED 0x1  /* body shorter than Content-Length */
 #define SIPFRAME_CUT_BAD_LENGTH 0x2 /* unusable Content-Length: the rest is the body */

@@ -904,6 +904,19 @@ static void test_whole_falls_back(void **state)
     sipframe_cl_line(&cl, S("l: 5"), 100);
     assert_int_equal(sipframe_cut(&cl, 4, 10, &notes), 10);
     assert_int_equal(notes, SIPFRAME_CUT_BAD_LENGTH);
+    /* sipframe_cl_value: the value alone, with what it read */
+    struct sipframe_cl cv = {false, false, false, 0};
+    uint64_t v = 0;
+    assert_true(sipframe_cl_value(&cv, S(" 6 "), 100, &v));
+    assert_int_equal(v, 6);
+    assert_true(cv.have && !cv.big && !cv.bad && cv.value == 6);
+    assert_false(sipframe_cl_value(&cv, S(" 600"), 100, &v)); /* over max: big */
+    assert_true(cv.big && cv.bad);                            /* and conflicting */
+    struct sipframe_cl cb = {false, false, false, 0};
+    assert_false(sipframe_cl_value(&cb, S(" 6\r"), 100, &v)); /* digits, but not between SP/HTAB */
+    assert_true(cb.have && cb.big && !cb.bad);
+    assert_false(sipframe_cl_value(&cb, S(" x"), 100, &v));
+    assert_true(cb.bad);
 }
 
 int main(void)
