@@ -12,6 +12,16 @@
  * Signals: stdin is read through a stdio cookie whose read() is retried on
  * EINTR (libpcap's fread cannot resume a record once a read failed), unless
  * capture_break() was called (SIGTERM: stop reading now).
+ *
+ * Read-ahead (regular files, unless capture_config.no_read_ahead): a second
+ * thread runs libpcap - the read(2)s, the kernel's copies out of the page
+ * cache, the record parsing, the filter - and packs the records it accepts
+ * into a ring of RA_BATCHES batches of RA_BATCH_BYTES; capture_next() hands
+ * them out in the same order, with the same numbers and warnings, so events
+ * do not change. The reader thread owns the pcap handles until
+ * capture_close() joins it; a frame's bytes stay in their batch until the
+ * next capture_next() call, as they stayed in libpcap's buffer. Pipes and
+ * stdin stream frames as they come and are read on the caller's thread.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* fopencookie */
@@ -27,7 +37,45 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include <pcap/pcap.h>
+
+/* 4 x 1 MiB: smaller batches cost more hand-overs (futex wake-ups showed:
+ * 8 x 64 KiB was 15 % slower); more would only add memory. */
+#define RA_BATCHES 4
+#define RA_BATCH_BYTES ((size_t)1 << 20)
+#define RA_PREFETCH ((size_t)16384)
+
+/* One record in a batch, followed by its bytes (caplen of them, or the
+ * warning text of RA_END), the next record 8-aligned after them. */
+enum ra_kind { RA_FRAME = 1, RA_END };
+struct ra_rec {
+    int64_t sec, usec;
+    uint64_t number;
+    uint32_t caplen, len;
+    uint32_t kind;
+    uint32_t input;
+};
+struct ra_batch {
+    unsigned char *buf;
+    size_t cap, used;
+};
+struct read_ahead {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t filled, freed;
+    struct ra_batch b[RA_BATCHES];
+    unsigned published;      /* batches handed to the consumer and not released */
+    unsigned prod, cons;     /* the batch the reader fills, the one the consumer reads */
+    size_t rpos;             /* consumer: next record in b[cons] */
+    size_t pf;               /* consumer: prefetched up to here in b[cons] */
+    bool holding;            /* consumer: b[cons] is published and being read */
+    bool done;               /* reader: every input read (or stopped) */
+    bool failed;             /* reader: out of memory for a batch: reading stopped */
+    atomic_bool stop;        /* consumer: capture_close, stop reading */
+};
 
 struct capture_input {
     pcap_t *h;
@@ -38,6 +86,7 @@ struct capture_input {
     bool has_prog;
     uint64_t size; /* regular files: bytes on disk (progress); 0 otherwise */
     char *stdio_buf;       /* the FILE's buffer (setvbuf), freed after pcap_close */
+    _Atomic uint64_t pos;  /* read-ahead: bytes the reader has read of it */
 };
 
 struct capture {
@@ -48,7 +97,11 @@ struct capture {
     bool stream;                  /* an input is stdin and not a regular file */
     volatile sig_atomic_t broken; /* capture_break() was called */
     uint64_t frames, bytes, truncated_files, bad_timestamps;
+    struct read_ahead *ra;        /* files on a reader thread, or NULL */
 };
+
+static void ra_start(struct capture *c);
+static void ra_stop(struct capture *c);
 
 static int apply_filter(struct capture *c, struct capture_input *in, char errbuf[SW_ERRBUF_SIZE])
 {
@@ -247,6 +300,13 @@ struct capture *capture_open(const struct capture_config *cfg, char errbuf[SW_ER
             return NULL;
         }
     }
+    /* Read-ahead pays only with a second core to run on: on one, the two
+     * threads would take turns and the hand-overs cost. */
+    bool regular = !c->live && sysconf(_SC_NPROCESSORS_ONLN) > 1;
+    for (size_t i = 0; i < c->n_in; i++)
+        regular = regular && c->in[i].size > 0;
+    if (regular && !cfg->no_read_ahead)
+        ra_start(c);
     return c;
 }
 
@@ -254,6 +314,7 @@ void capture_close(struct capture *c)
 {
     if (c == NULL)
         return;
+    ra_stop(c); /* the reader thread lets go of the handles */
     for (size_t i = 0; i < c->n_in; i++) {
         if (c->in[i].h != NULL)
             pcap_close(c->in[i].h);
@@ -283,21 +344,268 @@ sw_time capture_time_of(int64_t sec, int64_t usec, bool *clamped)
     return sec * SW_USEC_PER_SEC + usec;
 }
 
+/* ---- read-ahead ------------------------------------------------------ */
+
+static size_t ra_align(size_t n)
+{
+    return (n + 7) & ~(size_t)7;
+}
+
+/* Reader: the batch to fill next, once the consumer left one free. False
+ * when asked to stop. */
+static bool ra_wait_free(struct read_ahead *ra)
+{
+    pthread_mutex_lock(&ra->mu);
+    while (ra->published == RA_BATCHES && !atomic_load_explicit(&ra->stop, memory_order_relaxed))
+        pthread_cond_wait(&ra->freed, &ra->mu);
+    pthread_mutex_unlock(&ra->mu);
+    return !atomic_load_explicit(&ra->stop, memory_order_relaxed);
+}
+
+/* Reader: hands the batch it filled to the consumer (even an empty one when
+ * `last`, so that the consumer wakes and sees `done`). */
+static void ra_publish(struct read_ahead *ra, bool last)
+{
+    pthread_mutex_lock(&ra->mu);
+    if (ra->b[ra->prod].used > 0) {
+        ra->published++;
+        ra->prod = (ra->prod + 1) % RA_BATCHES;
+    }
+    if (last)
+        ra->done = true;
+    pthread_cond_signal(&ra->filled);
+    pthread_mutex_unlock(&ra->mu);
+}
+
+/* Reader: room for a record of n bytes (header included) in the batch being
+ * filled; a full batch is published first. A record larger than a batch
+ * (snaplens go up to 256 KiB, some link types more) grows the empty batch
+ * it goes into. False when asked to stop or out of memory. */
+static bool ra_room(struct read_ahead *ra, size_t n)
+{
+    struct ra_batch *b = &ra->b[ra->prod];
+    if (b->used > 0 && b->cap - b->used < n) {
+        ra_publish(ra, false);
+        if (!ra_wait_free(ra))
+            return false;
+        b = &ra->b[ra->prod];
+        b->used = 0;
+    }
+    if (b->cap - b->used < n) {
+        size_t cap = n > RA_BATCH_BYTES ? n : RA_BATCH_BYTES;
+        unsigned char *p = realloc(b->buf, cap);
+        if (p == NULL)
+            return false;
+        b->buf = p;
+        b->cap = cap;
+    }
+    return true;
+}
+
+static bool ra_put(struct read_ahead *ra, const struct ra_rec *r, const void *data, size_t n)
+{
+    size_t need = ra_align(sizeof *r + n);
+    if (!ra_room(ra, need))
+        return false;
+    struct ra_batch *b = &ra->b[ra->prod];
+    memcpy(b->buf + b->used, r, sizeof *r);
+    if (n > 0)
+        memcpy(b->buf + b->used + sizeof *r, data, n);
+    b->used += need;
+    return true;
+}
+
+static void *ra_main(void *arg)
+{
+    struct capture *c = arg;
+    struct read_ahead *ra = c->ra;
+    bool ok = ra_wait_free(ra);
+    if (ok)
+        ra->b[ra->prod].used = 0;
+    for (size_t i = 0; ok && i < c->n_in; i++) {
+        struct capture_input *in = &c->in[i];
+        FILE *f = pcap_file(in->h);
+        for (;;) {
+            struct pcap_pkthdr *hdr;
+            const u_char *data;
+            int rc = pcap_next_ex(in->h, &hdr, &data);
+            if (rc == 1) {
+                in->records++;
+                if (in->has_prog && pcap_offline_filter(&in->prog, hdr, data) == 0)
+                    continue;
+                struct ra_rec r = { .sec = (int64_t)hdr->ts.tv_sec, .usec = (int64_t)hdr->ts.tv_usec,
+                                    .number = in->records, .caplen = hdr->caplen, .len = hdr->len,
+                                    .kind = RA_FRAME, .input = (uint32_t)i };
+                if (!(ok = ra_put(ra, &r, data, hdr->caplen)))
+                    break;
+                if ((in->records & 255) == 0 && f != NULL) {
+                    long pos = ftell(f);
+                    if (pos > 0)
+                        atomic_store_explicit(&in->pos, (uint64_t)pos, memory_order_relaxed);
+                }
+                if (atomic_load_explicit(&ra->stop, memory_order_relaxed)) {
+                    ok = false;
+                    break;
+                }
+                continue;
+            }
+            /* The end of this file; PCAP_ERROR: cut mid-record (a warning) */
+            const char *why = rc == PCAP_ERROR ? pcap_geterr(in->h) : "";
+            size_t wn = strlen(why);
+            struct ra_rec r = { .kind = RA_END, .input = (uint32_t)i, .caplen = (uint32_t)wn,
+                                .len = rc == PCAP_ERROR };
+            ok = ra_put(ra, &r, why, wn);
+            atomic_store_explicit(&in->pos, in->size, memory_order_relaxed);
+            break;
+        }
+    }
+    if (!ok && !atomic_load_explicit(&ra->stop, memory_order_relaxed)) {
+        pthread_mutex_lock(&ra->mu);
+        ra->failed = true; /* ra_room() found no memory: said, not hidden */
+        pthread_mutex_unlock(&ra->mu);
+    }
+    ra_publish(ra, true);
+    return NULL;
+}
+
+static void ra_free(struct read_ahead *ra)
+{
+    for (size_t i = 0; i < RA_BATCHES; i++)
+        free(ra->b[i].buf);
+    pthread_cond_destroy(&ra->filled);
+    pthread_cond_destroy(&ra->freed);
+    pthread_mutex_destroy(&ra->mu);
+    free(ra);
+}
+
+/* Starts the reader thread; on any failure the caller's thread reads. */
+static void ra_start(struct capture *c)
+{
+    struct read_ahead *ra = calloc(1, sizeof *ra);
+    if (ra == NULL)
+        return;
+    atomic_init(&ra->stop, false);
+    pthread_mutex_init(&ra->mu, NULL);
+    pthread_cond_init(&ra->filled, NULL);
+    pthread_cond_init(&ra->freed, NULL);
+    c->ra = ra;
+    /* Signals go to the caller's thread (its reads and writes are the ones
+     * a signal must interrupt): the reader starts with all of them blocked. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&ra->thread, NULL, ra_main, c);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        c->ra = NULL;
+        ra_free(ra);
+    }
+}
+
+static void ra_stop(struct capture *c)
+{
+    struct read_ahead *ra = c->ra;
+    if (ra == NULL)
+        return;
+    atomic_store(&ra->stop, true);
+    pthread_mutex_lock(&ra->mu);
+    pthread_cond_broadcast(&ra->freed);
+    pthread_mutex_unlock(&ra->mu);
+    pthread_join(ra->thread, NULL);
+    c->ra = NULL;
+    ra_free(ra);
+}
+
+static enum capture_result fill_frame_ts(struct capture *c, const struct capture_input *in,
+                                         int64_t sec, int64_t usec, const u_char *data,
+                                         uint32_t caplen, uint32_t len, uint64_t number,
+                                         struct sw_frame *f);
+
+/* Consumer: the next record of the read-ahead ring. */
+static enum capture_result ra_next(struct capture *c, struct sw_frame *f, char errbuf[SW_ERRBUF_SIZE],
+                                   char warnbuf[SW_ERRBUF_SIZE])
+{
+    struct read_ahead *ra = c->ra;
+    for (;;) {
+        if (ra->holding) {
+            struct ra_batch *b = &ra->b[ra->cons];
+            if (ra->rpos < b->used) {
+                struct ra_rec r;
+                memcpy(&r, b->buf + ra->rpos, sizeof r);
+                const unsigned char *data = b->buf + ra->rpos + sizeof r;
+                ra->rpos += ra_align(sizeof r + r.caplen);
+                /* The reader's core wrote the batch: keep RA_PREFETCH bytes
+                 * ahead of this record on their way to this core, so that
+                 * the decoder's and scanner's first touches do not wait. */
+                size_t want = SW_MIN(ra->rpos + RA_PREFETCH, b->used);
+                for (; ra->pf < want; ra->pf += 64)
+                    __builtin_prefetch(b->buf + ra->pf);
+                if (r.input >= c->n_in)
+                    return CAPTURE_END; /* cannot happen: the reader wrote it */
+                if (r.kind == RA_FRAME)
+                    return fill_frame_ts(c, &c->in[r.input], r.sec, r.usec, data, r.caplen,
+                                         r.len, r.number, f);
+                if (r.len != 0) {
+                    if (warnbuf != NULL)
+                        snprintf(warnbuf, SW_ERRBUF_SIZE,
+                                 "%s: %.*s; the rest of this file is skipped",
+                                 c->in[r.input].name, (int)SW_MIN(r.caplen, 400u), (const char *)data);
+                    c->truncated_files++;
+                }
+                c->cur = r.input + 1;
+                continue;
+            }
+            /* this batch is read: back to the reader */
+            pthread_mutex_lock(&ra->mu);
+            ra->holding = false;
+            ra->published--;
+            ra->cons = (ra->cons + 1) % RA_BATCHES;
+            pthread_cond_signal(&ra->freed);
+            pthread_mutex_unlock(&ra->mu);
+        }
+        pthread_mutex_lock(&ra->mu);
+        while (ra->published == 0 && !ra->done)
+            pthread_cond_wait(&ra->filled, &ra->mu);
+        bool have = ra->published > 0, failed = ra->failed;
+        pthread_mutex_unlock(&ra->mu);
+        if (!have) {
+            c->cur = c->n_in;
+            if (failed) {
+                snprintf(errbuf, SW_ERRBUF_SIZE, "out of memory reading the capture ahead");
+                return CAPTURE_ERROR;
+            }
+            return CAPTURE_END;
+        }
+        ra->holding = true;
+        ra->rpos = 0;
+        ra->pf = 0;
+    }
+}
+
+static enum capture_result fill_frame_ts(struct capture *c, const struct capture_input *in,
+                                         int64_t sec, int64_t usec, const u_char *data,
+                                         uint32_t caplen, uint32_t len, uint64_t number,
+                                         struct sw_frame *f)
+{
+    bool clamped;
+    f->ts = capture_time_of(sec, usec, &clamped);
+    c->bad_timestamps += clamped;
+    f->linktype = in->linktype;
+    f->data = sw_bytes_make(data, caplen);
+    f->wire_len = len;
+    f->file = c->live ? NULL : in->name;
+    f->number = number;
+    c->frames++;
+    c->bytes += caplen;
+    return CAPTURE_FRAME;
+}
+
 static enum capture_result fill_frame(struct capture *c, const struct capture_input *in,
                                       const struct pcap_pkthdr *hdr, const u_char *data,
                                       struct sw_frame *f)
 {
-    bool clamped;
-    f->ts = capture_time_of((int64_t)hdr->ts.tv_sec, (int64_t)hdr->ts.tv_usec, &clamped);
-    c->bad_timestamps += clamped;
-    f->linktype = in->linktype;
-    f->data = sw_bytes_make(data, hdr->caplen);
-    f->wire_len = hdr->len;
-    f->file = c->live ? NULL : in->name;
-    f->number = in->records;
-    c->frames++;
-    c->bytes += hdr->caplen;
-    return CAPTURE_FRAME;
+    return fill_frame_ts(c, in, (int64_t)hdr->ts.tv_sec, (int64_t)hdr->ts.tv_usec, data,
+                         hdr->caplen, hdr->len, in->records, f);
 }
 
 enum capture_result capture_next(struct capture *c, struct sw_frame *f, char errbuf[SW_ERRBUF_SIZE],
@@ -305,6 +613,8 @@ enum capture_result capture_next(struct capture *c, struct sw_frame *f, char err
 {
     if (warnbuf != NULL)
         warnbuf[0] = '\0';
+    if (c->ra != NULL)
+        return ra_next(c, f, errbuf, warnbuf);
     while (c->cur < c->n_in) {
         struct capture_input *in = &c->in[c->cur];
         struct pcap_pkthdr *hdr;
@@ -364,6 +674,8 @@ int capture_fd(const struct capture *c)
 void capture_break(struct capture *c)
 {
     c->broken = 1;
+    if (c->ra != NULL) /* lock-free: async-signal-safe */
+        atomic_store_explicit(&c->ra->stop, true, memory_order_relaxed);
     for (size_t i = 0; i < c->n_in; i++)
         pcap_breakloop(c->in[i].h);
 }
@@ -378,7 +690,9 @@ bool capture_progress(const struct capture *c, uint64_t *done, uint64_t *total)
         if (in->size == 0)
             return false; /* stdin or a pipe: no total to compare with */
         t += in->size;
-        if (i < c->cur) {
+        if (c->ra != NULL) {
+            d += SW_MIN(atomic_load_explicit(&in->pos, memory_order_relaxed), in->size);
+        } else if (i < c->cur) {
             d += in->size;
         } else if (i == c->cur) {
             long pos = ftell(pcap_file(in->h));

@@ -130,6 +130,8 @@ static void usage(FILE *f)
 "      --max-msg-size N      largest SIP message reassembled, 512-16777216 bytes\n"
 "                            (default %zu)\n"
 "      --no-fast-path        run libosip2 on every message (slower; for checks)\n"
+"      --no-read-ahead       read capture files on the analysing thread (one core;\n"
+"                            default: a second thread reads regular files ahead)\n"
 "      --max-memory-mb N     one ceiling for the bytes every table holds, MiB\n"
 "                            (%d..%d; default %zu); over it the oldest entries go\n"
 "Process:\n"
@@ -354,6 +356,7 @@ static void progress(struct capture *cap, uint64_t packets, uint64_t events, boo
 enum {
     OPT_EVENTS = 256, OPT_NOTIFY_TIMEOUT, OPT_FINAL_TIMEOUT, OPT_TXN_TIMEOUT, OPT_MAX_TRANSFERS,
     OPT_SCAN_THRESHOLD, OPT_SCAN_WINDOW, OPT_HEP_PORT, OPT_MAX_MSG, OPT_NO_FAST_PATH,
+    OPT_NO_READ_AHEAD,
     OPT_STATS_INTERVAL, OPT_SNAPLEN, OPT_BUFFER_MB, OPT_NO_PROMISC, OPT_SENSOR,
     OPT_COMMUNITY_ID_SEED, OPT_WRITE_TIMEOUT, OPT_MAX_MEMORY, OPT_HEP_LISTEN,
     OPT_METRICS_FILE, OPT_LADDER, OPT_EVIDENCE, OPT_EVIDENCE_EVENTS, OPT_EVIDENCE_BUFFER,
@@ -406,6 +409,7 @@ int main(int argc, char **argv)
         { "hep-port", required_argument, NULL, OPT_HEP_PORT },
         { "max-msg-size", required_argument, NULL, OPT_MAX_MSG },
         { "no-fast-path", no_argument, NULL, OPT_NO_FAST_PATH },
+        { "no-read-ahead", no_argument, NULL, OPT_NO_READ_AHEAD },
         { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
         { "summary", no_argument, NULL, OPT_SUMMARY },
         { "report", required_argument, NULL, OPT_REPORT },
@@ -506,6 +510,7 @@ int main(int argc, char **argv)
             pcfg.max_msg = v;
             break;
         case OPT_NO_FAST_PATH: pcfg.sipmsg_flags |= SIPMSG_FULL; break;
+        case OPT_NO_READ_AHEAD: ccfg.no_read_ahead = true; break;
         case OPT_SUMMARY: want_summary = true; break;
         case OPT_REPORT: hcfg.path = optarg; break;
         case OPT_STATS_INTERVAL:

@@ -20,6 +20,7 @@ struct capture_config {
     int timeout_ms;           /* live: how long capture_next waits; default 250 */
     int buffer_mb;            /* live: kernel buffer; default 32 */
     bool (*linktype_ok)(int dlt); /* refuse inputs of other link types; NULL = all */
+    bool no_read_ahead;       /* files: read on the caller's thread, not a reader thread */
 };
 
 struct sw_frame {
