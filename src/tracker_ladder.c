@@ -78,16 +78,19 @@ struct lrec {
     char text[];      /* cseq_method \0 method \0 uri \0 | cseq_method \0 reason \0 */
 };
 
+/* What every message reads and writes comes first (the hash handle, the
+ * LRU links, the counts), in the first two cache lines, before the record
+ * pointers: `n` after recs[] cost a third line a message. */
 struct lcall {
     UT_hash_handle hh;
     struct lcall *prev, *next; /* LRU: least recently active first */
     sw_time last;
-    struct lrec *recs[LADDER_MAX_PER_CALL];
     uint8_t n;
     bool dropped;              /* records not kept (per-call cap, memory) */
     bool pinned;               /* a REFER awaits its transfer event */
     uint8_t held;              /* not-found events held for their ACK */
     size_t bytes;
+    struct lrec *recs[LADDER_MAX_PER_CALL];
     char call_id[];
 };
 
