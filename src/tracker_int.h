@@ -55,6 +55,9 @@ struct nf_held;
 /* Size classes (16 bytes each) of the ladder's spare slots (tracker_ladder.c). */
 #define TRACKER_LAD_CLASSES 64
 
+#define NF_FILTER_BITS 12
+#define NF_FILTER_SLOTS (1u << NF_FILTER_BITS)
+
 struct tracker {
     struct tracker_config cfg;
     sw_emit_fn *emit;
@@ -80,6 +83,10 @@ struct tracker {
     size_t n_txns;
     struct nf_settled *nfs_hash, *nfs_head, *nfs_tail;
     size_t n_nfs;
+    /* Settled keys per slot of their hash's top bits (a counting filter):
+     * a slot at 0 answers "not settled" without touching the table, which
+     * every new request asks. Saturated counts stay (a "maybe" for good). */
+    uint16_t nfs_filter[NF_FILTER_SLOTS];
     struct sum_key *sum_users, *sum_sources;
     size_t n_sum_users, n_sum_sources;
     uint64_t status_404, status_604;

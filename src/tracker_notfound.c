@@ -105,8 +105,15 @@ static void txn_evict_oldest(struct tracker *t)
     t->st.transactions_evicted++;
 }
 
+static unsigned nfs_slot(unsigned hashv)
+{
+    return (hashv >> (32 - NF_FILTER_BITS)) & (NF_FILTER_SLOTS - 1); /* uthash uses the low bits */
+}
+
 static struct nf_settled *nfs_find(struct tracker *t, const struct tracker_key *k)
 {
+    if (t->nfs_filter[nfs_slot(k->hashv)] == 0)
+        return NULL;
     struct nf_settled *s = NULL;
     HASH_FIND_BYHASHVALUE(hh, t->nfs_hash, k->b, k->n, k->hashv, s);
     return s;
@@ -118,6 +125,9 @@ static void nfs_pop(struct tracker *t)
     t->nfs_head = s->next;
     if (t->nfs_head == NULL)
         t->nfs_tail = NULL;
+    uint16_t *f = &t->nfs_filter[nfs_slot(s->hh.hashv)];
+    if (*f != UINT16_MAX)
+        (*f)--;
     HASH_DELETE(hh, t->nfs_hash, s);
     t->n_nfs--;
     sw_budget_release(t->cfg.budget, sizeof *s + s->klen + SW_BUDGET_ENTRY_OVERHEAD);
@@ -159,6 +169,9 @@ static void nfs_add(struct tracker *t, const struct tracker_key *k, sw_time ts)
         t->nfs_head = s;
     t->nfs_tail = s;
     t->n_nfs++;
+    uint16_t *f = &t->nfs_filter[nfs_slot(k->hashv)];
+    if (*f != UINT16_MAX)
+        (*f)++;
 }
 
 static size_t put_str(char *buf, size_t off, const char *s, size_t cap)
