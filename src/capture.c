@@ -344,6 +344,32 @@ sw_time capture_time_of(int64_t sec, int64_t usec, bool *clamped)
     return sec * SW_USEC_PER_SEC + usec;
 }
 
+/* The next record of a file that the filter keeps (records it drops still
+ * count: pcap_cnt is tshark's frame number); pcap_next_ex's result. Used
+ * by the reader thread and by the caller's thread alike. */
+static int file_next(struct capture_input *in, struct pcap_pkthdr **hdr, const u_char **data)
+{
+    for (;;) {
+        int rc = pcap_next_ex(in->h, hdr, data);
+        if (rc != 1)
+            return rc;
+        in->records++;
+        if (!in->has_prog || pcap_offline_filter(&in->prog, *hdr, *data) != 0)
+            return 1;
+    }
+}
+
+/* A file cut mid-record: what was read is used, the caller prints warnbuf,
+ * reading goes on with the next file. */
+static void warn_cut(struct capture *c, const char *name, const char *why, size_t why_len,
+                     char warnbuf[SW_ERRBUF_SIZE])
+{
+    if (warnbuf != NULL)
+        snprintf(warnbuf, SW_ERRBUF_SIZE, "%s: %.*s; the rest of this file is skipped", name,
+                 (int)SW_MIN(why_len, (size_t)400), why);
+    c->truncated_files++;
+}
+
 /* ---- read-ahead ------------------------------------------------------ */
 
 static size_t ra_align(size_t n)
@@ -428,11 +454,8 @@ static void *ra_main(void *arg)
         for (;;) {
             struct pcap_pkthdr *hdr;
             const u_char *data;
-            int rc = pcap_next_ex(in->h, &hdr, &data);
+            int rc = file_next(in, &hdr, &data);
             if (rc == 1) {
-                in->records++;
-                if (in->has_prog && pcap_offline_filter(&in->prog, hdr, data) == 0)
-                    continue;
                 struct ra_rec r = { .sec = (int64_t)hdr->ts.tv_sec, .usec = (int64_t)hdr->ts.tv_usec,
                                     .number = in->records, .caplen = hdr->caplen, .len = hdr->len,
                                     .kind = RA_FRAME, .input = (uint32_t)i };
@@ -545,13 +568,8 @@ static enum capture_result ra_next(struct capture *c, struct sw_frame *f, char e
                 if (r.kind == RA_FRAME)
                     return fill_frame_ts(c, &c->in[r.input], r.sec, r.usec, data, r.caplen,
                                          r.len, r.number, f);
-                if (r.len != 0) {
-                    if (warnbuf != NULL)
-                        snprintf(warnbuf, SW_ERRBUF_SIZE,
-                                 "%s: %.*s; the rest of this file is skipped",
-                                 c->in[r.input].name, (int)SW_MIN(r.caplen, 400u), (const char *)data);
-                    c->truncated_files++;
-                }
+                if (r.len != 0)
+                    warn_cut(c, c->in[r.input].name, (const char *)data, r.caplen, warnbuf);
                 c->cur = r.input + 1;
                 continue;
             }
@@ -619,12 +637,7 @@ enum capture_result capture_next(struct capture *c, struct sw_frame *f, char err
         struct capture_input *in = &c->in[c->cur];
         struct pcap_pkthdr *hdr;
         const u_char *data;
-        int rc = pcap_next_ex(in->h, &hdr, &data);
-        if (rc == 1 && !c->live) {
-            in->records++;
-            if (in->has_prog && pcap_offline_filter(&in->prog, hdr, data) == 0)
-                continue;
-        }
+        int rc = c->live ? pcap_next_ex(in->h, &hdr, &data) : file_next(in, &hdr, &data);
         if (rc == 1)
             return fill_frame(c, in, hdr, data, f);
         if (rc == 0) {
@@ -654,12 +667,8 @@ enum capture_result capture_next(struct capture *c, struct sw_frame *f, char err
             return CAPTURE_ERROR;
         }
         if (rc == PCAP_ERROR) {
-            /* A file cut mid-record: keep what was read, say so, go on with
-             * the next file. The caller prints warnbuf after every call. */
-            if (warnbuf != NULL)
-                snprintf(warnbuf, SW_ERRBUF_SIZE, "%s: %s; the rest of this file is skipped",
-                         in->name, pcap_geterr(in->h));
-            c->truncated_files++;
+            const char *why = pcap_geterr(in->h);
+            warn_cut(c, in->name, why, strlen(why), warnbuf);
         }
         c->cur++; /* PCAP_ERROR_BREAK (-2) from a file is its end */
     }
