@@ -22,6 +22,9 @@
  * capture_close() joins it; a frame's bytes stay in their batch until the
  * next capture_next() call, as they stayed in libpcap's buffer. Pipes and
  * stdin stream frames as they come and are read on the caller's thread.
+ * The reader thread starts at the first capture_next(), and also runs the
+ * caller's ahead hook on each frame it packs (capture_set_ahead): the
+ * hook's bytes follow the frame's in the batch.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* fopencookie */
@@ -57,35 +60,42 @@ struct ra_rec {
     uint32_t caplen, len;
     uint32_t kind;
     uint32_t input;
+    uint32_t ahead_n; /* the ahead hook's bytes, after the frame's (8-aligned) */
 };
 struct ra_batch {
     unsigned char *buf;
-    size_t cap, used;
+    size_t cap, used; /* used: set when published (the reader fills at ra->fill) */
 };
+/* The reader's fields, the consumer's and the shared ones (under mu) are on
+ * separate cache lines: a line written by one core per record and read by
+ * the other per record would cross between the cores every time. */
 struct read_ahead {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t filled, freed;
     struct ra_batch b[RA_BATCHES];
     unsigned published;      /* batches handed to the consumer and not released */
-    unsigned prod, cons;     /* the batch the reader fills, the one the consumer reads */
-    size_t rpos;             /* consumer: next record in b[cons] */
-    size_t pf;               /* consumer: prefetched up to here in b[cons] */
-    bool holding;            /* consumer: b[cons] is published and being read */
     bool done;               /* reader: every input read (or stopped) */
     bool failed;             /* reader: out of memory for a batch: reading stopped */
     atomic_bool stop;        /* consumer: capture_close, stop reading */
+    _Alignas(64) unsigned prod; /* reader: the batch it fills */
+    size_t fill;             /* reader: bytes packed in b[prod] so far */
+    _Alignas(64) unsigned cons; /* consumer: the batch it reads */
+    size_t rpos;             /* consumer: next record in b[cons] */
+    size_t pf;               /* consumer: prefetched up to here in b[cons] */
+    bool holding;            /* consumer: b[cons] is published and being read */
 };
 
 struct capture_input {
-    pcap_t *h;
     const char *name;
     int linktype;
-    uint64_t records;          /* files: records read so far (pcap_cnt) */
-    struct bpf_program prog;   /* files: the filter, applied per record */
-    bool has_prog;
     uint64_t size; /* regular files: bytes on disk (progress); 0 otherwise */
     char *stdio_buf;       /* the FILE's buffer (setvbuf), freed after pcap_close */
+    bool has_prog;
+    /* what the reader thread writes per record, on a line of its own */
+    _Alignas(64) pcap_t *h;
+    uint64_t records;          /* files: records read so far (pcap_cnt) */
+    struct bpf_program prog;   /* files: the filter, applied per record */
     _Atomic uint64_t pos;  /* read-ahead: bytes the reader has read of it */
 };
 
@@ -98,6 +108,10 @@ struct capture {
     volatile sig_atomic_t broken; /* capture_break() was called */
     uint64_t frames, bytes, truncated_files, bad_timestamps;
     struct read_ahead *ra;        /* files on a reader thread, or NULL */
+    bool want_ra;                 /* start the reader thread at the first capture_next */
+    capture_ahead_fn *ahead_fn;   /* run by the reader thread on every frame, or NULL */
+    void *ahead_ctx;
+    size_t ahead_cap;
 };
 
 static void ra_start(struct capture *c);
@@ -270,7 +284,9 @@ struct capture *capture_open(const struct capture_config *cfg, char errbuf[SW_ER
         free(c);
         return NULL;
     }
-    c->in = calloc(n, sizeof *c->in);
+    c->in = aligned_alloc(64, n * sizeof *c->in); /* sizeof: a multiple of 64 */
+    if (c->in != NULL)
+        memset(c->in, 0, n * sizeof *c->in);
     if (c->in == NULL) {
         snprintf(errbuf, SW_ERRBUF_SIZE, "out of memory");
         free(c);
@@ -305,8 +321,7 @@ struct capture *capture_open(const struct capture_config *cfg, char errbuf[SW_ER
     bool regular = !c->live && sysconf(_SC_NPROCESSORS_ONLN) > 1;
     for (size_t i = 0; i < c->n_in; i++)
         regular = regular && c->in[i].size > 0;
-    if (regular && !cfg->no_read_ahead)
-        ra_start(c);
+    c->want_ra = regular && !cfg->no_read_ahead;
     return c;
 }
 
@@ -393,7 +408,8 @@ static bool ra_wait_free(struct read_ahead *ra)
 static void ra_publish(struct read_ahead *ra, bool last)
 {
     pthread_mutex_lock(&ra->mu);
-    if (ra->b[ra->prod].used > 0) {
+    if (ra->fill > 0) {
+        ra->b[ra->prod].used = ra->fill;
         ra->published++;
         ra->prod = (ra->prod + 1) % RA_BATCHES;
     }
@@ -410,14 +426,14 @@ static void ra_publish(struct read_ahead *ra, bool last)
 static bool ra_room(struct read_ahead *ra, size_t n)
 {
     struct ra_batch *b = &ra->b[ra->prod];
-    if (b->used > 0 && b->cap - b->used < n) {
+    if (ra->fill > 0 && b->cap - ra->fill < n) {
         ra_publish(ra, false);
         if (!ra_wait_free(ra))
             return false;
         b = &ra->b[ra->prod];
-        b->used = 0;
+        ra->fill = 0;
     }
-    if (b->cap - b->used < n) {
+    if (b->cap - ra->fill < n) {
         size_t cap = n > RA_BATCH_BYTES ? n : RA_BATCH_BYTES;
         unsigned char *p = realloc(b->buf, cap);
         if (p == NULL)
@@ -428,16 +444,29 @@ static bool ra_room(struct read_ahead *ra, size_t n)
     return true;
 }
 
-static bool ra_put(struct read_ahead *ra, const struct ra_rec *r, const void *data, size_t n)
+/* Packs record r and its n bytes of data; for a frame, then runs the ahead
+ * hook on the bytes as they lie in the batch (where the consumer will find
+ * them) and packs what it wrote after them. */
+static bool ra_put(struct capture *c, struct ra_rec *r, const void *data, size_t n)
 {
+    struct read_ahead *ra = c->ra;
+    size_t hook_cap = r->kind == RA_FRAME && c->ahead_fn != NULL ? c->ahead_cap : 0;
     size_t need = ra_align(sizeof *r + n);
-    if (!ra_room(ra, need))
+    if (!ra_room(ra, need + hook_cap))
         return false;
     struct ra_batch *b = &ra->b[ra->prod];
-    memcpy(b->buf + b->used, r, sizeof *r);
+    unsigned char *rec = b->buf + ra->fill;
     if (n > 0)
-        memcpy(b->buf + b->used + sizeof *r, data, n);
-    b->used += need;
+        memcpy(rec + sizeof *r, data, n);
+    r->ahead_n = 0;
+    if (hook_cap > 0) {
+        sw_time ts = capture_time_of(r->sec, r->usec, NULL);
+        size_t k = c->ahead_fn(c->ahead_ctx, c->in[r->input].linktype,
+                               sw_bytes_make(rec + sizeof *r, n), ts, rec + need, hook_cap);
+        r->ahead_n = (uint32_t)SW_MIN(k, hook_cap);
+    }
+    memcpy(rec, r, sizeof *r);
+    ra->fill += need + ra_align(r->ahead_n);
     return true;
 }
 
@@ -447,7 +476,7 @@ static void *ra_main(void *arg)
     struct read_ahead *ra = c->ra;
     bool ok = ra_wait_free(ra);
     if (ok)
-        ra->b[ra->prod].used = 0;
+        ra->fill = 0;
     for (size_t i = 0; ok && i < c->n_in; i++) {
         struct capture_input *in = &c->in[i];
         FILE *f = pcap_file(in->h);
@@ -459,7 +488,7 @@ static void *ra_main(void *arg)
                 struct ra_rec r = { .sec = (int64_t)hdr->ts.tv_sec, .usec = (int64_t)hdr->ts.tv_usec,
                                     .number = in->records, .caplen = hdr->caplen, .len = hdr->len,
                                     .kind = RA_FRAME, .input = (uint32_t)i };
-                if (!(ok = ra_put(ra, &r, data, hdr->caplen)))
+                if (!(ok = ra_put(c, &r, data, hdr->caplen)))
                     break;
                 if ((in->records & 255) == 0 && f != NULL) {
                     long pos = ftell(f);
@@ -477,7 +506,7 @@ static void *ra_main(void *arg)
             size_t wn = strlen(why);
             struct ra_rec r = { .kind = RA_END, .input = (uint32_t)i, .caplen = (uint32_t)wn,
                                 .len = rc == PCAP_ERROR };
-            ok = ra_put(ra, &r, why, wn);
+            ok = ra_put(c, &r, why, wn);
             atomic_store_explicit(&in->pos, in->size, memory_order_relaxed);
             break;
         }
@@ -504,9 +533,10 @@ static void ra_free(struct read_ahead *ra)
 /* Starts the reader thread; on any failure the caller's thread reads. */
 static void ra_start(struct capture *c)
 {
-    struct read_ahead *ra = calloc(1, sizeof *ra);
+    struct read_ahead *ra = aligned_alloc(64, sizeof *ra); /* its lines as laid out */
     if (ra == NULL)
         return;
+    memset(ra, 0, sizeof *ra);
     atomic_init(&ra->stop, false);
     pthread_mutex_init(&ra->mu, NULL);
     pthread_cond_init(&ra->filled, NULL);
@@ -544,6 +574,37 @@ static enum capture_result fill_frame_ts(struct capture *c, const struct capture
                                          uint32_t caplen, uint32_t len, uint64_t number,
                                          struct sw_frame *f);
 
+/* Consumer: the reader's core wrote the batch; the lines this core will
+ * read of the records up to RA_PREFETCH bytes ahead are put on their way
+ * here, so that the first touches do not wait. Of a frame whose parse was
+ * done ahead only its head is read (link, IP and transport headers, the
+ * SIP start line) and the ahead bytes; of any other, all of it. The walk
+ * reads each record's header one call after it asked for its line. */
+#define RA_HEAD_BYTES ((size_t)192)
+static inline void prefetch_lines(const unsigned char *p, size_t n)
+{
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)63, end = (uintptr_t)p + n;
+    for (; a < end; a += 64)
+        __builtin_prefetch((const void *)a);
+}
+
+static void ra_prefetch(struct read_ahead *ra, const struct ra_batch *b)
+{
+    size_t want = SW_MIN(ra->rpos + RA_PREFETCH, b->used);
+    while (ra->pf < want) {
+        const unsigned char *rec = b->buf + ra->pf;
+        struct ra_rec r;
+        memcpy(&r, rec, sizeof r);
+        size_t body = ra_align(sizeof r + r.caplen);
+        size_t hot = r.ahead_n > 0 ? SW_MIN((size_t)r.caplen, RA_HEAD_BYTES) : r.caplen;
+        prefetch_lines(rec + sizeof r, hot);
+        prefetch_lines(rec + body, r.ahead_n);
+        ra->pf += body + ra_align(r.ahead_n);
+        if (ra->pf < b->used)
+            __builtin_prefetch(b->buf + ra->pf); /* the next record's header */
+    }
+}
+
 /* Consumer: the next record of the read-ahead ring. */
 static enum capture_result ra_next(struct capture *c, struct sw_frame *f, char errbuf[SW_ERRBUF_SIZE],
                                    char warnbuf[SW_ERRBUF_SIZE])
@@ -556,18 +617,18 @@ static enum capture_result ra_next(struct capture *c, struct sw_frame *f, char e
                 struct ra_rec r;
                 memcpy(&r, b->buf + ra->rpos, sizeof r);
                 const unsigned char *data = b->buf + ra->rpos + sizeof r;
-                ra->rpos += ra_align(sizeof r + r.caplen);
-                /* The reader's core wrote the batch: keep RA_PREFETCH bytes
-                 * ahead of this record on their way to this core, so that
-                 * the decoder's and scanner's first touches do not wait. */
-                size_t want = SW_MIN(ra->rpos + RA_PREFETCH, b->used);
-                for (; ra->pf < want; ra->pf += 64)
-                    __builtin_prefetch(b->buf + ra->pf);
+                ra->rpos += ra_align(sizeof r + r.caplen) + ra_align(r.ahead_n);
+                ra_prefetch(ra, b);
                 if (r.input >= c->n_in)
                     return CAPTURE_END; /* cannot happen: the reader wrote it */
-                if (r.kind == RA_FRAME)
-                    return fill_frame_ts(c, &c->in[r.input], r.sec, r.usec, data, r.caplen,
-                                         r.len, r.number, f);
+                if (r.kind == RA_FRAME) {
+                    enum capture_result cr = fill_frame_ts(c, &c->in[r.input], r.sec, r.usec,
+                                                           data, r.caplen, r.len, r.number, f);
+                    if (r.ahead_n > 0)
+                        f->ahead = sw_bytes_make(data + ra_align(sizeof r + r.caplen) - sizeof r,
+                                                 r.ahead_n);
+                    return cr;
+                }
                 if (r.len != 0)
                     warn_cut(c, c->in[r.input].name, (const char *)data, r.caplen, warnbuf);
                 c->cur = r.input + 1;
@@ -613,6 +674,7 @@ static enum capture_result fill_frame_ts(struct capture *c, const struct capture
     f->wire_len = len;
     f->file = c->live ? NULL : in->name;
     f->number = number;
+    f->ahead = sw_bytes_make(NULL, 0);
     c->frames++;
     c->bytes += caplen;
     return CAPTURE_FRAME;
@@ -631,6 +693,10 @@ enum capture_result capture_next(struct capture *c, struct sw_frame *f, char err
 {
     if (warnbuf != NULL)
         warnbuf[0] = '\0';
+    if (c->want_ra && !c->broken) {
+        c->want_ra = false;
+        ra_start(c);
+    }
     if (c->ra != NULL)
         return ra_next(c, f, errbuf, warnbuf);
     while (c->cur < c->n_in) {
@@ -673,6 +739,13 @@ enum capture_result capture_next(struct capture *c, struct sw_frame *f, char err
         c->cur++; /* PCAP_ERROR_BREAK (-2) from a file is its end */
     }
     return CAPTURE_END;
+}
+
+void capture_set_ahead(struct capture *c, capture_ahead_fn *fn, void *ctx, size_t cap)
+{
+    c->ahead_fn = fn;
+    c->ahead_ctx = ctx;
+    c->ahead_cap = fn != NULL ? cap : 0;
 }
 
 int capture_fd(const struct capture *c)

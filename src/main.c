@@ -678,6 +678,14 @@ int main(int argc, char **argv)
     if (pl == NULL)
         die(errbuf);
     xctx.pl = pl;
+    /* Files read ahead on a second thread: it also parses their datagrams
+     * ahead of this thread (pipeline_ahead). */
+    struct pipeline_ahead *ahead = NULL;
+    if (cap != NULL) {
+        ahead = pipeline_ahead_new(&pcfg);
+        if (ahead != NULL)
+            capture_set_ahead(cap, pipeline_ahead, ahead, pipeline_ahead_max());
+    }
     if (hl != NULL)
         heplisten_set_ctx(hl, &xctx);
 
@@ -755,6 +763,7 @@ int main(int argc, char **argv)
         if (cr == CAPTURE_FRAME) {
             pipeline_set_origin(pl, fr.file, fr.number);
             pipeline_set_wire_len(pl, fr.wire_len);
+            pipeline_set_ahead(pl, fr.ahead);
             pipeline_frame(pl, fr.linktype, fr.data, fr.ts);
             if (first_ts == SW_TIME_NONE)
                 first_ts = fr.ts;
@@ -806,7 +815,8 @@ int main(int argc, char **argv)
     }
     metrics_free(met);
     heplisten_free(hl);
-    capture_close(cap);
+    capture_close(cap); /* joins the reader thread: then the ahead can go */
+    pipeline_ahead_free(ahead);
     sipmsg_global_free();
     free(files);
     free(hep_listen);

@@ -64,6 +64,8 @@ struct pipeline {
     struct sipframe_stats frame_stats;
     struct sipmsg_stats msg_stats;
     struct sip_msg msg;          /* scratch: one message at a time */
+    struct sw_bytes ahead;       /* the frame's parse done ahead (pipeline_set_ahead) */
+    uint64_t ahead_used;
 
     sw_time now;
     sw_time next_stats;
@@ -253,8 +255,16 @@ static void on_datagram(void *ctx, struct sw_bytes dgram, enum sw_transport tran
                         unsigned *notes)
 {
     struct pipeline *p = ctx;
-    if (sipmsg_parse_datagram(dgram, p->cfg.max_msg, p->cfg.sipmsg_flags | SIPMSG_LAZY, &p->msg,
-                              &p->msg_stats, len, notes) != SIPMSG_OK)
+    unsigned flags = p->cfg.sipmsg_flags | SIPMSG_LAZY;
+    enum sipmsg_result r;
+    if (p->ahead.n > 0 && sipmsg_unpack_datagram(p->ahead, dgram, p->cfg.max_msg, flags, &p->msg,
+                                                 &p->msg_stats, len, notes, &r))
+        p->ahead_used++;
+    else
+        r = sipmsg_parse_datagram(dgram, p->cfg.max_msg, flags, &p->msg, &p->msg_stats, len,
+                                  notes);
+    p->ahead.n = 0; /* one datagram per frame */
+    if (r != SIPMSG_OK)
         return;
     struct sw_tuple t = p->cur_tuple;
     t.transport = (uint8_t)transport;
@@ -685,6 +695,74 @@ void pipeline_frame(struct pipeline *p, int linktype, struct sw_bytes frame, sw_
     struct decode_packet pkt; /* cleared by decode_frame */
     enum decode_result r = decode_frame(p->decode, linktype, frame, p->now, &pkt);
     handle_decoded(p, r, &pkt);
+    p->ahead.n = 0;
+}
+
+void pipeline_set_ahead(struct pipeline *p, struct sw_bytes packed)
+{
+    p->ahead = packed;
+}
+
+uint64_t pipeline_ahead_used(const struct pipeline *p)
+{
+    return p->ahead_used;
+}
+
+struct pipeline_ahead {
+    struct decode *decode;
+    size_t max_msg;
+    unsigned flags;
+    struct sip_msg msg; /* scratch */
+};
+
+struct pipeline_ahead *pipeline_ahead_new(const struct pipeline_config *cfg)
+{
+    struct pipeline_ahead *a = malloc(sizeof *a);
+    if (a == NULL)
+        return NULL;
+    a->decode = decode_new(&cfg->decode);
+    if (a->decode == NULL) {
+        free(a);
+        return NULL;
+    }
+    a->max_msg = cfg->max_msg;
+    a->flags = cfg->sipmsg_flags | SIPMSG_LAZY; /* as on_datagram asks */
+    return a;
+}
+
+void pipeline_ahead_free(struct pipeline_ahead *a)
+{
+    if (a == NULL)
+        return;
+    decode_free(a->decode);
+    free(a);
+}
+
+size_t pipeline_ahead_max(void)
+{
+    return SIPMSG_PACK_MAX;
+}
+
+/* What handle_decoded does with a frame that decodes whole (no fragment):
+ * UDP and HEP payloads go to sipframe_datagram_whole, and on to on_datagram
+ * when they are whole messages. The payload must lie in the frame (not in a
+ * decoder's HEP inflate buffer): the frame's bytes are what the pipeline
+ * will see at the same address. */
+size_t pipeline_ahead(void *ctx, int linktype, struct sw_bytes frame, sw_time ts, uint8_t *out,
+                      size_t cap)
+{
+    struct pipeline_ahead *a = ctx;
+    struct decode_packet pkt;
+    if (decode_frame(a->decode, linktype, frame, ts, &pkt) != DECODE_OK)
+        return 0;
+    if (!pkt.from_hep && pkt.tuple.transport == SW_TRANSPORT_TCP)
+        return 0;
+    struct sw_bytes d = pkt.payload;
+    uintptr_t lo = (uintptr_t)frame.p, at = (uintptr_t)d.p;
+    if (d.p == NULL || at < lo || d.n > frame.n || at - lo > frame.n - d.n ||
+        !sipframe_datagram_is_whole(d, a->max_msg))
+        return 0;
+    return sipmsg_pack_datagram(d, a->max_msg, a->flags, &a->msg, out, cap);
 }
 
 bool pipeline_hep_record(struct pipeline *p, struct sw_bytes rec, const struct sw_addr *agent,

@@ -539,6 +539,24 @@ size_t sipframe_cut(const struct sipframe_cl *cl, size_t hend, size_t n, unsigne
 /* Datagram rules; a datagram without any SIP in it adds one to *not_sip.
  * With `whole`, a datagram (up to max_msg) starting with a plain start line
  * is framed by that consumer (see sipframe_whole_sink). */
+/* d (not empty) starts with a plain start line, which ends at *e (its LF,
+ * or d.n). */
+static bool starts_plain(struct sw_bytes d, size_t *e)
+{
+    if (!is_upper(d.p[0]))
+        return false;
+    const uint8_t *lf = memchr(d.p, '\n', d.n);
+    *e = lf != NULL ? (size_t)(lf - d.p) : d.n;
+    size_t ll = (*e > 0 && d.p[*e - 1] == '\r') ? *e - 1 : *e;
+    return plain_start_line(d.p, ll);
+}
+
+bool sipframe_datagram_is_whole(struct sw_bytes d, size_t max_msg)
+{
+    size_t e;
+    return d.n > 0 && d.n <= max_msg && starts_plain(d, &e);
+}
+
 static void frame_datagram(struct sw_bytes d, size_t max_msg, enum sw_transport transport,
                            sipframe_sink *sink, sipframe_whole_sink *whole, void *ctx,
                            struct sipframe_stats *st, uint64_t *not_sip)
@@ -550,14 +568,10 @@ static void frame_datagram(struct sw_bytes d, size_t max_msg, enum sw_transport 
      * it at offset 0 (a plain start line holds "SIP/2.0" too). */
     struct fstate first;
     memset(&first, 0, sizeof first);
-    if (is_upper(d.p[0])) {
-        const uint8_t *lf = memchr(d.p, '\n', d.n);
-        size_t e = lf != NULL ? (size_t)(lf - d.p) : d.n;
-        size_t ll = (e > 0 && d.p[e - 1] == '\r') ? e - 1 : e;
-        if (plain_start_line(d.p, ll)) {
-            first.in_head = true;
-            first.line = first.scan = e < d.n ? e + 1 : d.n;
-        }
+    size_t e;
+    if (starts_plain(d, &e)) {
+        first.in_head = true;
+        first.line = first.scan = e < d.n ? e + 1 : d.n;
     }
     /* the cheap reject for RTP, DNS, STUN...: no start line without "SIP/2.0" */
     if (!first.in_head && memmem(d.p, d.n, "SIP/2.0", 7) == NULL) {

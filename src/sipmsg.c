@@ -77,8 +77,10 @@ static void osip_trace_sink(const char *fi, int li, osip_trace_level_t level, co
  * Under AddressSanitizer plain malloc stays (ASan sees overflows and leaks in
  * every piece) unless SIPMSG_ARENA=1 is defined; then the arena poisons what
  * it does not hand out (its headers, its free space) so ASan still catches a
- * read past a piece or after the reset. One arena for the process:
- * libosip2's hooks are process-wide and sipwatch parses on one thread.
+ * read past a piece or after the reset. One arena per thread: libosip2's
+ * hooks are process-wide, and with read-ahead the reader thread parses
+ * datagrams ahead of the analysing thread (sipmsg_pack_datagram); a piece
+ * is freed on the thread that took it (osip_message_free follows its parse).
  */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -111,9 +113,12 @@ static void osip_trace_sink(const char *fi, int li, osip_trace_level_t level, co
 #define ARENA_ALIGN ((size_t)16)            /* as malloc's: alignof(max_align_t) */
 #define ARENA_HDR ARENA_ALIGN               /* the piece's size, before it */
 
-static _Alignas(16) unsigned char g_arena[ARENA_SIZE];
-static size_t g_arena_top;  /* bytes handed out since the last reset */
-static size_t g_arena_live; /* pieces not freed yet */
+static _Thread_local _Alignas(16) unsigned char g_arena[ARENA_SIZE];
+static _Thread_local size_t g_arena_top;  /* bytes handed out since the last reset */
+static _Thread_local size_t g_arena_live; /* pieces not freed yet */
+#ifdef SIPMSG_ASAN
+static _Thread_local bool g_arena_poisoned; /* this thread's arena, once */
+#endif
 
 static bool arena_owns(const void *p)
 {
@@ -144,6 +149,12 @@ static size_t arena_round(size_t n)
 
 static void *arena_malloc(size_t n)
 {
+#ifdef SIPMSG_ASAN
+    if (!g_arena_poisoned) {
+        ARENA_POISON(g_arena, ARENA_SIZE);
+        g_arena_poisoned = true;
+    }
+#endif
     if (n <= ARENA_MAX_PIECE && ARENA_SIZE - g_arena_top >= ARENA_HDR + arena_round(n)) {
         unsigned char *p = g_arena + g_arena_top + ARENA_HDR;
         g_arena_top += ARENA_HDR + arena_round(n);
@@ -209,8 +220,8 @@ int sipmsg_global_init(void)
     osip_trace_initialize_func(TRACE_LEVEL0, osip_trace_sink);
     if (parser_init() != 0)
         return -1;
+    sipscan_global_init();
 #if SIPMSG_ARENA
-    ARENA_POISON(g_arena, ARENA_SIZE);
     osip_set_allocators(arena_malloc, arena_realloc, arena_free);
 #endif
     g_init = true;
@@ -514,6 +525,139 @@ enum sipmsg_result sipmsg_parse_datagram(struct sw_bytes dgram, size_t max_msg, 
     *len = info.msg_len;
     *notes = info.cut_notes;
     return r;
+}
+
+/* ---- parsing ahead ---------------------------------------------------- */
+
+/* Every field of struct sip_msg (sipmsg.h): its strings, then the rest.
+ * test_sipmsg's pack test fails when a field is missing here. */
+#define SIPMSG_STRINGS(X)                                                                      \
+    X(method) X(reason) X(request_uri) X(call_id) X(cseq_method) X(branch) X(from) X(to)       \
+    X(from_uri) X(to_uri) X(from_tag) X(to_tag) X(user_agent) X(server) X(warning)             \
+    X(refer_to) X(referred_by) X(event) X(subscription_state) X(sipfrag_reason)
+#define SIPMSG_SCALARS(X)                                                                      \
+    X(is_request) X(status) X(cseq) X(refer_replaces) X(refer_sub) X(has_event_id)           \
+    X(event_id) X(substate) X(sub_expires) X(sipfrag_status) X(call_id_hash) X(branch_hash)  \
+    X(from_tag_hash) X(to_tag_hash) X(header_lines) X(full_parse) X(truncated_fields)
+
+struct pack_head {
+    const uint8_t *p;       /* the datagram parsed: address and length */
+    size_t n, max_msg, len; /* len, notes: sipmsg_parse_datagram's */
+    unsigned flags, notes, result;
+    uint32_t strings;       /* bit i: the i-th of SIPMSG_STRINGS follows (not "") */
+    size_t size;            /* the whole blob */
+    struct sipmsg_stats counts;
+};
+
+/* Strings are copied in 16-byte steps (a variable-length memcpy of a
+ * short string compiled to `rep movsq`, ~30 cycles to start): a field's
+ * size is a multiple of 16, so a copy rounded up stays in it, and a packing
+ * ends with PACK_SLACK bytes so that one read from it does too. */
+#define PACK_SLACK 16
+#define SIZE_OK(f) _Static_assert(sizeof(((struct sip_msg *)0)->f) % 16 == 0, #f);
+SIPMSG_STRINGS(SIZE_OK)
+#undef SIZE_OK
+
+static inline void copy16(void *dst, const void *src, size_t k)
+{
+    for (size_t i = 0; i < k; i += 16)
+        memcpy((char *)dst + i, (const char *)src + i, 16);
+}
+
+#define COUNT_ONE(f) +1
+_Static_assert(0 SIPMSG_STRINGS(COUNT_ONE) <= 32, "one bit per string in pack_head.strings");
+_Static_assert(sizeof(struct pack_head) + sizeof(struct sip_msg) +
+                       2 * (0 SIPMSG_STRINGS(COUNT_ONE)) + PACK_SLACK <=
+                   SIPMSG_PACK_MAX,
+               "SIPMSG_PACK_MAX holds any packing");
+
+size_t sipmsg_pack_datagram(struct sw_bytes dgram, size_t max_msg, unsigned flags,
+                            struct sip_msg *m, uint8_t *out, size_t cap)
+{
+    if (cap < SIPMSG_PACK_MAX)
+        return 0;
+    struct pack_head h;
+    memset(&h, 0, sizeof h);
+    h.p = dgram.p;
+    h.n = dgram.n;
+    h.max_msg = max_msg;
+    h.flags = flags;
+    h.result = sipmsg_parse_datagram(dgram, max_msg, flags, m, &h.counts, &h.len, &h.notes);
+    uint8_t *o = out + sizeof h;
+#define PUT_SCALAR(f)                                                                          \
+    memcpy(o, &m->f, sizeof m->f);                                                             \
+    o += sizeof m->f;
+    SIPMSG_SCALARS(PUT_SCALAR)
+#undef PUT_SCALAR
+    uint32_t bit = 1;
+#define PUT_STRING(f)                                                                          \
+    if (m->f[0] != '\0') {                                                                     \
+        uint16_t k = (uint16_t)strnlen(m->f, sizeof m->f - 1);                                 \
+        h.strings |= bit;                                                                      \
+        memcpy(o, &k, sizeof k);                                                               \
+        copy16(o + sizeof k, m->f, k);                                                         \
+        o += sizeof k + k;                                                                     \
+    }                                                                                          \
+    bit <<= 1;
+    SIPMSG_STRINGS(PUT_STRING)
+#undef PUT_STRING
+    memset(o, 0, PACK_SLACK);
+    h.size = (size_t)(o - out) + PACK_SLACK;
+    memcpy(out, &h, sizeof h);
+    return h.size;
+}
+
+static void counts_add(struct sipmsg_stats *st, const struct sipmsg_stats *d)
+{
+    st->messages += d->messages;
+    st->requests += d->requests;
+    st->responses += d->responses;
+    st->fast_path += d->fast_path;
+    st->full_parse += d->full_parse;
+    st->invalid += d->invalid;
+    st->osip_errors += d->osip_errors;
+    st->nul_bytes += d->nul_bytes;
+    st->truncated_fields += d->truncated_fields;
+    st->header_floods += d->header_floods;
+}
+
+bool sipmsg_unpack_datagram(struct sw_bytes blob, struct sw_bytes dgram, size_t max_msg,
+                            unsigned flags, struct sip_msg *out, struct sipmsg_stats *st,
+                            size_t *len, unsigned *notes, enum sipmsg_result *r)
+{
+    struct pack_head h;
+    if (blob.n < sizeof h)
+        return false;
+    memcpy(&h, blob.p, sizeof h);
+    if (h.p != dgram.p || h.n != dgram.n || h.max_msg != max_msg || h.flags != flags ||
+        h.size != blob.n)
+        return false;
+    const uint8_t *o = blob.p + sizeof h;
+#define GET_SCALAR(f)                                                                          \
+    memcpy(&out->f, o, sizeof out->f);                                                         \
+    o += sizeof out->f;
+    SIPMSG_SCALARS(GET_SCALAR)
+#undef GET_SCALAR
+    uint32_t bit = 1;
+#define GET_STRING(f)                                                                          \
+    if (h.strings & bit) {                                                                     \
+        uint16_t k;                                                                            \
+        memcpy(&k, o, sizeof k);                                                               \
+        k = (uint16_t)SW_MIN((size_t)k, sizeof out->f - 1);                                    \
+        copy16(out->f, o + sizeof k, k);                                                       \
+        out->f[k] = '\0';                                                                      \
+        o += sizeof k + k;                                                                     \
+    } else {                                                                                   \
+        out->f[0] = '\0';                                                                      \
+    }                                                                                          \
+    bit <<= 1;
+    SIPMSG_STRINGS(GET_STRING)
+#undef GET_STRING
+    counts_add(st, &h.counts);
+    *len = h.len;
+    *notes = h.notes;
+    *r = (enum sipmsg_result)h.result;
+    return true;
 }
 
 static void copy_cstr(char *dst, size_t cap, const char *s, size_t n)

@@ -34,6 +34,10 @@ struct sipscan_info {
  * `raw`; with `lazy`, only those SIPMSG_LAZY promises (sipmsg.h) unless the
  * message feeds an event. Returns SIPSCAN_OK when the start line, Call-ID
  * and CSeq are usable. */
+/* Fills the scanner's tables (sipmsg_global_init calls it; sipscan_parse
+ * also does on first use, single-threaded callers may rely on that). */
+void sipscan_global_init(void);
+
 enum sipscan_result sipscan_parse(struct sw_bytes raw, bool lazy, struct sip_msg *m,
                                   struct sipscan_info *info);
 

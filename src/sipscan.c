@@ -88,6 +88,14 @@ static void tok_init(void)
     tok_ready = true;
 }
 
+/* sipmsg_global_init(), before a second thread parses: the tables are only
+ * read after this. */
+void sipscan_global_init(void)
+{
+    if (!tok_ready)
+        tok_init();
+}
+
 /* Case-insensitive comparison with a lowercase literal of known length:
  * letters match either case (OR 0x20 maps only 'A'-'Z' onto 'a'-'z'),
  * anything else exactly. */

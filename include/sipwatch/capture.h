@@ -32,6 +32,8 @@ struct sw_frame {
                                * Valid until capture_close */
     uint64_t number;          /* files: 1-based record number in that file, counting
                                * records the filter dropped (tshark's frame.number) */
+    struct sw_bytes ahead;    /* what the ahead hook wrote of it (capture_set_ahead),
+                               * valid as long as data; {NULL, 0} if nothing */
 };
 
 enum capture_result {
@@ -59,6 +61,17 @@ void capture_close(struct capture *c);
  * warnbuf (when non-NULL; "" otherwise) and reading goes on with the next. */
 enum capture_result capture_next(struct capture *c, struct sw_frame *f,
                                  char errbuf[SW_ERRBUF_SIZE], char warnbuf[SW_ERRBUF_SIZE]);
+
+/* Work on the read-ahead thread: with read-ahead (capture_config), fn is
+ * called there for every frame, in order, before the frame is handed out;
+ * it may write up to `cap` bytes about it into `out` and returns how many
+ * (0: none), which capture_next hands out with the frame (sw_frame.ahead).
+ * fn must touch nothing the caller's thread uses. Set it before the first
+ * capture_next (the reader thread starts then); it is never called when
+ * frames are read on the caller's thread. */
+typedef size_t capture_ahead_fn(void *ctx, int linktype, struct sw_bytes frame, sw_time ts,
+                                uint8_t *out, size_t cap);
+void capture_set_ahead(struct capture *c, capture_ahead_fn *fn, void *ctx, size_t cap);
 
 /* Live: the pcap selectable fd (or -1), to poll with other fds. */
 int capture_fd(const struct capture *c);

@@ -75,6 +75,32 @@ void pipeline_set_origin(struct pipeline *p, const char *file, uint64_t number);
  * captured; evidence files keep it. Reset by pipeline_frame. */
 void pipeline_set_wire_len(struct pipeline *p, uint32_t wire_len);
 
+/*
+ * Parsing ahead (with the capture's read-ahead thread, capture_set_ahead):
+ * pipeline_ahead() runs there on every frame. A frame that decodes (on the
+ * ahead's own decoder) to a datagram the pipeline will hand whole to the SIP
+ * parser (UDP or HEP, within the frame's bytes, see
+ * sipframe_datagram_is_whole) gets that parse done and packed
+ * (sipmsg_pack_datagram). pipeline_set_ahead() gives the next frame's packed
+ * parse to the pipeline, which uses it in place of parsing when it is the
+ * parse of the very datagram and settings it reaches (sipmsg_unpack_datagram),
+ * and parses as before otherwise: events and counters are the same either
+ * way. The ahead's decoder, scratch message and counters are its own.
+ */
+struct pipeline_ahead;
+/* Settings from cfg as pipeline_new takes them; NULL when out of memory. */
+struct pipeline_ahead *pipeline_ahead_new(const struct pipeline_config *cfg);
+void pipeline_ahead_free(struct pipeline_ahead *a);
+/* A capture_ahead_fn (capture.h); ctx: a pipeline_ahead. */
+size_t pipeline_ahead(void *ctx, int linktype, struct sw_bytes frame, sw_time ts, uint8_t *out,
+                      size_t cap);
+/* The `cap` pipeline_ahead needs (capture_set_ahead). */
+size_t pipeline_ahead_max(void);
+/* For the next pipeline_frame only. */
+void pipeline_set_ahead(struct pipeline *p, struct sw_bytes packed);
+/* Datagrams whose parse came from pipeline_set_ahead (tests, benchmarks). */
+uint64_t pipeline_ahead_used(const struct pipeline *p);
+
 /* One captured frame (borrowed) of DLT `linktype` at capture time ts. */
 void pipeline_frame(struct pipeline *p, int linktype, struct sw_bytes frame, sw_time ts);
 

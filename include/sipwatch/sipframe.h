@@ -118,6 +118,10 @@ void sipframe_datagram_whole(struct sw_bytes dgram, size_t max_msg, enum sw_tran
                              sipframe_sink *sink, sipframe_whole_sink *whole, void *ctx,
                              struct sipframe_stats *st);
 
+/* True if sipframe_datagram_whole(dgram, max_msg, ...) hands dgram itself to
+ * `whole` (it starts with a plain start line and is at most max_msg bytes). */
+bool sipframe_datagram_is_whole(struct sw_bytes dgram, size_t max_msg);
+
 struct sipframe_stream;
 
 /* A per-direction stream framer (owned; NULL on OOM). `midstream` says the

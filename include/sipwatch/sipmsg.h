@@ -166,6 +166,30 @@ enum sipmsg_result sipmsg_parse_datagram(struct sw_bytes dgram, size_t max_msg, 
                                          struct sip_msg *out, struct sipmsg_stats *st,
                                          size_t *len, unsigned *notes);
 
+/*
+ * Parsing ahead (the read-ahead thread, pipeline_ahead): the parse of a
+ * whole datagram is a function of its bytes, max_msg and flags only, so it
+ * can run on another thread and its outcome travel as bytes.
+ *
+ * sipmsg_pack_datagram() runs sipmsg_parse_datagram(dgram, max_msg, flags)
+ * into the scratch *m and packs the outcome into out (cap bytes, at least
+ * SIPMSG_PACK_MAX): the result, every field of *m, *len, *notes and the
+ * counts the parse made. Returns the bytes written (0 if cap is too small).
+ *
+ * sipmsg_unpack_datagram() is then, for the caller, that very parse: when
+ * `blob` packs a parse of the same dgram (same address and length: the
+ * caller guarantees the bytes did not change), max_msg and flags, it fills
+ * *out, *len, *notes and *r as sipmsg_parse_datagram would have, adds the
+ * counts to *st and returns true; otherwise it touches nothing and returns
+ * false (the caller parses).
+ */
+#define SIPMSG_PACK_MAX (sizeof(struct sip_msg) + 512)
+size_t sipmsg_pack_datagram(struct sw_bytes dgram, size_t max_msg, unsigned flags,
+                            struct sip_msg *m, uint8_t *out, size_t cap);
+bool sipmsg_unpack_datagram(struct sw_bytes blob, struct sw_bytes dgram, size_t max_msg,
+                            unsigned flags, struct sip_msg *out, struct sipmsg_stats *st,
+                            size_t *len, unsigned *notes, enum sipmsg_result *r);
+
 /* Splits a SIP/SIPS/TEL URI (NUL-terminated, e.g. from request_uri or
  * to_uri) into user (URI parameters such as ";user=phone" stripped; '+' and
  * digits kept as sent; percent-escapes kept) and host (no port). Either may
