@@ -80,6 +80,11 @@ struct read_ahead {
     atomic_bool stop;        /* consumer: capture_close, stop reading */
     _Alignas(64) unsigned prod; /* reader: the batch it fills */
     size_t fill;             /* reader: bytes packed in b[prod] so far */
+    /* reader: its copies of the capture's settings (struct capture holds
+     * counters the consumer writes per frame) */
+    capture_ahead_fn *ahead_fn;
+    void *ahead_ctx;
+    size_t ahead_cap;
     _Alignas(64) unsigned cons; /* consumer: the batch it reads */
     size_t rpos;             /* consumer: next record in b[cons] */
     size_t pf;               /* consumer: prefetched up to here in b[cons] */
@@ -447,10 +452,10 @@ static bool ra_room(struct read_ahead *ra, size_t n)
 /* Packs record r and its n bytes of data; for a frame, then runs the ahead
  * hook on the bytes as they lie in the batch (where the consumer will find
  * them) and packs what it wrote after them. */
-static bool ra_put(struct capture *c, struct ra_rec *r, const void *data, size_t n)
+static bool ra_put(struct read_ahead *ra, int linktype, struct ra_rec *r, const void *data,
+                   size_t n)
 {
-    struct read_ahead *ra = c->ra;
-    size_t hook_cap = r->kind == RA_FRAME && c->ahead_fn != NULL ? c->ahead_cap : 0;
+    size_t hook_cap = r->kind == RA_FRAME ? ra->ahead_cap : 0;
     size_t need = ra_align(sizeof *r + n);
     if (!ra_room(ra, need + hook_cap))
         return false;
@@ -461,8 +466,8 @@ static bool ra_put(struct capture *c, struct ra_rec *r, const void *data, size_t
     r->ahead_n = 0;
     if (hook_cap > 0) {
         sw_time ts = capture_time_of(r->sec, r->usec, NULL);
-        size_t k = c->ahead_fn(c->ahead_ctx, c->in[r->input].linktype,
-                               sw_bytes_make(rec + sizeof *r, n), ts, rec + need, hook_cap);
+        size_t k = ra->ahead_fn(ra->ahead_ctx, linktype, sw_bytes_make(rec + sizeof *r, n), ts,
+                                rec + need, hook_cap);
         r->ahead_n = (uint32_t)SW_MIN(k, hook_cap);
     }
     memcpy(rec, r, sizeof *r);
@@ -488,7 +493,7 @@ static void *ra_main(void *arg)
                 struct ra_rec r = { .sec = (int64_t)hdr->ts.tv_sec, .usec = (int64_t)hdr->ts.tv_usec,
                                     .number = in->records, .caplen = hdr->caplen, .len = hdr->len,
                                     .kind = RA_FRAME, .input = (uint32_t)i };
-                if (!(ok = ra_put(c, &r, data, hdr->caplen)))
+                if (!(ok = ra_put(ra, in->linktype, &r, data, hdr->caplen)))
                     break;
                 if ((in->records & 255) == 0 && f != NULL) {
                     long pos = ftell(f);
@@ -506,7 +511,7 @@ static void *ra_main(void *arg)
             size_t wn = strlen(why);
             struct ra_rec r = { .kind = RA_END, .input = (uint32_t)i, .caplen = (uint32_t)wn,
                                 .len = rc == PCAP_ERROR };
-            ok = ra_put(c, &r, why, wn);
+            ok = ra_put(ra, in->linktype, &r, why, wn);
             atomic_store_explicit(&in->pos, in->size, memory_order_relaxed);
             break;
         }
@@ -538,6 +543,9 @@ static void ra_start(struct capture *c)
         return;
     memset(ra, 0, sizeof *ra);
     atomic_init(&ra->stop, false);
+    ra->ahead_fn = c->ahead_fn;
+    ra->ahead_ctx = c->ahead_ctx;
+    ra->ahead_cap = c->ahead_fn != NULL ? c->ahead_cap : 0;
     pthread_mutex_init(&ra->mu, NULL);
     pthread_cond_init(&ra->filled, NULL);
     pthread_cond_init(&ra->freed, NULL);

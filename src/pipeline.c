@@ -708,23 +708,32 @@ uint64_t pipeline_ahead_used(const struct pipeline *p)
     return p->ahead_used;
 }
 
-struct pipeline_ahead {
+/* The ahead's working state is allocated by the thread that runs it, on its
+ * first frame: glibc then takes it from that thread's arena, away from the
+ * lines the analysing thread writes (a shared line would cross between the
+ * cores on every frame). */
+struct ahead_state {
     struct decode *decode;
+    struct sip_msg msg; /* scratch */
+};
+
+struct pipeline_ahead {
+    struct decode_config dcfg;
     size_t max_msg;
     unsigned flags;
-    struct sip_msg msg; /* scratch */
+    struct ahead_state *st; /* NULL until the first frame */
+    bool failed;            /* out of memory: frames are not parsed ahead */
 };
 
 struct pipeline_ahead *pipeline_ahead_new(const struct pipeline_config *cfg)
 {
-    struct pipeline_ahead *a = malloc(sizeof *a);
+    /* its own cache lines: read per frame by the other thread */
+    size_t size = (sizeof(struct pipeline_ahead) + 63) & ~(size_t)63;
+    struct pipeline_ahead *a = aligned_alloc(64, size);
     if (a == NULL)
         return NULL;
-    a->decode = decode_new(&cfg->decode);
-    if (a->decode == NULL) {
-        free(a);
-        return NULL;
-    }
+    memset(a, 0, size);
+    a->dcfg = cfg->decode;
     a->max_msg = cfg->max_msg;
     a->flags = cfg->sipmsg_flags | SIPMSG_LAZY; /* as on_datagram asks */
     return a;
@@ -734,7 +743,10 @@ void pipeline_ahead_free(struct pipeline_ahead *a)
 {
     if (a == NULL)
         return;
-    decode_free(a->decode);
+    if (a->st != NULL) {
+        decode_free(a->st->decode);
+        free(a->st);
+    }
     free(a);
 }
 
@@ -752,8 +764,21 @@ size_t pipeline_ahead(void *ctx, int linktype, struct sw_bytes frame, sw_time ts
                       size_t cap)
 {
     struct pipeline_ahead *a = ctx;
+    if (a->st == NULL) {
+        if (a->failed)
+            return 0;
+        a->st = malloc(sizeof *a->st);
+        if (a->st != NULL && (a->st->decode = decode_new(&a->dcfg)) == NULL) {
+            free(a->st);
+            a->st = NULL;
+        }
+        if (a->st == NULL) {
+            a->failed = true;
+            return 0;
+        }
+    }
     struct decode_packet pkt;
-    if (decode_frame(a->decode, linktype, frame, ts, &pkt) != DECODE_OK)
+    if (decode_frame(a->st->decode, linktype, frame, ts, &pkt) != DECODE_OK)
         return 0;
     if (!pkt.from_hep && pkt.tuple.transport == SW_TRANSPORT_TCP)
         return 0;
@@ -762,7 +787,7 @@ size_t pipeline_ahead(void *ctx, int linktype, struct sw_bytes frame, sw_time ts
     if (d.p == NULL || at < lo || d.n > frame.n || at - lo > frame.n - d.n ||
         !sipframe_datagram_is_whole(d, a->max_msg))
         return 0;
-    return sipmsg_pack_datagram(d, a->max_msg, a->flags, &a->msg, out, cap);
+    return sipmsg_pack_datagram(d, a->max_msg, a->flags, &a->st->msg, out, cap);
 }
 
 bool pipeline_hep_record(struct pipeline *p, struct sw_bytes rec, const struct sw_addr *agent,

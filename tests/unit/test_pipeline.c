@@ -196,6 +196,57 @@ static void test_udp_transfer(void **state)
     assert_completed_transfer(5060);
 }
 
+/* The read-ahead thread's parse (pipeline_ahead) of each frame, handed to
+ * the pipeline with it: the same events and counters, every parse taken
+ * from the packing; a packing of another frame is not taken (the pipeline
+ * parses), nor is one for a TCP segment made. */
+static void test_udp_transfer_parsed_ahead(void **state)
+{
+    (void)state;
+    struct pipeline_config cfg;
+    pipeline_config_default(&cfg);
+    struct pipeline_ahead *a = pipeline_ahead_new(&cfg);
+    assert_non_null(a);
+    static uint8_t blob[16384], other[2048];
+    assert_true(pipeline_ahead_max() <= sizeof blob);
+    struct pipeline *p = mk(0);
+    const char *msgs[] = { REFER, ACCEPTED, NOTIFY };
+    for (int i = 0; i < 3; i++) {
+        size_t n = udp_frame(msgs[i], i == 0 ? 0 : 1);
+        struct sw_bytes f = sw_bytes_make(frame, n);
+        size_t k = pipeline_ahead(a, 1, f, T0 + 10000 * i, blob, sizeof blob);
+        assert_true(k > 0 && k <= pipeline_ahead_max());
+        pipeline_set_ahead(p, sw_bytes_make(blob, k));
+        pipeline_frame(p, 1, f, T0 + 10000 * i);
+    }
+    assert_int_equal(pipeline_ahead_used(p), 3);
+    finish(p);
+    assert_int_equal(n_recs, 2);
+    assert_completed_transfer(5060);
+
+    p = mk(0);
+    /* the same bytes at another address: its own parse, not the packing */
+    size_t n = udp_frame(REFER, 0);
+    memcpy(other, frame, n);
+    size_t k = pipeline_ahead(a, 1, sw_bytes_make(other, n), T0, blob, sizeof blob);
+    assert_true(k > 0);
+    pipeline_set_ahead(p, sw_bytes_make(blob, k));
+    pipeline_frame(p, 1, sw_bytes_make(frame, n), T0);
+    assert_int_equal(pipeline_ahead_used(p), 0);
+    /* a packing is for one frame only */
+    pipeline_frame(p, 1, sw_bytes_make(other, n), T0 + 1);
+    assert_int_equal(pipeline_ahead_used(p), 0);
+    /* TCP, and what does not decode, are not parsed ahead */
+    size_t t = tcp_frame((const uint8_t *)REFER, strlen(REFER), 1, 0x18, 0);
+    assert_int_equal(pipeline_ahead(a, 1, sw_bytes_make(frame, t), T0, blob, sizeof blob), 0);
+    assert_int_equal(pipeline_ahead(a, 1, sw_bytes_make(frame, 20), T0, blob, sizeof blob), 0);
+    /* nor with too little room */
+    n = udp_frame(REFER, 0);
+    assert_int_equal(pipeline_ahead(a, 1, sw_bytes_make(frame, n), T0, blob, 100), 0);
+    pipeline_ahead_free(a);
+    finish(p);
+}
+
 /* The three messages as one TCP byte stream per direction, cut into 40-byte
  * segments, the second and third segment swapped, one duplicated. */
 static void test_tcp_transfer_segmented(void **state)
@@ -570,6 +621,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_udp_transfer),
+        cmocka_unit_test(test_udp_transfer_parsed_ahead),
         cmocka_unit_test(test_tcp_transfer_segmented),
         cmocka_unit_test(test_fragmented_refer),
         cmocka_unit_test(test_no_notify_timer_on_capture_time),
