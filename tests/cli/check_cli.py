@@ -219,6 +219,22 @@ def main():
         t.check(f"read-ahead = --no-read-ahead: {name}", ra == one and ra[0] == 0
                 and len(ra[1]) >= 1, f"{ra[0]} {one[0]} {ra[2]!r} {one[2]!r} "
                 f"{[x for x in zip(ra[1], one[1]) if x[0] != x[1]][:1]!r}"[:1500])
+    # The reader thread also parses datagrams ahead (pipeline_ahead): on
+    # every committed capture (transfers, not-found, wire: fragments, TCP,
+    # tunnels, HEP, VLANs, IPv6, cut and hostile messages) the events and
+    # every counter are those of the caller's thread alone.
+    caps = sorted(os.path.relpath(os.path.join(dp, f), a.root)
+                  for dp, _, fs in os.walk(os.path.join(a.root, "pcaps"))
+                  for f in fs if f.endswith((".pcap", ".pcapng")))
+    t.check("read-ahead: the committed captures are there", len(caps) >= 60, repr(len(caps)))
+    for rel in caps:
+        args = ["-r", os.path.join(a.root, rel), "--stats-interval", "1"]
+        ra, one = norm(t.run(args)), norm(t.run(args + ["--no-read-ahead"]))
+        t.check(f"read-ahead (parsing ahead) = --no-read-ahead: {rel}",
+                ra == one and len(ra[1]) >= 1,
+                f"{ra[0]} {one[0]} {ra[2]!r} "
+                f"{[x for x in zip(ra[1], one[1]) if x[0] != x[1]][:1]!r}"[:1500])
+
     fr = base[-1]["stats"]["capture"] if base else {}
     t.check("read-ahead: every frame of a 4 MB capture handed out",
             fr.get("frames") == 4001 and fr.get("frame_bytes") == sum(len(x) for x in frames),

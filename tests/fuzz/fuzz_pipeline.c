@@ -2,7 +2,9 @@
  * fuzz_pipeline.c - the whole packet path on a capture file held in memory
  * (pcap_fopen_offline over fmemopen: no temp file): decode, reassembly,
  * framing, parsing, tracking, and the JSON of every event, which must parse
- * back. Short timeouts make the timers fire within small inputs.
+ * back. Short timeouts make the timers fire within small inputs. Every
+ * other frame comes with its parse done ahead (pipeline_ahead, as the
+ * read-ahead thread does it), so that both paths run on hostile frames.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,14 +60,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.max_msg = 4096;
     char err[SW_ERRBUF_SIZE];
     struct pipeline *pl = pipeline_new(&cfg, report_emit, rep, err);
+    struct pipeline_ahead *ah = pipeline_ahead_new(&cfg);
+    static uint8_t blob[16384];
+    if (pipeline_ahead_max() > sizeof blob)
+        abort();
     int dlt = pcap_datalink(p);
     struct pcap_pkthdr *h;
     const u_char *d;
     int n = 0;
     while (pl != NULL && n++ < 2000 && pcap_next_ex(p, &h, &d) == 1) {
         sw_time ts = capture_time_of((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec, NULL);
-        pipeline_frame(pl, dlt, sw_bytes_make(d, h->caplen), ts);
+        struct sw_bytes f = sw_bytes_make(d, h->caplen);
+        if (ah != NULL && (n & 1)) {
+            size_t k = pipeline_ahead(ah, dlt, f, ts, blob, sizeof blob);
+            if (k > sizeof blob)
+                abort();
+            pipeline_set_ahead(pl, sw_bytes_make(blob, k));
+        }
+        pipeline_frame(pl, dlt, f, ts);
     }
+    pipeline_ahead_free(ah);
     if (pl != NULL) {
         pipeline_finish(pl);
         pipeline_emit_stats(pl, true);

@@ -5,7 +5,10 @@
  * scanner-owned fields (lazy: those it promises, all of them for a message
  * that feeds events, and the same truncation count), every string is
  * terminated inside its buffer, numbers are in range; then
- * sipmsg_uri_user_host runs on the URIs found.
+ * sipmsg_uri_user_host runs on the URIs found. The input as a whole
+ * datagram, parsed directly and packed then unpacked (the read-ahead
+ * thread's path, sipmsg_pack_datagram), gives the same verdict, length,
+ * notes, counts and fields.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -24,7 +27,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define TERMINATED(m, f) CHECK(memchr((m)->f, '\0', sizeof(m)->f) != NULL)
 
-static struct sip_msg fast, full, lazy;
+static struct sip_msg fast, full, lazy, direct, scratch, unpacked;
+static uint8_t blob[SIPMSG_PACK_MAX];
+
+#define SAME_STR(f) CHECK(strcmp(direct.f, unpacked.f) == 0);
+#define SAME_NUM(f) CHECK(direct.f == unpacked.f);
+
+static void check_packed(struct sw_bytes raw, size_t max_msg, unsigned flags)
+{
+    struct sipmsg_stats s1, s2;
+    memset(&s1, 0, sizeof s1);
+    memset(&s2, 0, sizeof s2);
+    size_t l1 = 0, l2 = 0;
+    unsigned n1 = 0, n2 = 0;
+    enum sipmsg_result r1 = sipmsg_parse_datagram(raw, max_msg, flags, &direct, &s1, &l1, &n1), r2;
+    size_t k = sipmsg_pack_datagram(raw, max_msg, flags, &scratch, blob, sizeof blob);
+    CHECK(k > 0 && k <= sizeof blob);
+    CHECK(sipmsg_unpack_datagram(sw_bytes_make(blob, k), raw, max_msg, flags, &unpacked, &s2, &l2,
+                                 &n2, &r2));
+    CHECK(r1 == r2 && l1 == l2 && n1 == n2 && memcmp(&s1, &s2, sizeof s1) == 0);
+    SAME_NUM(is_request) SAME_STR(method) SAME_NUM(status) SAME_STR(reason)
+    SAME_STR(request_uri) SAME_STR(call_id) SAME_NUM(cseq) SAME_STR(cseq_method) SAME_STR(branch)
+    SAME_STR(from) SAME_STR(to) SAME_STR(from_uri) SAME_STR(to_uri) SAME_STR(from_tag)
+    SAME_STR(to_tag) SAME_STR(user_agent) SAME_STR(server) SAME_STR(warning) SAME_STR(refer_to)
+    SAME_STR(referred_by) SAME_NUM(refer_replaces) SAME_NUM(refer_sub) SAME_STR(event)
+    SAME_NUM(has_event_id) SAME_NUM(event_id) SAME_STR(subscription_state) SAME_NUM(substate)
+    SAME_NUM(sub_expires) SAME_NUM(sipfrag_status) SAME_STR(sipfrag_reason)
+    SAME_NUM(call_id_hash) SAME_NUM(branch_hash) SAME_NUM(from_tag_hash) SAME_NUM(to_tag_hash)
+    SAME_NUM(header_lines) SAME_NUM(full_parse) SAME_NUM(truncated_fields)
+}
 
 static void check_msg(const struct sip_msg *m)
 {
@@ -81,6 +112,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum sipmsg_result a = sipmsg_parse(raw, 0, &fast, &st);
     enum sipmsg_result b = sipmsg_parse(raw, SIPMSG_FULL, &full, &st);
     enum sipmsg_result c = sipmsg_parse(raw, SIPMSG_LAZY, &lazy, &st);
+    if (size > 0) {
+        check_packed(raw, size, SIPMSG_LAZY);
+        check_packed(raw, size, SIPMSG_FULL);
+        check_packed(raw, size > 64 ? size / 2 : size, SIPMSG_LAZY); /* cut by max_msg */
+    }
     free(copy);
     CHECK(a == b && a == c);
     CHECK(st.messages == 3);
