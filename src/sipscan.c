@@ -332,6 +332,12 @@ static uint64_t key_hash(struct sw_bytes v, bool multiline)
         return XXH3_64bits_withSeed(v.p, v.n, sw_hash_seed);
     XXH3_state_t st;
     uint8_t buf[256];
+    /* A state on the stack must be initialised before a reset with a seed:
+     * the reset skips deriving the secret when the state's seed already
+     * equals it, and stack garbage (an earlier call's state) can. Without
+     * this a folded key's hash depended on what the stack held before
+     * (found by fuzz_sipmsg comparing two parses of one message). */
+    XXH3_INITSTATE(&st);
     XXH3_64bits_reset_withSeed(&st, sw_hash_seed);
     for (size_t i = 0; i < v.n;) {
         size_t k = SW_MIN(v.n - i, sizeof buf);
