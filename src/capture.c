@@ -604,7 +604,7 @@ static void ra_prefetch(struct read_ahead *ra, const struct ra_batch *b)
         struct ra_rec r;
         memcpy(&r, rec, sizeof r);
         size_t body = ra_align(sizeof r + r.caplen);
-        size_t hot = r.ahead_n > 0 ? SW_MIN((size_t)r.caplen, RA_HEAD_BYTES) : r.caplen;
+        size_t hot = SW_MIN((size_t)r.caplen, r.ahead_n > 0 ? RA_HEAD_BYTES : RA_PREFETCH);
         prefetch_lines(rec + sizeof r, hot);
         prefetch_lines(rec + body, r.ahead_n);
         ra->pf += body + ra_align(r.ahead_n);
