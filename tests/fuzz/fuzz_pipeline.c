@@ -5,7 +5,12 @@
  * back. Short timeouts make the timers fire within small inputs. Every
  * other frame comes with its parse done ahead (pipeline_ahead, as the
  * read-ahead thread does it), so that both paths run on hostile frames.
+ * When the input's last byte is odd the evidence stage runs too (every
+ * event type, a small buffer so that it evicts): each file an event names
+ * must be there and be a pcap; the files go after each input.
  */
+#include <ftw.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +27,52 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static FILE *sink_file;
 static struct report *rep;
+
+static char evdir[64];
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    if (ftw->level > 0)
+        remove(path);
+    return 0;
+}
+
+static void rm_evdir(void)
+{
+    nftw(evdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void rm_evdir_at_exit(void)
+{
+    rm_evdir();
+    rmdir(evdir);
+}
+
+/* An event's "evidence" file: there, a pcap (either byte order, micro or
+ * nanoseconds). */
+static void check_evidence(json_t *ev)
+{
+    json_t *f = json_object_get(ev, "evidence");
+    if (f == NULL || json_is_null(f))
+        return;
+    if (!json_is_string(f))
+        abort();
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", evdir, json_string_value(f));
+    FILE *in = fopen(path, "rb");
+    if (in == NULL)
+        abort();
+    uint8_t h[24];
+    size_t n = fread(h, 1, sizeof h, in);
+    fclose(in);
+    uint32_t magic = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
+                     (uint32_t)h[3] << 24;
+    if (n != sizeof h || (magic != 0xa1b2c3d4u && magic != 0xd4c3b2a1u && magic != 0xa1b23c4du &&
+                          magic != 0x4d3cb2a1u))
+        abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -58,6 +109,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.ipfrag.max_datagrams = 4;
     cfg.tcp.max_streams = 4;
     cfg.max_msg = 4096;
+    bool with_evidence = (data[size - 1] & 1) != 0;
+    if (with_evidence) {
+        if (evdir[0] == '\0') {
+            snprintf(evdir, sizeof evdir, "/tmp/fuzz-pipeline-evidence-XXXXXX");
+            if (mkdtemp(evdir) == NULL)
+                abort();
+            atexit(rm_evdir_at_exit);
+        }
+        evidence_config_default(&cfg.evidence);
+        cfg.evidence.dir = evdir;
+        cfg.evidence.buffer_bytes = (size_t)64 << 10;
+        cfg.evidence.pool_bytes = (size_t)8 << 10;
+        cfg.evidence.max_dir_bytes = 0;
+        if (!evidence_select_parse("all", &cfg.evidence.select))
+            abort();
+    }
     char err[SW_ERRBUF_SIZE];
     struct pipeline *pl = pipeline_new(&cfg, report_emit, rep, err);
     struct pipeline_ahead *ah = pipeline_ahead_new(&cfg);
@@ -98,9 +165,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *j = json_loadb(line, (size_t)(nl - line), 0, &je);
         if (j == NULL || !json_is_object(j))
             abort();
+        if (with_evidence)
+            check_evidence(j);
         json_decref(j);
         line = nl + 1;
     }
     free(out);
+    if (with_evidence)
+        rm_evdir();
     return 0;
 }
