@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,6 +275,16 @@ static int open_live(struct capture *c, struct capture_input *in, char errbuf[SW
     return 0;
 }
 
+/* CPUs this process may run on: its affinity mask (taskset, a container's
+ * or a unit's CPU set), else those online. */
+static long cpus_usable(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        return CPU_COUNT(&set);
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 struct capture *capture_open(const struct capture_config *cfg, char errbuf[SW_ERRBUF_SIZE])
 {
     struct capture *c = calloc(1, sizeof *c);
@@ -323,7 +334,7 @@ struct capture *capture_open(const struct capture_config *cfg, char errbuf[SW_ER
     }
     /* Read-ahead pays only with a second core to run on: on one, the two
      * threads would take turns and the hand-overs cost. */
-    bool regular = !c->live && sysconf(_SC_NPROCESSORS_ONLN) > 1;
+    bool regular = !c->live && cpus_usable() > 1;
     for (size_t i = 0; i < c->n_in; i++)
         regular = regular && c->in[i].size > 0;
     c->want_ra = regular && !cfg->no_read_ahead;
