@@ -767,7 +767,7 @@ size_t pipeline_ahead(void *ctx, int linktype, struct sw_bytes frame, sw_time ts
     if (a->st == NULL) {
         if (a->failed)
             return 0;
-        a->st = malloc(sizeof *a->st);
+        a->st = calloc(1, sizeof *a->st); /* every byte defined: copies run past NULs */
         if (a->st != NULL && (a->st->decode = decode_new(&a->dcfg)) == NULL) {
             free(a->st);
             a->st = NULL;
