@@ -467,6 +467,13 @@ static void on_stream(void *ctx, const struct sw_tuple *t, struct sw_bytes data,
         p->stream_bytes_peak = p->stream_bytes;
 }
 
+/* A decoded packet whose payload is framed as a datagram (UDP, or HEP over
+ * any transport), not fed to TCP reassembly; pipeline_ahead asks the same. */
+static inline bool framed_as_datagram(const struct decode_packet *pkt)
+{
+    return pkt->from_hep || pkt->tuple.transport != SW_TRANSPORT_TCP;
+}
+
 static void handle_decoded(struct pipeline *p, enum decode_result r, struct decode_packet *pkt)
 {
     if (r == DECODE_FRAGMENT) {
@@ -504,7 +511,7 @@ static void handle_decoded(struct pipeline *p, enum decode_result r, struct deco
     p->cur_hep_capture_id = pkt->hep_capture_id;
     p->cur_hep_agent = pkt->hep_agent;
     p->cur_hep_agent_port = pkt->hep_agent_port;
-    if (pkt->from_hep || pkt->tuple.transport != SW_TRANSPORT_TCP) {
+    if (framed_as_datagram(pkt)) {
         p->cur_tuple = pkt->tuple;
         sipframe_datagram_whole(pkt->payload, p->cfg.max_msg,
                                 (enum sw_transport)pkt->tuple.transport, on_message, on_datagram, p,
@@ -780,7 +787,7 @@ size_t pipeline_ahead(void *ctx, int linktype, struct sw_bytes frame, sw_time ts
     struct decode_packet pkt;
     if (decode_frame(a->st->decode, linktype, frame, ts, &pkt) != DECODE_OK)
         return 0;
-    if (!pkt.from_hep && pkt.tuple.transport == SW_TRANSPORT_TCP)
+    if (!framed_as_datagram(&pkt))
         return 0;
     struct sw_bytes d = pkt.payload;
     uintptr_t lo = (uintptr_t)frame.p, at = (uintptr_t)d.p;

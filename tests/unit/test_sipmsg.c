@@ -7,7 +7,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +15,8 @@
 #include <unistd.h>
 
 #include "sipwatch/sipmsg.h"
+
+#include "corpus.h"
 
 #define CRLF "\r\n"
 
@@ -1285,6 +1286,13 @@ static void pack_all_ways(const char *name, const uint8_t *text, size_t n)
     }
 }
 
+static void pack_corpus_file(const char *name, const uint8_t *p, size_t n, void *ctx)
+{
+    (void)ctx;
+    if (n > 1)
+        pack_all_ways(name, p, n);
+}
+
 /* pack + unpack = parse, on every sample and the fuzz corpus (messages
  * libosip2 refuses, cut bodies, floods, NULs, folded and compact headers) */
 static void test_pack_is_parse(void **state)
@@ -1292,26 +1300,7 @@ static void test_pack_is_parse(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++)
         pack_all_ways(samples[i].name, (const uint8_t *)samples[i].text, samples[i].len);
-    const char *dir = SW_SOURCE_ROOT "/tests/fuzz/corpus/sipmsg";
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    unsigned files = 0;
-    struct dirent *e;
-    static uint8_t buf[65536];
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        assert_non_null(f);
-        size_t n = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        if (n > 1)
-            pack_all_ways(e->d_name, buf, n);
-        files++;
-    }
-    closedir(d);
+    unsigned files = corpus_each("sipmsg", pack_corpus_file, NULL);
     assert_true(files >= 10);
     /* a scratch too small packs nothing */
     static uint8_t small[64];

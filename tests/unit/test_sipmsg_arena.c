@@ -13,7 +13,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,8 @@
 #include <osipparser2/osip_port.h>
 
 #include "sipwatch/sipmsg.h"
+
+#include "corpus.h"
 
 #define CRLF "\r\n"
 
@@ -177,6 +178,21 @@ static void test_full_arena_falls_back(void **state)
         assert_ptr_equal(probe(), empty);
 }
 
+struct arena_ctx {
+    struct sip_msg *m;
+    struct sipmsg_stats *st;
+    bool on;
+    void *empty;
+};
+
+static void parse_full(const char *name, const uint8_t *p, size_t n, void *ctx)
+{
+    struct arena_ctx *cx = ctx;
+    (void)sipmsg_parse(sw_bytes_make(p, n), SIPMSG_FULL, cx->m, cx->st);
+    if (cx->on && probe() != cx->empty)
+        fail_msg("libosip2 kept a piece of %s", name);
+}
+
 /* libosip2 gives back every piece of every message it parses, and the
  * strings sipmsg asks of it: after each message of the sipmsg fuzz corpus
  * (and a REFER, its 202, a 404 built here), parsed with SIPMSG_FULL, the
@@ -211,27 +227,8 @@ static void test_osip_returns_every_piece(void **state)
     if (on)
         assert_ptr_equal(probe(), empty);
 
-    const char *dir = SW_SOURCE_ROOT "/tests/fuzz/corpus/sipmsg";
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    unsigned files = 0;
-    struct dirent *e;
-    static char buf[65536];
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        assert_non_null(f);
-        size_t n = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        (void)sipmsg_parse(sw_bytes_make(buf, n), SIPMSG_FULL, &m, &st);
-        if (on && probe() != empty)
-            fail_msg("libosip2 kept a piece of %s", e->d_name);
-        files++;
-    }
-    closedir(d);
+    struct arena_ctx cx = { &m, &st, on, empty };
+    unsigned files = corpus_each("sipmsg", parse_full, &cx);
     assert_true(files >= 5);
     assert_true(st.full_parse >= 5);
 }
